@@ -1,0 +1,103 @@
+"""The resolver every API family uses: validation on, one error mapping, structured logs and tracing.
+
+A family's handler module is `app = make_app("projects")`, its routes, and
+`lambda_handler = make_lambda_handler(app)`.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+
+from .constants import MAX_BODY_BYTES
+from .dialects import dialect_for_path, error_response
+from .errors import DomainError
+
+logger = Logger(service="ingestplane")
+tracer = Tracer(service="ingestplane")
+
+
+def _field_of(loc: Any) -> str:
+    """`("body", "name")` -> `name`; the request part is implied by the route."""
+    parts = [str(p) for p in (loc or ()) if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or "body"
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    out = []
+    for err in exc.errors():
+        msg = err.get("msg", "invalid value")
+        if err.get("type") == "json_invalid":
+            msg = "body is not valid JSON"
+        out.append({"field": _field_of(err.get("loc")), "message": msg})
+    return out
+
+
+def make_app(family: str) -> APIGatewayHttpResolver:
+    """A resolver for one family with the shared error mapping (CORS is API Gateway's job)."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    def dialect():
+        return dialect_for_path(app.current_event.path)
+
+    @app.exception_handler(DomainError)
+    def domain_error(exc: DomainError):
+        errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
+        return error_response(dialect(), exc.status, exc.message, errors)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(exc: RequestValidationError):
+        errors = validation_errors(exc)
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        message = f"Invalid request: {first['field']}: {first['message']}"
+        return error_response(dialect(), 400, message, errors)
+
+    @app.not_found
+    def not_found(_exc: Exception):
+        return error_response(dialect(), 404, "Resource not found")
+
+    @app.exception_handler(Exception)
+    def unexpected(exc: Exception):
+        # The trace goes to the log (with the correlation id), never to the caller.
+        logger.exception("unhandled error")
+        return error_response(dialect(), 500, "Internal server error")
+
+    return app
+
+
+def body_size_guard(event: dict) -> dict | None:
+    """A 413 answer for an oversized body, before any parsing; None when the size is fine."""
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if size <= MAX_BODY_BYTES:
+        return None
+    resp = error_response(dialect_for_path(event.get("rawPath", "/")), 413, "Payload too large")
+    return {"statusCode": 413, "headers": resp.headers, "body": resp.body}
+
+
+def make_lambda_handler(app: APIGatewayHttpResolver, family: str) -> Callable[[dict, Any], dict]:
+    """The Lambda entry point of one family: logging context, tracing, the body-size guard, routing."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event: dict, context: Any) -> dict:
+        logger.append_keys(family=family)
+        too_large = body_size_guard(event)
+        if too_large:
+            return too_large
+        return app.resolve(event, context)
+
+    return lambda_handler
+
+
+def request_body_bytes(app: APIGatewayHttpResolver) -> bytes:
+    """The raw request body, decoded from base64 when API Gateway encoded it."""
+    event = app.current_event
+    body = event.body or ""
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode()

@@ -1,0 +1,14 @@
+"""Names and limits the functions share with the infrastructure (infra/ imports these, never the reverse)."""
+
+# Prefixes of the data bucket (DESIGN section 2); every key under them carries the project id next.
+UPLOADS_PREFIX = "uploads/"
+LAKE_PREFIX = "lake/"
+TRASH_PREFIX = "trash/"
+LOGS_PREFIX = "logs/"
+REJECTS_PREFIX = "rejects/"
+
+# Limits (OWASP API4), also stated in the README and the OpenAPI document.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+MAX_NAME_LENGTH = 128
