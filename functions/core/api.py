@@ -32,9 +32,10 @@ def _field_of(loc: Any) -> str:
 def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     out = []
     for err in exc.errors():
-        msg = err.get("msg", "invalid value")
         if err.get("type") == "json_invalid":
-            msg = "body is not valid JSON"
+            out.append({"field": "body", "message": "body is not valid JSON"})
+            continue
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         out.append({"field": _field_of(err.get("loc")), "message": msg})
     return out
 
@@ -57,6 +58,11 @@ def make_app(family: str) -> APIGatewayHttpResolver:
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         message = f"Invalid request: {first['field']}: {first['message']}"
         return error_response(dialect(), 400, message, errors)
+
+    @app.exception_handler(UnicodeDecodeError)
+    def undecodable_body(_exc: UnicodeDecodeError):
+        errors = [{"field": "body", "message": "body is not valid UTF-8"}]
+        return error_response(dialect(), 400, "Invalid request: body: body is not valid UTF-8", errors)
 
     @app.not_found
     def not_found(_exc: Exception):
@@ -89,9 +95,18 @@ def make_lambda_handler(app: APIGatewayHttpResolver, family: str) -> Callable[[d
     def lambda_handler(event: dict, context: Any) -> dict:
         logger.append_keys(family=family)
         too_large = body_size_guard(event)
-        if too_large:
-            return too_large
-        return app.resolve(event, context)
+        response = too_large or app.resolve(event, context)
+        http = (event.get("requestContext") or {}).get("http") or {}
+        # The path and status only: bodies, headers and query strings may carry credentials.
+        logger.info(
+            "request",
+            extra={
+                "method": http.get("method"),
+                "path": event.get("rawPath"),
+                "status": response["statusCode"],
+            },
+        )
+        return response
 
     return lambda_handler
 
@@ -101,3 +116,10 @@ def request_body_bytes(app: APIGatewayHttpResolver) -> bytes:
     event = app.current_event
     body = event.body or ""
     return base64.b64decode(body) if event.is_base64_encoded else body.encode()
+
+
+def current_caller(app: APIGatewayHttpResolver):
+    """The verified caller of the request being resolved (401 when there is none)."""
+    from .auth import authenticate
+
+    return authenticate(app.current_event.raw_event)

@@ -1,0 +1,22 @@
+"""boto3 clients made on first use (never at import, so an emulator configured later is honoured)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .settings import get_settings
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+
+
+@cache
+def client(service: str) -> Any:
+    """A cached boto3 client for `service` in this function's region and endpoint."""
+    settings = get_settings()
+    return boto3.client(
+        service, region_name=settings.region, endpoint_url=settings.endpoint_url, config=_CONFIG
+    )

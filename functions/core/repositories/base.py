@@ -1,0 +1,49 @@
+"""What every pynamodb model shares: the table named by an environment variable, read when first used."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+from pynamodb.connection import Connection
+
+
+def _host() -> str | None:
+    return os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class _TableMeta(type):
+    """pynamodb reads `Meta.table_name`, `host` and `region` when it first connects; resolve them then."""
+
+    env_var: str
+
+    @property
+    def table_name(cls) -> str | None:
+        return os.environ.get(cls.env_var)
+
+    @property
+    def host(cls) -> str | None:
+        return _host()
+
+    @property
+    def region(cls) -> str:
+        return _region()
+
+
+def table_meta(env_var: str) -> type:
+    """A pynamodb `Meta` for the table whose physical name is in `env_var`."""
+    return _TableMeta("Meta", (), {"env_var": env_var, "max_retry_attempts": 3})
+
+
+def connection() -> Connection:
+    """A low-level connection, for transactions that span several models."""
+    return Connection(region=_region(), host=_host())
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601 with milliseconds and a Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

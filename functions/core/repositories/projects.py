@@ -1,0 +1,111 @@
+"""Projects, their members, their API keys and project-name claims: one table, keyed by project.
+
+PROJECT#<id> / META                  the project
+PROJECT#<id> / MEMBER#<username>     a member and role (gsi1: USER#<username> / PROJECT#<id>)
+PROJECT#<id> / APIKEY#<key id>       an API key, stored as a SHA-256 hash
+USER#<username> / PROJECTNAME#<name> claims a project name for its creator (names unique per creator)
+PROJECT#<id> / COUNTER#<name>        atomic counters (upload-sync ids)
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from .base import table_meta
+
+TABLE_ENV = "PROJECTS_TABLE"
+
+
+def project_pk(project_id: str) -> str:
+    return f"PROJECT#{project_id}"
+
+
+class ProjectRecord(Model):
+    Meta = table_meta(TABLE_ENV)
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="META")
+    project_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    created_by = UnicodeAttribute()
+    updated_by = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    deleted_at = UnicodeAttribute(null=True)
+    admin_count = NumberAttribute(default=0)  # written only through ProjectAdminCount
+    version = VersionAttribute()
+
+
+class ProjectAdminCount(Model):
+    """The project item seen only as its admin count: member changes update it without the version."""
+
+    Meta = table_meta(TABLE_ENV)
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="META")
+    admin_count = NumberAttribute(default=0)
+    deleted_at = UnicodeAttribute(null=True)
+
+
+class UserProjectsIndex(GlobalSecondaryIndex["MemberRecord"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class MemberRecord(Model):
+    Meta = table_meta(TABLE_ENV)
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    project_id = UnicodeAttribute()
+    username = UnicodeAttribute()
+    role = UnicodeAttribute()
+    added_by = UnicodeAttribute()
+    added_at = UnicodeAttribute()
+    by_user = UserProjectsIndex()
+
+    @staticmethod
+    def key(project_id: str, username: str) -> tuple[str, str]:
+        return project_pk(project_id), f"MEMBER#{username}"
+
+
+class ApiKeyRecord(Model):
+    Meta = table_meta(TABLE_ENV)
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    project_id = UnicodeAttribute()
+    key_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    key_hash = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    revoked_at = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(project_id: str, key_id: str) -> tuple[str, str]:
+        return project_pk(project_id), f"APIKEY#{key_id}"
+
+
+class ProjectNameClaim(Model):
+    Meta = table_meta(TABLE_ENV)
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    project_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(username: str, name: str) -> tuple[str, str]:
+        return f"USER#{username}", f"PROJECTNAME#{name.casefold()}"
+
+
+class CounterRecord(Model):
+    Meta = table_meta(TABLE_ENV)
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    value = NumberAttribute(default=0)

@@ -1,0 +1,80 @@
+"""The shared core, alone: cursors, dialect envelopes, credential extraction, routes and the OpenAPI file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from functions.core.auth import extract_credential
+from functions.core.dialects import Dialect, dialect_for_path, error_body
+from functions.core.errors import Invalid
+from functions.core.openapi import DOCUMENT_PATH, merged_openapi
+from functions.core.pagination import decode_cursor, encode_cursor, page_size
+from infra.routes import all_routes, match
+
+
+def test_cursor_round_trip_and_rejects_foreign_cursors():
+    key = {"pk": {"S": "PROJECT#1"}, "sk": {"S": "MEMBER#a"}}
+    assert decode_cursor(encode_cursor(key)) == key
+    assert encode_cursor(None) is None and decode_cursor(None) is None
+    for bad in ("%%%", "bm90IGpzb24", "WzEsMl0"):  # not base64, not JSON, a JSON list
+        with pytest.raises(Invalid):
+            decode_cursor(bad)
+
+
+def test_page_size_bounds():
+    assert page_size(None) == 50 and page_size(100) == 100
+    for bad in (0, 101, -1):
+        with pytest.raises(Invalid):
+            page_size(bad)
+
+
+@pytest.mark.parametrize(
+    ("path", "dialect", "body"),
+    [
+        ("/api/v1/project", Dialect.NATIVE, {"success": False, "message": "m"}),
+        ("/api/v1/application/start", Dialect.APPLICATION, {"message": "m", "status": "Error"}),
+        ("/api/ingest/jobs/isj-1", Dialect.INGEST, {"message": "m"}),
+        ("/api/ingestion/file/sync/start", Dialect.UPLOAD, {"code": 400, "msg": "m"}),
+        ("/api/lake/file/upload", Dialect.UPLOAD, {"code": 400, "msg": "m"}),
+    ],
+)
+def test_each_dialect_shapes_its_errors(path, dialect, body):
+    assert dialect_for_path(path) is dialect
+    assert error_body(dialect, 400, "m") == body
+
+
+def _event(headers=None, cookies=None, query=None, body=None):
+    return {"headers": headers or {}, "cookies": cookies, "queryStringParameters": query, "body": body}
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (_event(headers={"Authorization": "Bearer abc"}), ("abc", "bearer")),
+        (_event(headers={"authorization": "abc"}), ("abc", "authorization")),
+        (_event(headers={"x-api-key": "k"}), ("k", "x-api-key")),
+        (_event(cookies=["other=1", "session=tok"]), ("tok", "cookie")),
+        (_event(cookies=["__Host-session=tok"]), ("tok", "cookie")),
+        (_event(query={"api_key": "k"}), ("k", "query")),
+        (_event(body=json.dumps({"api_key": "k", "x": 1})), ("k", "body")),
+        (_event(body="{not json api_key"), None),
+        (_event(body=json.dumps(["api_key"])), None),
+        (_event(), None),
+    ],
+)
+def test_credential_forms(event, expected):
+    assert extract_credential(event) == expected
+
+
+def test_every_route_belongs_to_one_family_and_matches_itself():
+    for route in all_routes():
+        concrete = route.path.replace("{projectid}", "p1").replace("{proxy+}", "a/b")
+        assert match(concrete).family == route.family, route.path
+    assert match("/nowhere") is None
+
+
+def test_committed_openapi_document_is_current():
+    """functions/auth/openapi.json is generated (`make openapi`); it must say what the code does."""
+    assert json.loads(DOCUMENT_PATH.read_text()) == merged_openapi(), "run `make openapi`"
