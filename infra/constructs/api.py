@@ -1,0 +1,116 @@
+"""The HTTP API (payload 2.0): one route per infra.routes entry, each to its family's function."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constructs.nag import suppress
+from infra.resources import physical_name
+from infra.routes import FAMILIES, all_routes
+from infra.stacks.config import EnvConfig
+
+CORS_METHODS = (
+    apigw.CorsHttpMethod.GET,
+    apigw.CorsHttpMethod.POST,
+    apigw.CorsHttpMethod.PUT,
+    apigw.CorsHttpMethod.DELETE,
+    apigw.CorsHttpMethod.OPTIONS,
+)
+CORS_HEADERS = ("Origin", "Content-Type", "Accept", "Authorization")
+
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "integrationStatus": "$context.integrationStatus",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationError": "$context.integrationErrorMessage",
+    "error": "$context.error.message",
+}
+
+
+class HttpApi(Construct):
+    """The API with its throttled, access-logged `$default` stage and CORS from the environment's config."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        functions: Mapping[str, lambda_.IFunction],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        config.validate()  # never a wildcard origin with credentials
+        self.api = apigw.HttpApi(
+            self,
+            "Api",
+            api_name=physical_name(config.name, "api"),
+            create_default_stage=False,  # the stage below carries throttling and access logs
+            cors_preflight=apigw.CorsPreflightOptions(
+                allow_origins=list(config.cors_origins),
+                allow_methods=list(CORS_METHODS),
+                allow_headers=list(CORS_HEADERS),
+                allow_credentials=True,
+                max_age=Duration.hours(1),
+            ),
+        )
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            log_group_name=f"/aws/apigateway/{physical_name(config.name, 'api')}",
+            retention=config.log_retention,
+            removal_policy=config.removal,
+        )
+        self.stage = apigw.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigw.ThrottleSettings(rate_limit=config.rate_limit, burst_limit=config.burst_limit),
+        )
+        cfn_stage: apigw.CfnStage = self.stage.node.default_child  # type: ignore[assignment]
+        cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
+            destination_arn=self.access_logs.log_group_arn, format=json.dumps(ACCESS_LOG_FORMAT)
+        )
+
+        integration = {
+            family: integrations.HttpLambdaIntegration(
+                f"{family.title()}Integration",
+                functions[family],
+                payload_format_version=apigw.PayloadFormatVersion.VERSION_2_0,
+            )
+            for family in FAMILIES
+        }
+        self.routes: dict[str, apigw.HttpRoute] = {}
+        for route in all_routes():
+            (created,) = self.api.add_routes(
+                path=route.path, methods=[apigw.HttpMethod.ANY], integration=integration[route.family]
+            )
+            self.routes[route.route_key] = created
+        suppress(
+            self.api,
+            "APIG4",
+            "Authentication happens in each family's function (DESIGN section 5): session cookie, Cognito "
+            "JWT, or project API key in a header, the body or the query; an API Gateway JWT authorizer "
+            "cannot accept cookies or API keys, and /signup, /login, /health, /openapi.json are public.",
+        )
+
+    @property
+    def url(self) -> str:
+        return self.api.api_endpoint

@@ -1,0 +1,380 @@
+"""The seven Lambda functions, their two layers, and each function's least-privilege role.
+
+Access is data (FUNCTIONS below): which tables a function reads or writes, which data-bucket prefixes
+it reads, writes or deletes, and which extra capabilities (connector secrets, Glue catalog, Step
+Functions, Scheduler) it gets. A function gets nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Aws, Duration, IgnoreMode, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from functions.core.constants import LAKE_PREFIX, LOGS_PREFIX, REJECTS_PREFIX, TRASH_PREFIX, UPLOADS_PREFIX
+from infra.constructs.nag import XRAY_REASON, suppress
+from infra.constructs.scheduler import JobScheduler
+from infra.constructs.storage import DataLake
+from infra.constructs.tables import Tables
+from infra.constructs.workflow import state_machine_arn
+from infra.resources import physical_name
+from infra.stacks.config import EnvConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYER_BUILD = ROOT / "layers" / "build"
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+DATA_FUNCTIONS = ("connectors", "ingest", "workflow")  # they import functions.engine and get the data layer
+POWERTOOLS_NAMESPACE = "IngestPlane"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What one function is given: size, time, table access ("r"/"rw"), bucket prefixes and capabilities."""
+
+    memory: int
+    timeout: int  # seconds
+    tables: dict[str, str]
+    read: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
+    delete: tuple[str, ...] = ()
+    # secrets, secrets-read, glue, sync, schedule, sources (read the environment's external source buckets)
+    capabilities: tuple[str, ...] = field(default_factory=tuple)
+
+
+_IDEMPOTENT = {"idempotency": "rw"}
+# The data plane's prefixes: a run reads uploads and writes the lake, rejects and logs; a full sync moves
+# older lake data to trash.
+_DATA_PREFIXES = (UPLOADS_PREFIX, LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX)
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    # API functions: under API Gateway's 30 s integration limit. Every family reads `projects` to
+    # authenticate API keys and check membership.
+    "auth": FunctionSpec(512, 15, {"projects": "rw"}),
+    "projects": FunctionSpec(512, 15, {"projects": "rw", **_IDEMPOTENT}),
+    "connectors": FunctionSpec(
+        1024,  # stream discovery and connection tests read sample files with pyarrow
+        29,
+        {"projects": "r", "connectors": "rw", "jobs": "r", **_IDEMPOTENT},
+        read=(UPLOADS_PREFIX, LAKE_PREFIX),
+        capabilities=("secrets", "glue", "sources"),
+    ),
+    "jobs": FunctionSpec(
+        512,
+        29,
+        {"projects": "r", "connectors": "r", "jobs": "rw", "sync_sessions": "r", **_IDEMPOTENT},
+        read=(LOGS_PREFIX,),
+        capabilities=("sync", "schedule"),
+    ),
+    "syncs": FunctionSpec(
+        512,
+        29,
+        {"projects": "r", "sync_sessions": "rw", "jobs": "rw", **_IDEMPOTENT},
+        read=(UPLOADS_PREFIX,),
+        write=(UPLOADS_PREFIX,),
+        delete=(UPLOADS_PREFIX,),
+    ),
+    # Workers: more memory (Arrow batches) and time.
+    "ingest": FunctionSpec(
+        2048,
+        300,
+        {"projects": "r", "connectors": "r", "jobs": "rw", "sync_sessions": "rw", **_IDEMPOTENT},
+        read=_DATA_PREFIXES,
+        write=(LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
+        delete=(LAKE_PREFIX,),
+        capabilities=("glue",),
+    ),
+    "workflow": FunctionSpec(
+        2048,
+        900,
+        {"projects": "r", "connectors": "r", "jobs": "rw", "sync_sessions": "rw", **_IDEMPOTENT},
+        read=_DATA_PREFIXES,
+        write=(LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
+        delete=(LAKE_PREFIX,),
+        capabilities=("secrets-read", "glue", "sources"),
+    ),
+}
+
+_TABLE_INDEX_FINDING = r"^Resource::<Tables[A-Za-z]+[A-F0-9]{8}\.Arn>/index/\*$"
+
+
+def code_excludes(name: str) -> list[str]:
+    """Ignore patterns (git syntax) that stage only what function `name` imports from the repository."""
+    keep = ["core", name, *(["engine"] if name in DATA_FUNCTIONS else [])]
+    return [
+        "/*",
+        "!/functions",
+        "/functions/*",
+        "!/functions/__init__.py",
+        *[f"!/functions/{pkg}" for pkg in keep],
+        "__pycache__",
+        "*.pyc",
+        "tests",
+    ]
+
+
+def layer_asset_hash(layer: str) -> str:
+    """The layer's build-cache key (layers/build/<layer>.sha256), so synth need not hash 200 MB."""
+    stamp = LAYER_BUILD / f"{layer}.sha256"
+    if not (LAYER_BUILD / layer / "python").is_dir() or not stamp.is_file():
+        raise FileNotFoundError(
+            f"layer {layer!r} is not built: run `.venv/bin/python layers/build.py` before synth"
+        )
+    return stamp.read_text().strip()
+
+
+class Functions(Construct):
+    """Every function by name (`functions["jobs"]`), with its role, log group and layers."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        tables: Tables,
+        lake: DataLake,
+        user_pool_id: str,
+        user_pool_client_id: str,
+        state_machine_name: str,
+        scheduler: JobScheduler,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        self.state_machine_name = state_machine_name
+        # Built from the name, not the state machine: its definition names the workflow function (no cycle).
+        self.state_machine_arn = state_machine_arn(self, state_machine_name)
+        self.layers = {
+            layer: lambda_.LayerVersion(
+                self,
+                f"{layer.title()}Layer",
+                layer_version_name=physical_name(config.name, f"{layer}-deps"),
+                code=lambda_.Code.from_asset(str(LAYER_BUILD / layer), asset_hash=layer_asset_hash(layer)),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE],
+                description=f"ingestplane {layer} dependencies (pyproject.toml) for python3.12 arm64",
+            )
+            for layer in ("api", "data")
+        }
+        shared_env = {
+            "ENV_NAME": config.name,
+            **tables.environment(),
+            "DATA_BUCKET": lake.bucket.bucket_name,
+            "USER_POOL_ID": user_pool_id,
+            "USER_POOL_CLIENT_ID": user_pool_client_id,
+            "COOKIE_SECURE": "true" if config.cookie_secure else "false",
+            "POWERTOOLS_LOG_LEVEL": config.log_level,
+            "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_NAMESPACE,
+            "POWERTOOLS_LOGGER_LOG_EVENT": "false",  # events carry credentials
+            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",  # responses can be large or carry API keys
+        }
+        orchestration_env = {
+            "STATE_MACHINE_ARN": self.state_machine_arn,
+            "SCHEDULER_GROUP": scheduler.group_name,
+            "SCHEDULER_ROLE_ARN": scheduler.role.role_arn,
+        }
+        self.by_name: dict[str, lambda_.Function] = {}
+        self.roles: dict[str, iam.Role] = {}
+        for name, spec in FUNCTIONS.items():
+            env = {**shared_env, "POWERTOOLS_SERVICE_NAME": name}
+            if name in ("jobs", "workflow"):
+                env.update(orchestration_env)
+            self.by_name[name] = self._function(name, spec, env)
+            self._grant(name, spec, tables, lake, scheduler)
+
+    def __getitem__(self, name: str) -> lambda_.Function:
+        return self.by_name[name]
+
+    def _function(self, name: str, spec: FunctionSpec, env: dict[str, str]) -> lambda_.Function:
+        function_name = physical_name(self.config.name, name)
+        log_group = logs.LogGroup(
+            self,
+            f"{name.title()}Logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention=self.config.log_retention,
+            removal_policy=self.config.removal,
+        )
+        # An explicit role instead of the AWSLambdaBasicExecutionRole managed policy: write to its own logs.
+        role = iam.Role(
+            self,
+            f"{name.title()}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"ingestplane {name} function",
+        )
+        log_group.grant_write(role)
+        self.roles[name] = role
+        layers = [self.layers["api"]] + ([self.layers["data"]] if name in DATA_FUNCTIONS else [])
+        function = lambda_.Function(
+            self,
+            f"{name.title()}Function",
+            function_name=function_name,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=f"functions.{name}.handler.lambda_handler",
+            code=lambda_.Code.from_asset(str(ROOT), exclude=code_excludes(name), ignore_mode=IgnoreMode.GIT),
+            layers=layers,
+            memory_size=spec.memory,
+            timeout=Duration.seconds(spec.timeout),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            role=role,
+            environment=env,
+            description=f"ingestplane {name}",
+        )
+        suppress(role, "IAM5", XRAY_REASON, applies_to=[r"^Resource::\*$"])
+        suppress(
+            function,
+            "L1",
+            "The runtime is pinned to python3.12 on purpose (DESIGN section 2): the layers are built for "
+            "cp312 arm64 by layers/build.py; moving runtimes means rebuilding and testing the layers.",
+            children=False,
+        )
+        return function
+
+    def _grant(
+        self, name: str, spec: FunctionSpec, tables: Tables, lake: DataLake, scheduler: JobScheduler
+    ) -> None:
+        function, role = self.by_name[name], self.roles[name]
+        reasons = []
+        for logical, mode in spec.tables.items():
+            table = tables[logical]
+            (table.grant_read_write_data if mode == "rw" else table.grant_read_data)(function)
+            if tables.specs[logical].indexes:
+                reasons.append(_TABLE_INDEX_FINDING)
+
+        bucket_arn = lake.bucket.bucket_arn
+        object_actions = (
+            (spec.read, ["s3:GetObject", "s3:GetObjectVersion"]),
+            (spec.write, ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]),
+            (spec.delete, ["s3:DeleteObject"]),
+        )
+        for prefixes, actions in object_actions:
+            if prefixes:
+                role.add_to_policy(
+                    iam.PolicyStatement(actions=actions, resources=[f"{bucket_arn}/{p}*" for p in prefixes])
+                )
+        if spec.read or spec.write:
+            listed = sorted({*spec.read, *spec.write})
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in listed]}},
+                )
+            )
+        if spec.write:
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["s3:ListBucketMultipartUploads"], resources=[bucket_arn])
+            )
+        if spec.read or spec.write or spec.delete:
+            suppress(
+                role,
+                "IAM5",
+                "Object keys are per project and per file at run time; access is limited to the data "
+                "bucket's prefixes this function works on (uploads/, lake/, trash/, logs/, rejects/).",
+                applies_to=[r"^Resource::<LakeData[A-F0-9]{8}\.Arn>/(uploads|lake|trash|logs|rejects)/\*$"],
+            )
+
+        stack = Stack.of(self)
+        caps = set(spec.capabilities)
+        if caps & {"secrets", "secrets-read"}:
+            secrets = stack.format_arn(
+                service="secretsmanager",
+                resource="secret",
+                resource_name=f"ingestplane/{self.config.name}/connectors/*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+            if "secrets" in caps:
+                actions += [
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecret",
+                    "secretsmanager:DeleteSecret",
+                    "secretsmanager:TagResource",
+                ]
+            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[secrets]))
+            reasons.append(
+                r"^Resource::arn:<AWS::Partition>:secretsmanager:.*:secret:ingestplane/.+/connectors/\*$"
+            )
+        if "glue" in caps:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "glue:GetDatabase",
+                        "glue:GetDatabases",
+                        "glue:CreateDatabase",
+                        "glue:GetTable",
+                        "glue:GetTables",
+                        "glue:CreateTable",
+                        "glue:UpdateTable",
+                    ],
+                    resources=[
+                        stack.format_arn(service="glue", resource="catalog"),
+                        stack.format_arn(service="glue", resource="database", resource_name="*"),
+                        stack.format_arn(service="glue", resource="table", resource_name="*/*"),
+                    ],
+                )
+            )
+            reasons.append(r"^Resource::arn:<AWS::Partition>:glue:.*:(database/\*|table/\*/\*)$")
+        if "sources" in caps and self.config.source_buckets:
+            # S3 source connectors outside the data bucket: only the buckets this environment allows.
+            buckets = [f"arn:{Aws.PARTITION}:s3:::{b}" for b in self.config.source_buckets]
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{arn}/*" for arn in buckets])
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=buckets)
+            )
+            reasons.append(r"^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+/\*$")
+        if "sync" in caps:
+            executions = stack.format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{self.state_machine_name}:*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine_arn])
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["states:StopExecution", "states:DescribeExecution"], resources=[executions]
+                )
+            )
+            reasons.append(r"^Resource::arn:<AWS::Partition>:states:.*:execution:ingestplane-.+-sync:\*$")
+        if "schedule" in caps:
+            schedules = stack.format_arn(
+                service="scheduler", resource="schedule", resource_name=f"{scheduler.group_name}/*"
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "scheduler:CreateSchedule",
+                        "scheduler:UpdateSchedule",
+                        "scheduler:DeleteSchedule",
+                        "scheduler:GetSchedule",
+                    ],
+                    resources=[schedules],
+                )
+            )
+            scheduler.role.grant_pass_role(role)
+            reasons.append(
+                r"^Resource::arn:<AWS::Partition>:scheduler:.*:schedule/ingestplane-.+-schedules/\*$"
+            )
+        if reasons:
+            suppress(
+                role,
+                "IAM5",
+                "Wildcards name only run-time children of one owned resource: a table's indexes "
+                "(<table>/index/*), this environment's connector secrets (ingestplane/<env>/connectors/*), "
+                "executions of the sync state machine, schedules in this environment's group, objects of "
+                "the source buckets cdk.json allows; Glue "
+                "databases and tables are named by users in destination configs, so they cannot be listed.",
+                applies_to=reasons,
+            )

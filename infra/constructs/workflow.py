@@ -1,0 +1,123 @@
+"""The Standard sync state machine (infra/state_machines/sync.asl.json) and the rule that ends stray runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.constructs.nag import suppress
+from infra.stacks.config import EnvConfig
+
+ASL_PATH = Path(__file__).resolve().parents[1] / "state_machines" / "sync.asl.json"
+# Placeholders of the ASL file; the local cloud substitutes the same names with local values.
+PLACEHOLDERS = ("WorkflowFunctionArn", "DataBucket", "MapConcurrency")
+ENDED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+def state_machine_arn(scope: Construct, name: str) -> str:
+    """The ARN of the state machine named `name` in this stack's account and region."""
+    return Stack.of(scope).format_arn(
+        service="states",
+        resource="stateMachine",
+        resource_name=name,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def substitutions(workflow_function_arn: str, data_bucket: str, map_concurrency: int) -> dict[str, str]:
+    """The values of the ASL placeholders (shared with the local cloud)."""
+    return {
+        "WorkflowFunctionArn": workflow_function_arn,
+        "DataBucket": data_bucket,
+        "MapConcurrency": str(map_concurrency),
+    }
+
+
+class SyncWorkflow(Construct):
+    """The job-sync state machine, its logs, and an EventBridge rule so a failed, timed-out or aborted
+    execution always reaches the workflow function (step `execution_ended`) and its run ends."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        name: str,
+        workflow: lambda_.Function,
+        data_bucket: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{name}",
+            retention=config.log_retention,
+            removal_policy=config.removal,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_file(str(ASL_PATH)),
+            definition_substitutions=substitutions(
+                workflow.function_arn, data_bucket, config.map_concurrency
+            ),
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+            tracing_enabled=True,
+            removal_policy=config.removal,
+        )
+        workflow.grant_invoke(self.state_machine)
+        suppress(
+            self.state_machine.role,
+            "IAM5",
+            "lambda:InvokeFunction on '<workflow arn>:*' covers versions and aliases of the one workflow "
+            "function "
+            "(CDK grant); log delivery (logs:*LogDelivery*, DescribeResourcePolicies, DescribeLogGroups) and "
+            "X-Ray support no resource-level permissions and are granted on '*' by CDK.",
+            applies_to=[
+                r"^Resource::<Functions[A-Za-z]*WorkflowFunction[A-F0-9]{8}\.Arn>:\*$",
+                r"^Resource::\*$",
+            ],
+        )
+
+        self.ended_rule = events.Rule(
+            self,
+            "ExecutionEnded",
+            description="A sync execution that failed, timed out or was aborted still ends its run",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": list(ENDED_STATUSES),
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
+            ),
+        )
+        self.ended_rule.add_target(
+            targets.LambdaFunction(
+                workflow,
+                event=events.RuleTargetInput.from_object(
+                    {
+                        "step": "execution_ended",
+                        "execution_arn": events.EventField.from_path("$.detail.executionArn"),
+                        "status": events.EventField.from_path("$.detail.status"),
+                        "input": events.EventField.from_path("$.detail.input"),
+                        "error": events.EventField.from_path("$.detail.error"),
+                        "cause": events.EventField.from_path("$.detail.cause"),
+                    }
+                ),
+                retry_attempts=8,
+                max_event_age=Duration.hours(6),
+            )
+        )

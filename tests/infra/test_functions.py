@@ -1,0 +1,243 @@
+"""The seven functions: platform, layers, environment, least-privilege roles, and the 250 MB size limit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from functions.core.settings import Settings
+from infra.constructs.functions import DATA_FUNCTIONS, FUNCTIONS
+from infra.routes import FAMILIES, WORKERS
+from tests.infra.helpers import actions_of, function_id, mentions, role_statements, table_id
+
+ALL = FAMILIES + WORKERS
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # code + layers, unzipped (262,144,000 bytes)
+REQUIRED_SETTINGS = sorted(f.alias for f in Settings.model_fields.values() if f.is_required())
+
+
+def layer_ids(synth) -> dict[str, str]:
+    return {
+        v["Properties"]["LayerName"].rsplit("-", 2)[-2]: k
+        for k, v in synth.of_type("AWS::Lambda::LayerVersion").items()
+    }
+
+
+def test_seven_functions(dev):
+    names = {v["Properties"].get("FunctionName") for v in dev.of_type("AWS::Lambda::Function").values()}
+    assert {f"ingestplane-dev-{n}" for n in ALL} <= names
+    assert set(FUNCTIONS) == set(ALL)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_function_platform_handler_tracing_layers(dev, name):
+    props = dev.resources[function_id(dev, name)]["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == f"functions.{name}.handler.lambda_handler"
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    layers = layer_ids(dev)
+    expected = [{"Ref": layers["api"]}] + ([{"Ref": layers["data"]}] if name in DATA_FUNCTIONS else [])
+    assert props["Layers"] == expected
+    assert props["MemorySize"] == FUNCTIONS[name].memory
+    assert props["Timeout"] == FUNCTIONS[name].timeout
+    if name in FAMILIES:
+        assert props["Timeout"] <= 29  # API Gateway's integration timeout is 30 s
+
+
+def test_workers_get_more_memory_than_api_functions(dev):
+    api = max(FUNCTIONS[n].memory for n in FAMILIES)
+    assert all(FUNCTIONS[w].memory > api for w in WORKERS)
+
+
+def test_layers_are_python312_arm64(dev):
+    layers = dev.of_type("AWS::Lambda::LayerVersion")
+    assert len(layers) == 2
+    for layer in layers.values():
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_function_environment_has_every_required_setting(dev, name):
+    env = dev.resources[function_id(dev, name)]["Properties"]["Environment"]["Variables"]
+    assert set(REQUIRED_SETTINGS) <= set(env)
+    assert env["ENV_NAME"] == "dev"
+    assert env["POWERTOOLS_SERVICE_NAME"] == name
+    assert {"POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_NAMESPACE"} <= set(env)
+    assert env["PROJECTS_TABLE"] == {"Ref": table_id(dev, "projects")}
+    if name in ("jobs", "workflow"):
+        assert {"STATE_MACHINE_ARN", "SCHEDULER_GROUP", "SCHEDULER_ROLE_ARN"} <= set(env)
+        assert env["SCHEDULER_GROUP"] == "ingestplane-dev-schedules"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_function_log_group_with_retention(dev, name):
+    groups = [
+        v
+        for v in dev.of_type("AWS::Logs::LogGroup").values()
+        if v["Properties"]["LogGroupName"] == f"/aws/lambda/ingestplane-dev-{name}"
+    ]
+    assert len(groups) == 1 and groups[0]["Properties"]["RetentionInDays"] == 14
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_roles_have_no_wildcard_actions_and_no_managed_policies(dev, name):
+    for statement in role_statements(dev, name):
+        for action in actions_of(statement):
+            assert action != "*" and not action.endswith(":*"), (name, action)
+        if statement["Resource"] == "*":
+            assert set(actions_of(statement)) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    role_id = dev.resources[function_id(dev, name)]["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert "ManagedPolicyArns" not in dev.resources[role_id]["Properties"]
+
+
+def _table_access(synth, name: str) -> dict[str, set[str]]:
+    access: dict[str, set[str]] = {}
+    for statement in role_statements(synth, name):
+        dynamo = [a for a in actions_of(statement) if a.startswith("dynamodb:")]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        for resource in resources:
+            if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+                access.setdefault(resource["Fn::GetAtt"][0], set()).update(dynamo)
+    return access
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_each_function_reaches_only_its_tables(dev, name):
+    access = _table_access(dev, name)
+    for logical, mode in FUNCTIONS[name].tables.items():
+        granted = access.pop(table_id(dev, logical))
+        assert ("dynamodb:PutItem" in granted) == (mode == "rw"), (name, logical)
+    assert not [k for k in access if k.startswith("Tables")], f"{name} reaches tables it should not: {access}"
+
+
+def _grants(synth, name: str, action: str) -> bool:
+    return any(action in actions_of(s) for s in role_statements(synth, name))
+
+
+def test_only_jobs_starts_syncs_and_manages_schedules(dev):
+    for name in ALL:
+        assert _grants(dev, name, "states:StartExecution") == (name == "jobs")
+        assert _grants(dev, name, "scheduler:CreateSchedule") == (name == "jobs")
+        assert _grants(dev, name, "iam:PassRole") == (name == "jobs")
+
+
+def test_connector_secrets_are_scoped_to_the_environment(dev):
+    for name in ALL:
+        assert _grants(dev, name, "secretsmanager:CreateSecret") == (name == "connectors")
+        for statement in role_statements(dev, name):
+            if any(a.startswith("secretsmanager:") for a in actions_of(statement)):
+                assert mentions(statement["Resource"], ":secret:ingestplane/dev/connectors/*")
+    assert _grants(dev, "workflow", "secretsmanager:GetSecretValue")
+
+
+def test_glue_only_for_data_functions_and_s3_only_by_prefix(dev):
+    for name in ALL:
+        assert _grants(dev, name, "glue:UpdateTable") == (name in DATA_FUNCTIONS)
+        for statement in role_statements(dev, name):
+            object_actions = [a for a in actions_of(statement) if a.startswith("s3:") and "Object" in a]
+            if object_actions and "s3:ListBucket" not in actions_of(statement):
+                resources = (
+                    statement["Resource"]
+                    if isinstance(statement["Resource"], list)
+                    else [statement["Resource"]]
+                )
+                for resource in resources:
+                    suffix = resource["Fn::Join"][1][-1]
+                    assert suffix in ("/uploads/*", "/lake/*", "/trash/*", "/logs/*", "/rejects/*"), (
+                        name,
+                        suffix,
+                    )
+    assert not any(s for s in role_statements(dev, "auth") if any(a.startswith("s3:") for a in actions_of(s)))
+
+
+# --- what gets deployed: code + layers under Lambda's unzipped limit, and only the code each function needs
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _asset_dir(synth, logical_id: str) -> Path:
+    """The staged directory of a function's code asset (`<outdir>/asset.<hash>` for S3 key `<hash>.zip`)."""
+    key = synth.resources[logical_id]["Properties"]["Code"]["S3Key"]
+    return synth.outdir / f"asset.{key.removesuffix('.zip')}"
+
+
+def test_function_code_stages_only_its_packages(dev):
+    for name in ALL:
+        staged = _asset_dir(dev, function_id(dev, name))
+        top = sorted(p.name for p in staged.iterdir())
+        assert top == ["functions"], (name, top)
+        packages = sorted(p.name for p in (staged / "functions").iterdir())
+        expected = sorted(["__init__.py", "core", name] + (["engine"] if name in DATA_FUNCTIONS else []))
+        assert packages == expected, (name, packages)
+        assert not list(staged.rglob("__pycache__"))
+
+
+def test_each_function_code_plus_layers_is_under_250_mb(dev, built_layers, capsys):
+    layers = {k: _dir_size(v) for k, v in built_layers.items()}
+    report = {}
+    for name in ALL:
+        code = _dir_size(_asset_dir(dev, function_id(dev, name)))
+        total = code + layers["api"] + (layers["data"] if name in DATA_FUNCTIONS else 0)
+        report[name] = {"code": code, "total": total}
+        assert total < LAMBDA_UNZIPPED_LIMIT, f"{name}: {total / 2**20:.1f} MiB unzipped"
+    with capsys.disabled():
+        print(
+            "\nunzipped MiB (code + layers):",
+            json.dumps({k: round(v["total"] / 2**20, 1) for k, v in report.items()}),
+        )
+
+
+def test_layer_build_is_cached(layer_builder, built_layers):
+    import time
+
+    start = time.monotonic()
+    again = layer_builder.build_all()
+    assert again == built_layers
+    assert time.monotonic() - start < 5
+
+
+def test_layers_hold_their_requirement_sets(built_layers):
+    api, data = built_layers["api"], built_layers["data"]
+    assert (api / "aws_lambda_powertools").is_dir() and (api / "pydantic").is_dir()
+    assert (data / "pyarrow").is_dir() and (data / "pyiceberg").is_dir() and (data / "fastavro").is_dir()
+    assert not (data / "pydantic").exists()  # shipped once, by the API layer
+    assert not (api / "pyarrow").exists()  # API functions never carry pyarrow
+    assert not list(data.rglob("__pycache__")) and not list(data.glob("pyarrow/include"))
+
+
+def test_external_source_buckets_are_read_only_and_only_for_source_readers(built_layers):
+    from aws_cdk.assertions import Annotations, Match, Template
+
+    from infra.app import build_app, cdk_json_context
+
+    environments = cdk_json_context()["environments"]
+    environments["dev"] = {**environments["dev"], "source_buckets": ["customer-raw"]}
+    app, stack = build_app("dev", stage_assets=False, context={"environments": environments})
+    template = Template.from_stack(stack).to_json()
+
+    def readers(action: str) -> set[str]:
+        found = set()
+        for policy in template["Resources"].values():
+            if policy["Type"] != "AWS::IAM::Policy":
+                continue
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                if action in actions_of(statement) and mentions(statement["Resource"], ":s3:::customer-raw"):
+                    found.add(policy["Properties"]["Roles"][0]["Ref"])
+        return found
+
+    roles = {
+        v["Properties"]["Role"]["Fn::GetAtt"][0]: v["Properties"]["FunctionName"].rsplit("-", 1)[-1]
+        for v in template["Resources"].values()
+        if v["Type"] == "AWS::Lambda::Function" and "FunctionName" in v["Properties"]
+    }
+    assert {roles[r] for r in readers("s3:GetObject")} == {"connectors", "workflow"}
+    assert readers("s3:PutObject") == set()
+    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert errors == []
