@@ -1,0 +1,62 @@
+# Every target bootstraps what it needs: a fresh clone needs only python3 (3.11+), node and npm.
+SHELL := /bin/bash
+ENV ?= dev
+PY := .venv/bin/python
+VENV := .venv/.installed
+CDK := node_modules/.bin/cdk
+PYTEST_ARGS ?=
+
+.PHONY: help run test bench synth deploy lint invoke openapi layers pr clean
+
+help:
+	@echo "make run            start the local cloud (gateway :8080, AWS endpoint :4566)"
+	@echo "make test           run the whole test suite (unit, integration, infra, API fuzzing)"
+	@echo "make bench          run the benchmarks (engine throughput, cold starts)"
+	@echo "make synth ENV=dev  synthesize the CDK app for one environment into cdk.out/"
+	@echo "make deploy ENV=dev deploy one environment (needs AWS credentials)"
+	@echo "make lint           ruff and mypy"
+	@echo "make invoke FUNCTION=projects EVENT=events/projects/list_projects.json   run one handler on one event"
+
+$(VENV): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+layers: $(VENV)
+	$(PY) layers/build.py
+
+run: $(VENV)
+	$(PY) -m infra.local
+
+test: $(VENV) layers
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)
+	$(PY) -m tests.benchmarks
+
+openapi: $(VENV)
+	$(PY) -m functions.core.openapi
+
+synth: $(VENV) layers node_modules/.installed
+	$(CDK) synth -c env=$(ENV) --quiet
+
+deploy: $(VENV) layers node_modules/.installed
+	$(CDK) deploy -c env=$(ENV) --all --require-approval broadening
+
+lint: $(VENV)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy functions infra
+
+invoke: $(VENV)
+	$(PY) -m infra.local.invoke $(FUNCTION) $(EVENT)
+
+pr: lint test
+
+clean:
+	rm -rf cdk.out layers/build .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,215 @@
+"""`LocalCloud`: moto + provisioning + gateway + SQS poller + in-process Lambda tasks + local scheduler."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from infra.local.gateway import Gateway
+from infra.local.poller import SqsPoller
+from infra.local.provision import ASL_PATH, LocalConfig, Provisioned, Provisioner, load_config
+from infra.local.scheduler import Clock, LocalScheduler, utc_now
+from infra.local.stepfunctions import InProcessLambdas, name_unnamed_executions
+
+log = logging.getLogger("infra.local")
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def ensure_free(host: str, port: int) -> None:
+    """Raise OSError (address in use) now rather than inside a server thread."""
+    with socket.socket() as s:
+        s.bind((host, port))
+
+
+class LocalCloud:
+    """The whole system in this process; `start()` provisions and serves, `stop()` shuts it down.
+
+    Pass `aws_endpoint` to reuse a running in-process moto server (tests), or ports (0 = a free one).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        gateway_port: int = 8080,
+        aws_port: int = 4566,
+        aws_endpoint: str | None = None,
+        advertised_host: str | None = None,
+        env_name: str = "local",
+        region: str = "us-east-1",
+        config: LocalConfig | None = None,
+        asl_path: Path | None = ASL_PATH,
+        asl_definition: str | None = None,
+        poll: bool = True,
+        schedule: bool = True,
+        scheduler_interval: float = 5.0,
+        clock: Clock = utc_now,
+        quiet: bool = False,
+    ) -> None:
+        self.host = host
+        self.advertised_host = advertised_host or host
+        self.gateway_port = gateway_port or free_port(host)
+        self.aws_port = aws_port or free_port(host)
+        self._external_endpoint = aws_endpoint
+        self.env_name = env_name
+        self.region = region
+        self.config = config or load_config(env_name)
+        self.asl_path = asl_path
+        self.asl_definition = asl_definition
+        self.poll = poll
+        self.schedule = schedule
+        self.scheduler_interval = scheduler_interval
+        self.clock = clock
+        self.quiet = quiet
+        self.moto_server: Any = None
+        self.gateway: Gateway | None = None
+        self.poller: SqsPoller | None = None
+        self.scheduler: LocalScheduler | None = None
+        self.lambdas: InProcessLambdas | None = None
+        self.resources: Provisioned | None = None
+        self.env: dict[str, str] = {}
+        self._saved_env: dict[str, str | None] = {}
+        self.startup_seconds = 0.0
+
+    # Attributes tests and the console read -------------------------------------------------------
+    @property
+    def aws_endpoint(self) -> str:
+        if self._external_endpoint:
+            return self._external_endpoint.rstrip("/")
+        return f"http://{self.advertised_host}:{self.aws_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.advertised_host}:{self.gateway_port}"
+
+    def _res(self) -> Provisioned:
+        if self.resources is None:
+            raise RuntimeError("LocalCloud is not started")
+        return self.resources
+
+    bucket = property(lambda self: self._res().bucket)
+    queue_url = property(lambda self: self._res().queue_url)
+    dlq_url = property(lambda self: self._res().dlq_url)
+    user_pool_id = property(lambda self: self._res().user_pool_id)
+    client_id = property(lambda self: self._res().client_id)
+    state_machine_arn = property(lambda self: self._res().state_machine_arn)
+    scheduler_group = property(lambda self: self._res().scheduler_group)
+
+    # Life cycle ------------------------------------------------------------------------------------
+    def start(self) -> LocalCloud:
+        started = time.perf_counter()
+        for name, value in FAKE_CREDENTIALS.items():
+            os.environ.setdefault(name, value)
+        os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines; ours suffice
+        if not self._external_endpoint:
+            from moto.server import ThreadedMotoServer
+
+            ensure_free(
+                self.host, self.aws_port
+            )  # moto's thread would die on a taken port, start() would hang
+
+            self.moto_server = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+            self.moto_server.start()
+        # moto's Step Functions parser calls other services at localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(urlsplit(self.aws_endpoint).port or 80)
+
+        self.resources = Provisioner(
+            self.aws_endpoint, self.env_name, self.region, self.config, self.asl_path, self.asl_definition
+        ).run()
+        self.env = {**self.resources.env, "MOTO_PORT": os.environ["MOTO_PORT"]}
+        self._saved_env = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        from functions.core.settings import get_settings
+
+        get_settings.cache_clear()
+
+        name_unnamed_executions()
+        self.lambdas = InProcessLambdas(self.env_name, self.region)
+        self.lambdas.install()
+        self.gateway = Gateway(
+            self.host,
+            self.gateway_port,
+            self.config.cors_origins,
+            self.config.cors_max_age,
+            self.env_name,
+            self.region,
+            quiet=self.quiet,
+        )
+        self.gateway.start()
+        if self.poll:
+            self.poller = SqsPoller(
+                self.resources.queue_url,
+                self.resources.queue_arn,
+                self.aws_endpoint,
+                env_name=self.env_name,
+                region=self.region,
+            )
+            self.poller.start()
+        if self.schedule:
+            self.scheduler = LocalScheduler(
+                self.aws_endpoint,
+                self.resources.scheduler_group,
+                self.region,
+                self.scheduler_interval,
+                self.clock,
+            )
+            self.scheduler.start()
+        self.startup_seconds = time.perf_counter() - started
+        return self
+
+    def stop(self) -> None:
+        for part in (self.scheduler, self.poller, self.gateway):
+            if part is not None:
+                part.stop()
+        if self.lambdas is not None:
+            self.lambdas.uninstall()
+        if self.moto_server is not None:
+            self.moto_server.stop()
+            self.moto_server = None
+        # Give the process its environment back (later tests must not reach a stopped endpoint).
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+        from functions.core.settings import get_settings
+
+        get_settings.cache_clear()
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def describe(self) -> str:
+        """The endpoints, as printed by `python -m infra.local` when ready."""
+        res = self._res()
+        lines = [
+            f"gateway        {self.gateway_url}",
+            f"swagger ui     {self.gateway_url}/docs",
+            f"aws endpoint   {self.aws_endpoint}   (export AWS_ENDPOINT_URL={self.aws_endpoint})",
+            f"user pool      {res.user_pool_id}   (client {res.client_id})",
+            f"data bucket    {res.bucket}",
+            f"ingest queue   {res.queue_url}",
+            f"state machine  {res.state_machine_arn or '(no ASL file yet)'}",
+            f"schedules      group {res.scheduler_group}",
+        ]
+        return "\n".join(lines)

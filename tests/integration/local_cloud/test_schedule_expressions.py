@@ -1,0 +1,67 @@
+"""Schedule expressions the local clock understands: rate, 6-field AWS cron, and at."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from infra.local.scheduler import Cron, next_fire
+
+T0 = datetime(2026, 3, 2, 10, 17, 30, tzinfo=UTC)  # a Monday
+
+
+@pytest.mark.parametrize(
+    "expression, after, expected",
+    [
+        ("rate(1 minute)", T0, datetime(2026, 3, 2, 10, 18, tzinfo=UTC)),
+        (
+            "rate(5 minutes)",
+            datetime(2026, 3, 2, 10, 23, tzinfo=UTC),
+            datetime(2026, 3, 2, 10, 27, tzinfo=UTC),
+        ),
+        ("rate(2 hours)", T0, datetime(2026, 3, 2, 12, 17, tzinfo=UTC)),
+        ("rate(1 day)", T0, datetime(2026, 3, 3, 10, 17, tzinfo=UTC)),
+    ],
+)
+def test_rate_counts_periods_from_the_anchor(expression, after, expected):
+    anchor = datetime(2026, 3, 2, 10, 17, tzinfo=UTC)
+    assert next_fire(expression, after, anchor) == expected
+
+
+@pytest.mark.parametrize(
+    "expression, expected",
+    [
+        ("cron(0/15 * * * ? *)", datetime(2026, 3, 2, 10, 30, tzinfo=UTC)),
+        ("cron(5 * * * ? *)", datetime(2026, 3, 2, 11, 5, tzinfo=UTC)),
+        ("cron(0 8 * * ? *)", datetime(2026, 3, 3, 8, 0, tzinfo=UTC)),
+        ("cron(30 9-17 ? * MON-FRI *)", datetime(2026, 3, 2, 10, 30, tzinfo=UTC)),
+        ("cron(0 12 ? * SUN *)", datetime(2026, 3, 8, 12, 0, tzinfo=UTC)),
+        ("cron(0 0 1 * ? *)", datetime(2026, 4, 1, 0, 0, tzinfo=UTC)),
+        ("cron(15,45 10 * * ? 2026)", datetime(2026, 3, 2, 10, 45, tzinfo=UTC)),
+    ],
+)
+def test_cron_next_minute(expression, expected):
+    assert next_fire(expression, T0, T0) == expected
+
+
+def test_cron_in_a_time_zone():
+    # 08:00 in Paris is 07:00 UTC in winter.
+    assert next_fire("cron(0 8 * * ? *)", T0, T0, "Europe/Paris") == datetime(2026, 3, 3, 7, 0, tzinfo=UTC)
+
+
+def test_at_fires_once():
+    at = "at(2026-03-02T11:00:00)"
+    assert next_fire(at, T0, T0) == datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
+    assert next_fire(at, datetime(2026, 3, 2, 11, 0, tzinfo=UTC), T0) is None
+
+
+@pytest.mark.parametrize("expression", ["rate(1 week)", "cron(0 8 * *)", "cron(0 8 L * ? *)", "every day"])
+def test_unsupported_expressions_are_refused(expression):
+    with pytest.raises(ValueError):
+        next_fire(expression, T0, T0)
+
+
+def test_cron_weekday_numbers_are_aws_ones():
+    assert Cron.parse("* * ? * 2 *").matches(T0)  # 2 = Monday in AWS cron
+    assert not Cron.parse("* * ? * 1 *").matches(T0)
