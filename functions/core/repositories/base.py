@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.connection import Connection
 
@@ -34,8 +35,9 @@ class _TableMeta(type):
         return _region()
 
 
-def table_meta(env_var: str) -> type:
-    """A pynamodb `Meta` for the table whose physical name is in `env_var`."""
+def table_meta(env_var: str) -> Any:
+    """A pynamodb `Meta` for the table whose physical name is in `env_var` (typed Any: pynamodb's
+    `MetaProtocol` is structural and a class made by a metaclass cannot name it)."""
     return _TableMeta("Meta", (), {"env_var": env_var, "max_retry_attempts": 3})
 
 

@@ -6,6 +6,7 @@ import secrets
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from .. import aws
@@ -135,7 +136,10 @@ def update_project(caller: Caller, project_id: str, body: ProjectUpdate) -> Proj
     if body.name is None and body.description is None:
         raise Invalid("Nothing to update: give name or description", field="body")
     old_name = record.name
-    actions = [ProjectRecord.updated_by.set(caller.username), ProjectRecord.updated_at.set(now_iso())]
+    actions: list[Action] = [
+        ProjectRecord.updated_by.set(caller.username),
+        ProjectRecord.updated_at.set(now_iso()),
+    ]
     if body.name is not None:
         actions.append(ProjectRecord.name.set(body.name))
     if body.description is not None:
@@ -143,7 +147,7 @@ def update_project(caller: Caller, project_id: str, body: ProjectUpdate) -> Proj
     renamed = body.name is not None and body.name.casefold() != old_name.casefold()
     try:
         with TransactWrite(connection=connection()) as tx:
-            if renamed:
+            if renamed and body.name is not None:
                 claim = ProjectNameClaim(
                     *ProjectNameClaim.key(record.created_by, body.name), project_id=project_id
                 )
@@ -164,7 +168,7 @@ def delete_project(caller: Caller, project_id: str) -> None:
     require_role(caller, project_id, Role.admin)
     record = _live_project(project_id)
     ts = now_iso()
-    actions = [
+    actions: list[Action] = [
         ProjectRecord.deleted_at.set(ts),
         ProjectRecord.updated_at.set(ts),
         ProjectRecord.updated_by.set(caller.username),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import time
 
 import jwt
@@ -155,3 +157,29 @@ def test_public_routes_and_unknown_paths(base_url):
     assert "/api/v1/project" in doc["paths"]
     r = requests.get(f"{base_url}/api/v1/project", timeout=30)
     assert r.status_code == 401 and r.json() == {"success": False, "message": "Authentication required"}
+
+
+def test_logs_have_correlation_ids_and_no_secrets(base_url):
+    """The handlers run in-process behind the gateway: read their JSON log lines as CloudWatch would."""
+    from functions.core.api import logger
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.name).addHandler(handler)
+    try:
+        user = signup_and_login(base_url, "logs")
+        project = user.new_project()
+        key = user.new_key(project)
+        requests.get(f"{base_url}/auth", params={"api_key": key}, timeout=30)
+        requests.get(f"{base_url}/auth", headers={"Authorization": f"Bearer {user.token}"}, timeout=30)
+        wrong = {"username": user.username, "password": "Wr0ng-but-secret"}
+        assert requests.post(f"{base_url}/login", json=wrong, timeout=30).status_code == 401
+    finally:
+        logging.getLogger(logger.name).removeHandler(handler)
+    logged = buffer.getvalue()
+    requests_logged = [json.loads(line) for line in logged.splitlines() if '"message":"request"' in line]
+    assert len(requests_logged) >= 6
+    assert all(r["correlation_id"] and r["status"] and r["path"] for r in requests_logged)
+    for secret in (PASSWORD, "Wr0ng-but-secret", user.token, key, key.rsplit(".", 1)[1]):
+        assert secret not in logged
