@@ -1,0 +1,51 @@
+"""The data plane: streaming readers, schema inference, validation, Parquet/Iceberg writers and stats.
+
+Pure Python over pyarrow; knows nothing of Lambda, HTTP or DynamoDB. Data moves in Arrow batches.
+
+Contract (what the jobs, upload-sync and connectors code call):
+
+- ``open_source(uri, *, filesystem=None) -> Source``: a local path, ``file://`` or ``s3://bucket/key``;
+  pass a ``pyarrow.fs.S3FileSystem(endpoint_override=...)`` to pick the endpoint. S3 reads are ranged.
+- ``detect_format(source, compression="auto") -> "csv"|"tsv"|"jsonl"|"parquet"|"avro"`` (magic bytes,
+  then extension, then sniffing) and ``detect_compression(source) -> "none"|"gzip"|"zstd"``.
+- ``read_batches(source, fmt="auto", compression="auto", csv_options=None, byte_range=None,
+  row_groups=None) -> Iterator[pyarrow.RecordBatch]`` in bounded memory. ``csv_options``: a
+  :class:`CsvOptions` or dict (delimiter, header, column_names, quote_char, escape_char, double_quote,
+  newlines_in_values, null_values, block_size, use_threads).
+- ``infer_schema(sources, sample_rows=10_000, ...) -> StreamSchema``; ``merge_schemas(*schemas)``;
+  ``evolve_schema(current, incoming) -> Evolution`` (new columns nullable, widening int -> long ->
+  double allowed, incompatible changes keep the type and the rows that do not fit are rejected).
+  ``StreamSchema.to_list()`` is ``[{"name", "type"}]`` with types int64, float64, decimal(p,s), bool,
+  string, date, timestamp, timestamptz (also int32, float32, binary); ``to_iceberg()``, ``to_arrow()``.
+- ``ingest_file(source, schema, sink, *, fmt, compression, csv_options, unit, rejects) -> FileStats``;
+  ``TableStats().add(file_stats)`` merges them, ``apply_commit(inserted, updated)`` sets the commit's
+  counts. Both have ``to_dict()`` with read, inserted, updated, rejected, errors, bytes, duration_ms.
+- ``plan_units(source, target_bytes=128 MiB) -> list[WorkUnit]`` (``WorkUnit.to_dict/from_dict``).
+- Writers (stage, then one ``commit() -> CommitResult(inserted, updated, files)``; ``abort()``):
+  ``ParquetLakeWriter(path, schema, filesystem=None)``, ``RejectsWriter(path, fmt="jsonl"|"parquet")``,
+  ``IcebergTableWriter(catalog, identifier, mode="append"|"overwrite"|"upsert", primary_key=[...],
+  schema=None)``; ``glue_catalog(warehouse, endpoint_url, region)`` builds the pyiceberg Glue catalog.
+- Errors: ``EngineError`` and its subclasses ``UnreadableFileError`` (clear, file-specific message),
+  ``SourceNotFoundError``, ``SchemaError``, ``CommitError``.
+"""
+
+from .errors import CommitError, EngineError, SchemaError, SourceNotFoundError, UnreadableFileError
+from .formats import detect_compression, detect_format
+from .infer import infer_schema
+from .ingest import ingest_file
+from .options import CsvOptions
+from .readers import read_batches
+from .schema import Column, Evolution, StreamSchema, evolve_schema, merge_schemas
+from .sources import Source, open_source
+from .stats import FileStats, TableStats
+from .units import WorkUnit, plan_units
+from .validate import coerce_table
+from .writers import CommitResult, IcebergTableWriter, ParquetLakeWriter, RejectsWriter, glue_catalog
+
+__all__ = [
+    "Column", "CommitError", "CommitResult", "CsvOptions", "EngineError", "Evolution", "FileStats",
+    "IcebergTableWriter", "ParquetLakeWriter", "RejectsWriter", "SchemaError", "Source",
+    "SourceNotFoundError", "StreamSchema", "TableStats", "UnreadableFileError", "WorkUnit",
+    "coerce_table", "detect_compression", "detect_format", "evolve_schema", "glue_catalog",
+    "infer_schema", "ingest_file", "merge_schemas", "open_source", "plan_units", "read_batches",
+]  # fmt: skip

@@ -1,0 +1,112 @@
+"""``ingest_file``: read, validate, write and count one file (or one work unit of it)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from .errors import EngineError
+from .options import CsvOptions
+from .readers import iter_parsed
+from .schema import StreamSchema
+from .sources import Source
+from .stats import FileStats
+from .units import WorkUnit
+from .validate import coerce_table
+from .writers import RejectsWriter
+
+
+class Sink(Protocol):
+    """What ``ingest_file`` writes to: :class:`ParquetLakeWriter` or :class:`IcebergTableWriter`."""
+
+    def write(self, table: pa.Table) -> None: ...
+    def mark(self) -> Any: ...
+    def rollback(self, mark: Any) -> None: ...
+
+
+def _raw(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _as_bytes(table: pa.Table) -> pa.Table:
+    """String columns viewed as bytes, so a value that is not UTF-8 can still be shown in a reject."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_string(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.binary()))
+    return table
+
+
+def ingest_file(
+    source: Source,
+    schema: StreamSchema,
+    sink: Sink | None,
+    *,
+    fmt: str = "auto",
+    compression: str = "auto",
+    csv_options: CsvOptions | dict[str, Any] | None = None,
+    unit: WorkUnit | None = None,
+    rejects: RejectsWriter | None = None,
+    raise_errors: bool = False,
+) -> FileStats:
+    """Validate ``source`` against ``schema`` and write the rows that fit to ``sink``; return its stats.
+
+    Rows that do not fit go to ``rejects`` with file, row number and reason, and are counted. A file that
+    cannot be parsed at all counts one error with a specific message in ``error``; whatever it had
+    written to ``sink`` is rolled back (``raise_errors=True`` raises the error instead, after the rollback).
+    """
+    started = time.perf_counter()
+    stats = FileStats(
+        file=source.uri, bytes=unit.size if unit else source.size, unit=unit.id if unit else None
+    )
+    if unit is not None:
+        fmt, compression = unit.fmt, unit.compression
+    target = schema.to_arrow()
+    mark = sink.mark() if sink is not None else None
+    offset = unit.byte_range[0] if unit and unit.byte_range else 0
+    try:
+        for parsed in iter_parsed(
+            source, fmt, compression, csv_options,
+            byte_range=unit.byte_range if unit else None,
+            row_groups=list(unit.row_groups) if unit and unit.row_groups is not None else None,
+            target=target,
+        ):  # fmt: skip
+            stats.read += parsed.table.num_rows + len(parsed.invalid)
+            good, bad_idx, reasons = coerce_table(parsed.table, target, from_text=parsed.from_text)
+            reject_rows = [(row, reason, raw) for row, reason, raw in parsed.invalid]
+            if bad_idx:
+                numbers = parsed.row_numbers(bad_idx)
+                records = _as_bytes(parsed.table.take(pa.array(bad_idx))).to_pylist()
+                for row, reason, rec in zip(numbers, reasons, records, strict=True):
+                    raw = json.dumps({k: _raw(v) for k, v in rec.items()}, default=str, ensure_ascii=False)
+                    reject_rows.append((row, reason, raw))
+            if reject_rows:
+                stats.rejected += len(reject_rows)
+                if rejects is not None:
+                    reject_rows.sort()
+                    rejects.write(
+                        pa.table({
+                            "file": [source.uri] * len(reject_rows),
+                            "byte_offset": pa.array([offset] * len(reject_rows), pa.int64()),
+                            "row": [r[0] for r in reject_rows],
+                            "reason": [r[1] for r in reject_rows],
+                            "record": [r[2] for r in reject_rows],
+                        })
+                    )  # fmt: skip
+            if sink is not None and good.num_rows:
+                sink.write(good)
+            stats.inserted += good.num_rows
+    except EngineError as exc:
+        if sink is not None:
+            sink.rollback(mark)
+        stats.errors += 1
+        stats.error = str(exc)
+        stats.inserted = 0
+        if raise_errors:
+            raise
+    stats.duration_ms = int((time.perf_counter() - started) * 1000)
+    return stats

@@ -1,0 +1,778 @@
+"""Streaming readers: every format becomes Arrow record batches in bounded memory.
+
+Delimited text and JSON Lines are cut into blocks of whole records (a block ends at its last newline)
+and each block is parsed by pyarrow in one call. With a target schema, CSV blocks are parsed straight
+into the target types; a block that fails is parsed again as raw bytes so the validator can reject
+exactly the rows at fault. Parquet streams by row group; Avro goes through fastavro into batches.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.json as pjson
+import pyarrow.parquet as pq
+
+from .errors import EngineError, UnreadableFileError
+from .formats import _BOM, FORMATS, detect_compression, detect_format, open_stream
+from .options import CsvOptions
+from .sources import Source
+
+BATCH_ROWS = 65_536
+MAX_RECORD_BYTES = 64 << 20  # a "record" longer than this means a runaway line, not data
+
+
+@dataclass
+class Parsed:
+    """One parsed piece of a file.
+
+    ``rows`` holds the 1-based record numbers of the table's rows (None: contiguous from ``first_row``);
+    ``typed`` says the table already has the target types; ``invalid`` lists records that could not be
+    parsed at all as ``(row, reason, raw text)``.
+    """
+
+    table: pa.Table
+    first_row: int
+    rows: list[int] | None = None
+    typed: bool = False
+    from_text: bool = False
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def row_numbers(self, positions: list[int]) -> list[int]:
+        """The record numbers of the table rows at ``positions``."""
+        if self.rows is not None:
+            return [self.rows[i] for i in positions]
+        return [self.first_row + i for i in positions]
+
+
+def _wrap_io(source: Source, what: str) -> Callable[[Exception], UnreadableFileError]:
+    def make(exc: Exception) -> UnreadableFileError:
+        msg = str(exc)
+        if "Truncated" in msg or "truncated" in msg:
+            return UnreadableFileError(f"{source.name}: truncated {what} stream: {msg}")
+        return UnreadableFileError(f"{source.name}: cannot read {what} data: {msg}")
+
+    return make
+
+
+def align_offset(source: Source, offset: int) -> int:
+    """Record-boundary rule for byte ranges: a record belongs to the range its first byte falls in; a
+    range starting at ``offset`` > 0 begins just after the first newline at or after ``offset - 1``."""
+    if offset <= 0:
+        return 0
+    if offset >= source.size:
+        return source.size
+    with source.open() as f:
+        pos = offset - 1
+        f.seek(pos)
+        while pos < source.size:
+            data = f.read(1 << 16)
+            if not data:
+                break
+            i = data.find(b"\n")
+            if i >= 0:
+                return pos + i + 1
+            pos += len(data)
+    return source.size
+
+
+def _read_first_line(source: Source) -> bytes:
+    with source.open() as f:
+        buf = b""
+        while True:
+            data = f.read(1 << 16)
+            if not data:
+                return buf
+            buf += data
+            i = buf.find(b"\n")
+            if i >= 0:
+                return buf[: i + 1]
+            if len(buf) > MAX_RECORD_BYTES:
+                raise UnreadableFileError(f"{source.name}: first line longer than {MAX_RECORD_BYTES} bytes")
+
+
+class _TextStream:
+    """The decompressed bytes of a text file (or of one byte range) as blocks of whole lines."""
+
+    def __init__(self, source: Source, compression: str, byte_range: tuple[int, int] | None, block_size: int):
+        self.source = source
+        self.block_size = block_size
+        self.at_file_start = True
+        if byte_range is not None:
+            if compression != "none":
+                raise EngineError("byte ranges apply to uncompressed files only")
+            start, end = align_offset(source, byte_range[0]), align_offset(source, byte_range[1])
+            self.at_file_start = start == 0
+            f = source.open()
+            f.seek(start)
+            remaining = [max(0, end - start)]
+
+            def read(n: int) -> bytes:
+                if remaining[0] <= 0:
+                    return b""
+                data = f.read(min(n, remaining[0]))
+                remaining[0] -= len(data)
+                return data
+
+            self._read = read
+            self._close = f.close
+        else:
+            stream = open_stream(source, compression)
+            self._read = stream.read
+            self._close = stream.close
+        self._err = _wrap_io(source, compression if compression != "none" else "file")
+
+    def blocks(self) -> Iterator[bytes]:
+        carry = b""
+        first = True
+        try:
+            while True:
+                try:
+                    data = self._read(self.block_size)
+                except OSError as exc:
+                    raise self._err(exc) from exc
+                if first and self.at_file_start:
+                    data = data.removeprefix(_BOM)
+                first = False
+                if not data:
+                    if carry:
+                        yield carry if carry.endswith(b"\n") else carry + b"\n"
+                    return
+                buf = carry + data if carry else data
+                cut = buf.rfind(b"\n")
+                if cut < 0:
+                    carry = buf
+                    if len(carry) > MAX_RECORD_BYTES:
+                        raise UnreadableFileError(
+                            f"{self.source.name}: no line break in the first {len(carry)} bytes of a record "
+                            f"(limit {MAX_RECORD_BYTES}); not line-delimited text"
+                        )
+                    continue
+                yield buf[: cut + 1]
+                carry = buf[cut + 1 :]
+        finally:
+            self._close()
+
+
+def _split_first_line(block: bytes) -> tuple[bytes, bytes]:
+    i = block.find(b"\n")
+    return (block, b"") if i < 0 else (block[: i + 1], block[i + 1 :])
+
+
+def _csv_parse_options(opts: CsvOptions, handler: Any = None) -> pcsv.ParseOptions:
+    return pcsv.ParseOptions(
+        delimiter=opts.delimiter,
+        quote_char=opts.quote_char if opts.quote_char else False,
+        double_quote=opts.double_quote,
+        escape_char=opts.escape_char if opts.escape_char else False,
+        newlines_in_values=opts.newlines_in_values,
+        invalid_row_handler=handler,
+    )
+
+
+def _convert_options(
+    opts: CsvOptions, column_types: dict[str, pa.DataType] | None, include: list[str] | None
+):
+    kw: dict[str, Any] = {
+        "column_types": column_types or {},
+        "strings_can_be_null": True,
+        "quoted_strings_can_be_null": False,
+    }
+    if include is not None:
+        kw["include_columns"] = include
+    if opts.null_values is not None:
+        kw["null_values"] = list(opts.null_values)
+    return pcsv.ConvertOptions(**kw)
+
+
+def _header_names(line: bytes, opts: CsvOptions, source: Source) -> list[str]:
+    try:
+        t = pcsv.read_csv(
+            pa.BufferReader(line if line.endswith(b"\n") else line + b"\n"),
+            read_options=pcsv.ReadOptions(autogenerate_column_names=not opts.header, use_threads=False),
+            parse_options=_csv_parse_options(opts),
+        )
+    except pa.ArrowInvalid as exc:
+        raise UnreadableFileError(f"{source.name}: cannot parse the CSV header: {exc}") from exc
+    names = [str(n).strip() for n in t.column_names]
+    if opts.header and any(not n for n in names):
+        names = [n or f"column_{i}" for i, n in enumerate(names)]
+    return names
+
+
+class _Ragged:
+    def __init__(self) -> None:
+        self.rows: list[tuple[int | None, str]] = []
+
+    def __call__(self, row: Any) -> str:
+        self.rows.append(
+            (row.number, f"expected {row.expected_columns} columns, got {row.actual_columns}|{row.text}")
+        )
+        return "skip"
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        pa.array([data], pa.binary()).cast(pa.string())
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
+def _parse_csv_block(
+    block: bytes,
+    names: list[str],
+    opts: CsvOptions,
+    target: pa.Schema | None,
+    first_row: int,
+    source: Source,
+    raw: bool = False,
+) -> Parsed:
+    include = [n for n in target.names if n in names] if target is not None else None
+    if target is not None and not include:
+        include = names[:1]
+    read_opts = pcsv.ReadOptions(column_names=names, use_threads=opts.use_threads, block_size=len(block) + 1)
+    attempts: list[tuple[dict[str, pa.DataType] | None, bool]] = []
+    if target is not None:
+        attempts.append(({n: target.field(n).type for n in include if n in target.names}, True))
+        attempts.append(({n: pa.binary() for n in include}, False))
+    elif raw:
+        attempts.append(({n: pa.binary() for n in names}, False))
+    else:
+        attempts.append((None, False))
+    last: Exception | None = None
+    # pyarrow cannot hand a ragged row that is not UTF-8 to the handler: such blocks go the slow way
+    utf8 = _is_utf8(block)
+    for types, typed in attempts:
+        ragged = _Ragged()
+        try:
+            table = pcsv.read_csv(
+                pa.BufferReader(block),
+                read_options=read_opts,
+                parse_options=_csv_parse_options(opts, ragged if utf8 else None),
+                convert_options=_convert_options(opts, types, include),
+            )
+        except pa.ArrowInvalid as exc:
+            last = exc
+            continue
+        invalid = []
+        rows = None
+        if ragged.rows:
+            bad = []
+            for number, text in ragged.rows:
+                reason, _, raw = text.partition("|")
+                row = first_row + (number - 1 if number else 0)
+                bad.append(row)
+                invalid.append((row, f"ragged row: {reason}", raw))
+            total = table.num_rows + len(bad)
+            skipped = set(bad)
+            rows = [r for r in range(first_row, first_row + total) if r not in skipped]
+        return Parsed(
+            table, first_row, rows, typed=typed and target is not None, from_text=True, invalid=invalid
+        )
+    if not opts.newlines_in_values:
+        return _csv_lines_slowly(block, names, opts, target, first_row)
+    raise UnreadableFileError(f"{source.name}: cannot parse CSV near record {first_row}: {last}")
+
+
+def _csv_lines_slowly(
+    block: bytes, names: list[str], opts: CsvOptions, target: pa.Schema | None, first_row: int
+) -> Parsed:
+    """Slow path for a block pyarrow refused (e.g. a ragged row that is not UTF-8): one line is one
+    record here, so Python's csv module splits each line; values stay bytes for the validator."""
+    import csv
+
+    from .validate import NULL_STRINGS
+
+    nulls = set(opts.null_values if opts.null_values is not None else NULL_STRINGS)
+    include = [n for n in target.names if n in names] if target is not None else names
+    pos = [names.index(n) for n in include]
+    values: list[list[bytes | None]] = [[] for _ in include]
+    rows: list[int] = []
+    invalid: list[tuple[int, str, str]] = []
+    row = first_row
+    for line in block.split(b"\n"):
+        text = line.removesuffix(b"\r").decode("utf-8", "surrogateescape")
+        if not text:
+            continue
+        try:
+            fields = next(
+                csv.reader(
+                    [text], delimiter=opts.delimiter, quotechar=opts.quote_char or '"',
+                quoting=csv.QUOTE_MINIMAL if opts.quote_char else csv.QUOTE_NONE,
+                    doublequote=opts.double_quote, escapechar=opts.escape_char, strict=False,
+                )
+            )  # fmt: skip
+        except csv.Error as exc:
+            invalid.append((row, f"unparseable CSV line: {exc}", line.decode("utf-8", "replace")))
+            row += 1
+            continue
+        if len(fields) != len(names):
+            raw = line.decode("utf-8", "replace")
+            invalid.append((row, f"ragged row: expected {len(names)} columns, got {len(fields)}", raw))
+        else:
+            rows.append(row)
+            for out, i in zip(values, pos, strict=True):
+                v = fields[i]
+                out.append(None if v in nulls else v.encode("utf-8", "surrogateescape"))
+        row += 1
+    table = pa.table({n: pa.array(v, pa.binary()) for n, v in zip(include, values, strict=True)})
+    return Parsed(table, first_row, rows, typed=False, from_text=True, invalid=invalid)
+
+
+def _count_records(parsed: Parsed) -> int:
+    return parsed.table.num_rows + len(parsed.invalid)
+
+
+def _iter_csv(
+    source: Source,
+    compression: str,
+    opts: CsvOptions,
+    byte_range: tuple[int, int] | None,
+    target: pa.Schema | None,
+    raw: bool = False,
+) -> Iterator[Parsed]:
+    if opts.newlines_in_values:
+        yield from _iter_csv_stream(source, compression, opts, target, raw)
+        return
+    text = _TextStream(source, compression, byte_range, opts.block_size)
+    names: list[str] | None = list(opts.column_names) if opts.column_names else None
+    if byte_range is not None and not text.at_file_start and names is None:
+        first = _read_first_line(source).removeprefix(_BOM)
+        names = _header_names(first, opts, source)
+    skip_header = opts.header and text.at_file_start
+    next_row = 1
+    for block in text.blocks():
+        if skip_header:
+            header, block = _split_first_line(block)
+            skip_header = False
+            if names is None:
+                names = _header_names(header, opts, source)
+        if not block.strip():
+            continue
+        if names is None:
+            names = _header_names(_split_first_line(block)[0], opts, source)
+        parsed = _parse_csv_block(block, names, opts, target, next_row, source, raw)
+        next_row += _count_records(parsed)
+        yield parsed
+
+
+def _iter_csv_stream(
+    source: Source, compression: str, opts: CsvOptions, target: pa.Schema | None, raw: bool = False
+) -> Iterator[Parsed]:
+    """A file whose quoted values may hold newlines: one pyarrow stream, columns read as raw bytes."""
+    ragged = _Ragged()
+    stream = open_stream(source, compression)
+    first = stream.read(3)
+    rest = pa.input_stream(io.BufferedReader(_Prefixed(first.removeprefix(_BOM), stream)))  # type: ignore[arg-type]
+    read_opts = pcsv.ReadOptions(
+        column_names=list(opts.column_names) if opts.column_names else None,
+        autogenerate_column_names=not opts.header and not opts.column_names,
+        skip_rows=1 if (opts.header and opts.column_names) else 0,
+        use_threads=opts.use_threads,
+        block_size=opts.block_size,
+    )
+    err = _wrap_io(source, "CSV")
+    try:
+        probe = pcsv.open_csv(rest, read_options=read_opts, parse_options=_csv_parse_options(opts, ragged))
+        names = probe.schema.names
+        probe.close()
+    except (pa.ArrowInvalid, OSError) as exc:
+        if "Empty CSV file" in str(exc):
+            return
+        raise err(exc) from exc
+    include = [n for n in target.names if n in names] if target is not None else names
+    as_bytes = target is not None or raw
+    stream = open_stream(source, compression)
+    first = stream.read(3)
+    rest = pa.input_stream(io.BufferedReader(_Prefixed(first.removeprefix(_BOM), stream)))  # type: ignore[arg-type]
+    ragged = _Ragged()
+    reader = pcsv.open_csv(
+        rest,
+        read_options=read_opts,
+        parse_options=_csv_parse_options(opts, ragged),
+        convert_options=_convert_options(
+            opts,
+            {n: pa.binary() for n in include} if as_bytes else None,
+            include if target is not None else None,
+        ),
+    )
+    next_row = 1
+    try:
+        for batch in reader:
+            invalid = []
+            for number, text in ragged.rows:
+                reason, _, raw = text.partition("|")
+                invalid.append(
+                    (number - (1 if opts.header else 0) if number else next_row, f"ragged row: {reason}", raw)
+                )
+            ragged.rows.clear()
+            parsed = Parsed(pa.Table.from_batches([batch]), next_row, None, False, True, invalid)
+            next_row += batch.num_rows
+            yield parsed
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise err(exc) from exc
+
+
+class _Prefixed(io.RawIOBase):
+    """A raw stream that yields ``prefix`` and then the rest of ``stream``."""
+
+    def __init__(self, prefix: bytes, stream: Any):
+        self._prefix = prefix
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = len(b)
+        if self._prefix:
+            chunk, self._prefix = self._prefix[:n], self._prefix[n:]
+        else:
+            chunk = self._stream.read(n)
+        b[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def _json_parse_schema(target: pa.Schema) -> pa.Schema:
+    """The schema the JSON parser reads into: dates and times stay text so the validator parses them
+    strictly (pyarrow's JSON reader would silently drop a zone offset or invent one)."""
+    fields = []
+    for f in target:
+        temporal = pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)
+        fields.append(pa.field(f.name, pa.string()) if temporal else f.with_nullable(True))
+    return pa.schema(fields)
+
+
+def _iter_jsonl(
+    source: Source,
+    compression: str,
+    byte_range: tuple[int, int] | None,
+    target: pa.Schema | None,
+    block_size: int,
+    raw: bool = False,
+) -> Iterator[Parsed]:
+    text = _TextStream(source, compression, byte_range, block_size)
+    next_row = 1
+    schema = _json_parse_schema(target) if target is not None else None
+    for block in text.blocks():
+        n_lines = block.count(b"\n")
+        parse = pjson.ParseOptions(
+            explicit_schema=schema,
+            unexpected_field_behavior="ignore" if schema is not None else "infer",
+        )
+        try:
+            table = pjson.read_json(
+                pa.BufferReader(block),
+                read_options=pjson.ReadOptions(use_threads=False, block_size=len(block) + 1),
+                parse_options=parse,
+            )
+            if table.num_rows == n_lines:
+                if raw:
+                    table = _json_times_as_text(block, table)
+                yield Parsed(table, next_row, None, typed=False)
+                next_row += n_lines
+                continue
+        except pa.ArrowInvalid:
+            pass
+        parsed = _jsonl_by_line(block, schema, next_row, False)
+        if raw:
+            parsed.table = _json_times_as_text(block, parsed.table, parsed.rows, next_row)
+        yield parsed
+        next_row += n_lines
+
+
+def _json_times_as_text(
+    block: bytes, table: pa.Table, rows: list[int] | None = None, first_row: int = 1
+) -> pa.Table:
+    """``table`` with its timestamp columns as the original strings (inference decides date, timestamp or
+    timestamptz from the text: pyarrow's JSON inference reads dates and zoned times as naive timestamps)."""
+    times = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
+    if not times:
+        return table
+    lines = block.split(b"\n")[:-1]
+    if rows is not None:
+        lines = [lines[r - first_row] for r in rows]
+    else:
+        lines = [ln for ln in lines if ln.strip()]
+    values: dict[str, list[Any]] = {n: [] for n in times}
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            obj = {}
+        for n in times:
+            v = obj.get(n) if isinstance(obj, dict) else None
+            values[n].append(v if isinstance(v, str) else None)
+    for n in times:
+        if len(values[n]) == table.num_rows:
+            table = table.set_column(table.schema.get_field_index(n), n, pa.array(values[n], pa.string()))
+    return table
+
+
+def _jsonl_by_line(block: bytes, schema: pa.Schema | None, first_row: int, typed: bool) -> Parsed:
+    """Slow path for a block with bad lines: parse each line alone to reject exactly the bad ones."""
+    tables, rows, invalid = [], [], []
+    explicit = schema
+    opts = pjson.ParseOptions(
+        explicit_schema=schema, unexpected_field_behavior="ignore" if schema else "infer"
+    )
+    for i, line in enumerate(block.split(b"\n")[:-1]):
+        row = first_row + i
+        if not line.strip():
+            continue
+        try:
+            t = pjson.read_json(pa.BufferReader(line + b"\n"), parse_options=opts)
+            if t.num_rows != 1:
+                raise pa.ArrowInvalid("not one JSON object")
+            tables.append(t)
+            rows.append(row)
+        except pa.ArrowInvalid as exc:
+            raw = line.decode("utf-8", "replace")
+            try:
+                obj = json.loads(line)
+                reason = "not a JSON object" if not isinstance(obj, dict) else f"value does not fit: {exc}"
+            except UnicodeDecodeError:
+                reason = "invalid UTF-8"
+            except ValueError as jexc:
+                reason = f"invalid JSON: {jexc}"
+            invalid.append((row, reason, raw[:2000]))
+    if tables and explicit is None:
+        table = _concat_inferred(tables)
+    elif tables:
+        table = pa.concat_tables([t.cast(schema) if t.schema != schema else t for t in tables])
+    else:
+        table = schema.empty_table() if schema is not None else pa.table({})
+    return Parsed(table, first_row, rows, typed=typed, invalid=invalid)
+
+
+def _concat_inferred(tables: list[pa.Table]) -> pa.Table:
+    """Lines parsed one by one, each with its own types: promote, and where a column's lines disagree
+    (a number here, a string there) keep that column's values as JSON text."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    names: list[str] = []
+    for t in tables:
+        names.extend(n for n in t.column_names if n not in names)
+    columns = {}
+    for n in names:
+        values = []
+        for t in tables:
+            values.extend(t.column(n).to_pylist() if n in t.column_names else [None] * t.num_rows)
+        try:
+            columns[n] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[n] = pa.array(
+                [v if v is None or isinstance(v, str) else json.dumps(v, default=str) for v in values],
+                pa.string(),
+            )
+    return pa.table(columns)
+
+
+def _iter_parquet(
+    source: Source, row_groups: list[int] | None, target: pa.Schema | None, batch_rows: int
+) -> Iterator[Parsed]:
+    err = _wrap_io(source, "Parquet")
+    if source.size == 0:
+        raise UnreadableFileError(f"{source.name}: empty file (0 bytes), not a Parquet file")
+    f = source.open()
+    try:
+        try:
+            pf = pq.ParquetFile(f)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise UnreadableFileError(f"{source.name}: not a readable Parquet file: {exc}") from exc
+        names = pf.schema_arrow.names
+        columns = None
+        if target is not None:
+            # at least one column, so that a file sharing no column with the target still counts its rows
+            columns = [n for n in target.names if n in names] or names[:1]
+        next_row = 1
+        if row_groups:
+            if max(row_groups) >= pf.num_row_groups or min(row_groups) < 0:
+                raise EngineError(f"{source.name}: has {pf.num_row_groups} row groups, asked for {row_groups}")
+            next_row += sum(pf.metadata.row_group(i).num_rows for i in range(min(row_groups)))
+        try:
+            for batch in pf.iter_batches(
+                batch_size=batch_rows, row_groups=row_groups, columns=columns, use_threads=False
+            ):
+                yield Parsed(pa.Table.from_batches([batch]), next_row)
+                next_row += batch.num_rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise err(exc) from exc
+    finally:
+        f.close()
+
+
+def _avro_type(t: Any) -> tuple[pa.DataType, bool]:
+    """Arrow type of an Avro schema node and whether its values must be serialized to JSON text."""
+    if isinstance(t, list):
+        branches = [b for b in t if b != "null"]
+        return _avro_type(branches[0]) if len(branches) == 1 else (pa.string(), True)
+    if isinstance(t, dict):
+        logical, base = t.get("logicalType"), t.get("type")
+        if logical == "decimal":
+            return pa.decimal128(int(t["precision"]), int(t.get("scale", 0))), False
+        if logical in ("timestamp-millis", "timestamp-micros"):
+            return pa.timestamp("us", tz="UTC"), False
+        if logical in ("local-timestamp-millis", "local-timestamp-micros"):
+            return pa.timestamp("us"), False
+        if logical == "date":
+            return pa.date32(), False
+        if base in ("record", "array", "map"):
+            return pa.string(), True
+        if base == "enum":
+            return pa.string(), False
+        if base == "fixed":
+            return pa.binary(), False
+        return _avro_type(base)
+    return {
+        "null": (pa.null(), False),
+        "boolean": (pa.bool_(), False),
+        "int": (pa.int32(), False),
+        "long": (pa.int64(), False),
+        "float": (pa.float32(), False),
+        "double": (pa.float64(), False),
+        "bytes": (pa.binary(), False),
+        "string": (pa.string(), False),
+    }.get(t, (pa.string(), True))
+
+
+def _iter_avro(
+    source: Source, compression: str, target: pa.Schema | None, batch_rows: int
+) -> Iterator[Parsed]:
+    import fastavro
+
+    stream = open_stream(source, compression)
+    try:
+        reader = fastavro.reader(stream)
+    except Exception as exc:  # noqa: BLE001 - fastavro raises bare ValueError/EOFError/etc. on a bad header
+        stream.close()
+        raise UnreadableFileError(f"{source.name}: not a readable Avro file (bad header): {exc}") from exc
+    fields = reader.writer_schema.get("fields", []) if isinstance(reader.writer_schema, dict) else []
+    if not fields:
+        stream.close()
+        raise UnreadableFileError(f"{source.name}: Avro schema is not a record of fields")
+    arrow_fields, as_json = [], []
+    for f in fields:
+        if target is not None and f["name"] not in target.names:
+            continue
+        typ, js = _avro_type(f["type"])
+        arrow_fields.append(pa.field(f["name"], typ))
+        if js:
+            as_json.append(f["name"])
+    schema = pa.schema(arrow_fields)
+    next_row = 1
+    records: list[dict[str, Any]] = []
+
+    def flush() -> Parsed:
+        for name in as_json:
+            for r in records:
+                if r.get(name) is not None:
+                    r[name] = json.dumps(r[name], default=str)
+        table = pa.Table.from_pylist(records, schema=schema)
+        return Parsed(table, next_row)
+
+    try:
+        for rec in reader:
+            records.append(rec)
+            if len(records) >= batch_rows:
+                yield flush()
+                next_row += len(records)
+                records = []
+    except Exception as exc:  # noqa: BLE001 - fastavro's decode errors have no common base class
+        raise UnreadableFileError(
+            f"{source.name}: corrupt Avro data after record {next_row + len(records) - 1}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        stream.close()
+    if records:
+        yield flush()
+
+
+def iter_parsed(
+    source: Source,
+    fmt: str = "auto",
+    compression: str = "auto",
+    csv_options: CsvOptions | dict[str, Any] | None = None,
+    byte_range: tuple[int, int] | None = None,
+    row_groups: list[int] | None = None,
+    target: pa.Schema | None = None,
+    batch_rows: int = BATCH_ROWS,
+    raw: bool = False,
+) -> Iterator[Parsed]:
+    """Parse ``source`` into :class:`Parsed` pieces (the validator's input); see :func:`read_batches`.
+
+    With ``target`` text is parsed towards its types (what does not fit is left for the validator);
+    without it each piece gets the reader's own types, or, with ``raw``, text values stay text (CSV:
+    binary columns; JSON Lines: times as strings) for :mod:`.infer` to type.
+    """
+    comp = detect_compression(source, compression)
+    fmt = detect_format(source, comp) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise EngineError(f"unknown format {fmt!r}; expected auto or one of {', '.join(FORMATS)}")
+    if source.size == 0 and fmt not in ("parquet", "avro"):
+        return
+    if fmt in ("csv", "tsv"):
+        opts = CsvOptions.for_format(fmt, csv_options)
+        yield from _iter_csv(source, comp, opts, byte_range, target, raw)
+    elif fmt == "jsonl":
+        block = CsvOptions.for_format("csv", csv_options).block_size
+        yield from _iter_jsonl(source, comp, byte_range, target, block, raw)
+    elif fmt == "parquet":
+        if comp != "none":
+            raise UnreadableFileError(f"{source.name}: a Parquet file cannot be {comp}-compressed as a whole")
+        yield from _iter_parquet(source, row_groups, target, batch_rows)
+    else:
+        if source.size == 0:
+            raise UnreadableFileError(f"{source.name}: empty file (0 bytes), not an Avro file")
+        yield from _iter_avro(source, comp, target, batch_rows)
+
+
+def read_batches(
+    source: Source,
+    fmt: str = "auto",
+    compression: str = "auto",
+    csv_options: CsvOptions | dict[str, Any] | None = None,
+    byte_range: tuple[int, int] | None = None,
+    row_groups: list[int] | None = None,
+    schema: Any = None,
+) -> Iterator[pa.RecordBatch]:
+    """Stream ``source`` as Arrow record batches in bounded memory, all of one schema.
+
+    ``fmt``: ``auto`` (magic bytes, then extension, then sniffing) or csv, tsv, jsonl, parquet, avro;
+    ``compression``: ``auto`` (magic bytes), none, gzip, zstd. ``byte_range`` reads one work unit of an
+    uncompressed text file, ``row_groups`` one of a Parquet file. ``schema`` (a ``StreamSchema`` or
+    ``pyarrow.Schema``) fixes the types; without it they are inferred from the first piece read (text:
+    about ``block_size`` bytes, as :func:`infer_schema` would). Records that cannot be parsed or do not
+    fit the types are skipped here; :func:`ingest_file` counts and rejects them.
+    """
+    from .infer import infer_table_schema
+    from .validate import coerce_table
+
+    target: pa.Schema | None = None
+    if schema is not None:
+        target = schema if isinstance(schema, pa.Schema) else schema.to_arrow()
+    comp = detect_compression(source, compression)
+    fmt = detect_format(source, comp) if fmt == "auto" else fmt
+    text = fmt in ("csv", "tsv", "jsonl")
+    pieces = iter_parsed(
+        source, fmt, comp, csv_options, byte_range, row_groups, target=target, raw=target is None and text
+    )
+    for parsed in pieces:
+        if target is None:
+            if parsed.table.num_rows == 0:
+                continue
+            target = infer_table_schema(parsed.table).to_arrow() if text else parsed.table.schema
+        table = parsed.table
+        if not table.schema.equals(target, check_metadata=False):
+            table, _, _ = coerce_table(table, target, from_text=parsed.from_text)
+        yield from table.to_batches(max_chunksize=BATCH_ROWS)

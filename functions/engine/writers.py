@@ -1,0 +1,507 @@
+"""Writers: the Parquet lake writer, the rejects writer and the Iceberg table writer.
+
+Every writer stages its output first and makes it visible in one step, ``commit()``: the lake writer
+writes under a hidden ``_staging-<id>/`` folder and moves the files into place; the Iceberg writer
+writes data files that no snapshot references and adds them in one catalog commit. A crash before that
+leaves the destination as it was (staged files are orphans, never data).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from .errors import CommitError, EngineError, SchemaError
+from .schema import StreamSchema
+
+ROW_GROUP_BYTES = 64 << 20  # Arrow bytes buffered per row group (bounded memory, large row groups)
+ROW_GROUP_ROWS = 1_000_000
+FILE_BYTES = 256 << 20  # Arrow bytes per lake file before rolling to the next one
+
+
+def _fs_and_path(uri: str, filesystem: pafs.FileSystem | None) -> tuple[pafs.FileSystem, str]:
+    if uri.startswith("s3://"):
+        return filesystem or pafs.S3FileSystem(), uri[len("s3://") :].rstrip("/")
+    path = uri[len("file://") :] if uri.startswith("file://") else uri
+    if filesystem is None or isinstance(filesystem, pafs.LocalFileSystem):
+        return filesystem or pafs.LocalFileSystem(), os.path.abspath(path)
+    return filesystem, path.rstrip("/")
+
+
+@dataclass
+class CommitResult:
+    """What a commit made visible: rows inserted and updated, and the files written."""
+
+    inserted: int = 0
+    updated: int = 0
+    files: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"inserted": self.inserted, "updated": self.updated, "files": list(self.files)}
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns (missing ones null); types are already validated."""
+    if table.schema.equals(schema, check_metadata=False):
+        return table
+    cols = []
+    for f in schema:
+        if f.name in table.column_names:
+            col = table.column(f.name)
+            cols.append(col if col.type == f.type else col.cast(f.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+class _Buffer:
+    """Tables waiting to become one row group (or one staged chunk)."""
+
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] = []
+        self.rows = 0
+        self.nbytes = 0
+
+    def add(self, table: pa.Table) -> None:
+        self.tables.append(table)
+        self.rows += table.num_rows
+        self.nbytes += table.nbytes
+
+    def take(self) -> pa.Table | None:
+        if not self.tables:
+            return None
+        t = pa.concat_tables(self.tables)
+        self.tables, self.rows, self.nbytes = [], 0, 0
+        return t
+
+    def restore(self, tables: list[pa.Table]) -> None:
+        """Put back the tables buffered at a mark (they may have been flushed since, into files that a
+        rollback deletes)."""
+        self.tables = list(tables)
+        self.rows = sum(t.num_rows for t in self.tables)
+        self.nbytes = sum(t.nbytes for t in self.tables)
+
+
+class ParquetLakeWriter:
+    """Writes Parquet files (zstd, ~64 MB row groups, ~256 MB of data per file) under ``path``.
+
+    Files are staged under ``path/_staging-<id>/`` (a hidden prefix Athena, Spark and DuckDB globs skip)
+    and moved into ``path`` by :meth:`commit`.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        schema: StreamSchema | pa.Schema,
+        *,
+        filesystem: pafs.FileSystem | None = None,
+        compression: str = "zstd",
+        row_group_bytes: int = ROW_GROUP_BYTES,
+        file_bytes: int = FILE_BYTES,
+    ):
+        self.fs, self.root = _fs_and_path(path, filesystem)
+        self.schema = schema.to_arrow() if isinstance(schema, StreamSchema) else schema
+        self.write_id = uuid.uuid4().hex[:12]
+        self.staging = f"{self.root}/_staging-{self.write_id}"
+        self.compression = compression
+        self.row_group_bytes = row_group_bytes
+        self.file_bytes = file_bytes
+        self._buffer = _Buffer()
+        self._writer: pq.ParquetWriter | None = None
+        self._file_bytes = 0
+        self._files: list[str] = []
+        self._sealed = False  # the open file predates the last mark: new rows go to a new file
+        self.rows = 0
+        self._done = False
+
+    def write(self, table: pa.Table | pa.RecordBatch) -> None:
+        """Buffer validated rows; a full buffer becomes one row group."""
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        if table.num_rows == 0:
+            return
+        self._buffer.add(_conform(table, self.schema))
+        if self._buffer.nbytes >= self.row_group_bytes or self._buffer.rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        table = self._buffer.take()
+        if table is None:
+            return
+        if self._sealed:
+            self._close_file()
+            self._sealed = False
+        if self._writer is None:
+            self.fs.create_dir(self.staging, recursive=True)
+            path = f"{self.staging}/part-{self.write_id}-{len(self._files):05d}.parquet"
+            self._files.append(path)
+            self._writer = pq.ParquetWriter(
+                path, self.schema, filesystem=self.fs, compression=self.compression, use_dictionary=True
+            )
+        self._writer.write_table(table, row_group_size=len(table))
+        self.rows += table.num_rows
+        self._file_bytes += table.nbytes
+        if self._file_bytes >= self.file_bytes:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            self._file_bytes = 0
+
+    def mark(self) -> tuple[int, list[pa.Table], int]:
+        """A point to :meth:`rollback` to (taken before each input file). Rows written after it go to
+        files of their own, so a rollback deletes whole files and restores the buffered rows."""
+        self._sealed = self._writer is not None
+        return len(self._files), list(self._buffer.tables), self.rows
+
+    def rollback(self, mark: tuple[int, list[pa.Table], int]) -> None:
+        """Forget everything written since ``mark`` (the rows of a file that failed half way)."""
+        n_files, tables, rows = mark
+        self._close_file()
+        self._sealed = False
+        for path in self._files[n_files:]:
+            self.fs.delete_file(path)
+        self._files = self._files[:n_files]
+        self._buffer.restore(tables)
+        self.rows = rows
+
+    def commit(self) -> CommitResult:
+        """Flush, then move the staged files into ``path``: the data becomes visible now."""
+        if self._done:
+            raise EngineError("writer already committed or aborted")
+        self._flush()
+        self._close_file()
+        final = []
+        for path in self._files:
+            dest = f"{self.root}/{path.rsplit('/', 1)[-1]}"
+            self.fs.move(path, dest)
+            final.append(dest)
+        self._cleanup()
+        self._done = True
+        return CommitResult(inserted=self.rows, files=final)
+
+    def abort(self) -> None:
+        """Drop everything staged; the lake is unchanged."""
+        self._close_file()
+        self._buffer = _Buffer()
+        self._cleanup()
+        self._done = True
+
+    def _cleanup(self) -> None:
+        try:
+            self.fs.delete_dir(self.staging)
+        except (FileNotFoundError, OSError):
+            pass
+
+
+class RejectsWriter:
+    """Rows that did not fit, with file, row number and reason: JSON Lines or Parquet under ``rejects/``."""
+
+    SCHEMA = pa.schema(
+        [("file", pa.string()), ("byte_offset", pa.int64()), ("row", pa.int64()), ("reason", pa.string()),
+         ("record", pa.string())]
+    )  # fmt: skip
+
+    def __init__(self, path: str, *, filesystem: pafs.FileSystem | None = None, fmt: str = "jsonl"):
+        if fmt not in ("jsonl", "parquet"):
+            raise EngineError("rejects format must be jsonl or parquet")
+        self.fs, self.path = _fs_and_path(path, filesystem)
+        self.fmt = fmt
+        self.count = 0
+        self._out: Any = None
+        self._pq: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        parent = self.path.rsplit("/", 1)[0]
+        if self._out is None and self._pq is None:
+            self.fs.create_dir(parent, recursive=True)
+            if self.fmt == "parquet":
+                self._pq = pq.ParquetWriter(self.path, self.SCHEMA, filesystem=self.fs, compression="zstd")
+            else:
+                self._out = self.fs.open_output_stream(self.path)
+        table = table.select(self.SCHEMA.names).cast(self.SCHEMA)
+        if self._pq is not None:
+            self._pq.write_table(table)
+        else:
+            lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in table.to_pylist())
+            self._out.write(lines.encode())
+        self.count += table.num_rows
+
+    def close(self) -> None:
+        if self._pq is not None:
+            self._pq.close()
+        if self._out is not None:
+            self._out.close()
+        self._pq = self._out = None
+
+
+def glue_catalog(
+    warehouse: str, endpoint_url: str | None = None, region: str = "us-east-1", name: str = "glue"
+):
+    """A pyiceberg Glue catalog whose Glue client and S3 FileIO both use ``endpoint_url`` when given."""
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    props = {
+        "warehouse": warehouse,
+        "glue.region": region,
+        "client.region": region,
+        "s3.region": region,
+        "py-io-impl": "pyiceberg.io.pyarrow.PyArrowFileIO",
+    }
+    if endpoint_url:
+        props.update({"glue.endpoint": endpoint_url, "s3.endpoint": endpoint_url})
+    return GlueCatalog(name, **props)
+
+
+class IcebergTableWriter:
+    """Writes one Iceberg table: ``append`` (incremental), ``overwrite`` (full refresh) or ``upsert``.
+
+    Data files are staged as rows arrive (no snapshot references them); :meth:`commit` makes one catalog
+    commit. Upsert is copy-on-write: table files holding an incoming key are rewritten without those rows,
+    the incoming rows are added, and the counts are exact: ``updated`` = distinct incoming keys already in
+    the table, ``inserted`` = the other distinct incoming keys (the last row of a repeated key wins).
+    """
+
+    def __init__(
+        self,
+        catalog: Any,
+        identifier: str | tuple[str, str],
+        mode: str = "append",
+        primary_key: list[str] | None = None,
+        schema: StreamSchema | None = None,
+        chunk_bytes: int = 128 << 20,
+    ):
+        from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
+        from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+        if mode not in ("append", "overwrite", "upsert"):
+            raise EngineError(f"unknown write mode {mode!r}; expected append, overwrite or upsert")
+        if mode == "upsert" and not primary_key:
+            raise EngineError("upsert needs a primary_key")
+        self.catalog, self.identifier, self.mode = catalog, identifier, mode
+        self.primary_key = list(primary_key or [])
+        try:
+            self.table = catalog.load_table(identifier)
+        except NoSuchTableError:
+            if schema is None:
+                raise EngineError(f"table {identifier} does not exist and no schema was given") from None
+            ns = identifier[0] if isinstance(identifier, tuple) else identifier.rsplit(".", 1)[0]
+            try:
+                catalog.create_namespace(ns)
+            except NamespaceAlreadyExistsError:
+                pass
+            self.table = catalog.create_table(identifier, schema=schema.to_iceberg())
+        if schema is not None:
+            self._evolve(schema)
+        self.arrow_schema = schema_to_pyarrow(self.table.schema(), include_field_ids=False)
+        missing = [k for k in self.primary_key if k not in self.arrow_schema.names]
+        if missing:
+            raise SchemaError(f"primary key columns not in the table: {missing}")
+        self.chunk_bytes = chunk_bytes
+        self._buffer = _Buffer()
+        self._staged: list[Any] = []  # DataFile
+        self._keys: list[pa.Table] = []  # upsert: key columns of each staged chunk
+        self._chunk_files: list[list[Any]] = []
+        self._write_uuid = uuid.uuid4()
+        self._counter = itertools.count(0)
+        self.rows = 0
+        self._done = False
+
+    def _evolve(self, schema: StreamSchema) -> None:
+        current = StreamSchema.from_iceberg(self.table.schema())
+        if all(current.column(c.name) and current.column(c.name).type == c.type for c in schema.columns):
+            return
+        from pyiceberg.exceptions import ValidationError
+
+        try:
+            with self.table.update_schema() as update:
+                update.union_by_name(schema.to_iceberg())
+        except (ValidationError, ValueError) as exc:
+            raise SchemaError(
+                f"table {self.identifier}: schema change not allowed by Iceberg: {exc}"
+            ) from exc
+        self.table = self.catalog.load_table(self.identifier)
+
+    def write(self, table: pa.Table | pa.RecordBatch) -> None:
+        """Stage validated rows (written as data files once ``chunk_bytes`` are buffered)."""
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        if table.num_rows == 0:
+            return
+        self._buffer.add(_conform(table, self.arrow_schema))
+        if self._buffer.nbytes >= self.chunk_bytes:
+            self._flush()
+
+    def _write_files(self, data: pa.Table | pa.RecordBatchReader) -> list[Any]:
+        from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+        return list(
+            _dataframe_to_data_files(
+                table_metadata=self.table.metadata, df=data, io=self.table.io,
+                write_uuid=self._write_uuid, counter=self._counter,
+            )
+        )  # fmt: skip
+
+    def _flush(self) -> None:
+        table = self._buffer.take()
+        if table is None:
+            return
+        if self.mode == "upsert":
+            table = _last_per_key(table, self.primary_key)
+            self._keys.append(table.select(self.primary_key))
+        files = self._write_files(table)
+        self._chunk_files.append(files)
+        self._staged.extend(files)
+        self.rows += table.num_rows
+
+    def mark(self) -> tuple[int, list[pa.Table]]:
+        """A point to :meth:`rollback` to (taken before each input file)."""
+        return len(self._chunk_files), list(self._buffer.tables)
+
+    def rollback(self, mark: tuple[int, list[pa.Table]]) -> None:
+        """Forget everything written since ``mark``: delete the chunks staged since, restore the buffer."""
+        n_chunks, tables = mark
+        for files in self._chunk_files[n_chunks:]:
+            for f in files:
+                self.table.io.delete(f.file_path)
+                self.rows -= f.record_count
+        self._chunk_files = self._chunk_files[:n_chunks]
+        self._keys = self._keys[:n_chunks] if self.mode == "upsert" else self._keys
+        self._staged = [f for files in self._chunk_files for f in files]
+        self._buffer.restore(tables)
+
+    def abort(self) -> None:
+        """Delete the staged files; the table is unchanged."""
+        for f in self._staged:
+            try:
+                self.table.io.delete(f.file_path)
+            except OSError:
+                pass
+        self._staged, self._chunk_files, self._keys = [], [], []
+        self._buffer = _Buffer()
+        self._done = True
+
+    def commit(self) -> CommitResult:
+        """One catalog commit; returns the exact inserted and updated counts."""
+        if self._done:
+            raise EngineError("writer already committed or aborted")
+        self._flush()
+        try:
+            result = self._commit()
+        except Exception as exc:  # noqa: BLE001 - any failure here means nothing was committed
+            self.abort()
+            raise CommitError(f"commit to {self.identifier} failed, table unchanged: {exc}") from exc
+        self._done = True
+        return result
+
+    def _commit(self) -> CommitResult:
+        files = [f.file_path for f in self._staged]
+        if self.mode == "append":
+            if self._staged:
+                with self.table.transaction() as tx, tx.update_snapshot().fast_append() as append:
+                    for f in self._staged:
+                        append.append_data_file(f)
+            return CommitResult(inserted=self.rows, files=files)
+        if self.mode == "overwrite":
+            existing = [t.file for t in self.table.scan().plan_files()]
+            with self.table.transaction() as tx:
+                if existing or self._staged:
+                    with tx.update_snapshot().overwrite() as ow:
+                        for f in existing:
+                            ow.delete_data_file(f)
+                        for f in self._staged:
+                            ow.append_data_file(f)
+            return CommitResult(inserted=self.rows, files=files)
+        return self._commit_upsert(files)
+
+    def _rewrite_without(self, path: str, keys: pa.Table) -> tuple[list[Any], pa.Table]:
+        """Rewrite data file ``path`` without the rows whose key is in ``keys``; return new files and the
+        distinct keys that matched (no files when nothing matched)."""
+        with self.table.io.new_input(path).open() as fh:
+            pf = pq.ParquetFile(fh)
+            names = [n for n in self.arrow_schema.names if n in pf.schema_arrow.names]
+            key_cols = pf.read(columns=self.primary_key)
+            matched = key_cols.join(keys, self.primary_key, join_type="left semi")
+            if matched.num_rows == 0:
+                return [], matched
+            matched = matched.group_by(self.primary_key).aggregate([])
+
+            def kept() -> Any:
+                for batch in pf.iter_batches(batch_size=262_144, columns=names, use_threads=False):
+                    t = pa.Table.from_batches([batch]).join(keys, self.primary_key, join_type="left anti")
+                    t = _conform(t, self.arrow_schema)
+                    yield from t.to_batches()
+
+            reader = pa.RecordBatchReader.from_batches(self.arrow_schema, kept())
+            return self._write_files(reader), matched
+
+    def _commit_upsert(self, files: list[str]) -> CommitResult:
+        # Later chunks win over earlier ones for a repeated key: drop those rows from earlier chunks.
+        replaced: list[tuple[Any, list[Any]]] = []
+        later: pa.Table | None = None
+        for i in range(len(self._keys) - 1, -1, -1):
+            if (
+                later is not None
+                and self._keys[i].join(later, self.primary_key, join_type="left semi").num_rows
+            ):
+                for f in self._chunk_files[i]:
+                    new, _ = self._rewrite_without(f.file_path, later)
+                    replaced.append((f, new))
+            later = self._keys[i] if later is None else pa.concat_tables([later, self._keys[i]])
+        staged = {f.file_path for f in self._staged}
+        for old, new in replaced:
+            staged.discard(old.file_path)
+            staged.update(n.file_path for n in new)
+        incoming = (
+            later.group_by(self.primary_key).aggregate([])
+            if later is not None
+            else pa.table({k: pa.array([], self.arrow_schema.field(k).type) for k in self.primary_key})
+        )
+        deleted, added, matched = [], [], []
+        for task in self.table.scan().plan_files():
+            new, hit = self._rewrite_without(task.file.file_path, incoming)
+            if hit.num_rows:
+                deleted.append(task.file)
+                added.extend(new)
+                matched.append(hit)
+        updated = (
+            pa.concat_tables(matched).group_by(self.primary_key).aggregate([]).num_rows if matched else 0
+        )
+        new_files = [f for f in self._staged if f.file_path in staged] + [n for _, ns in replaced for n in ns]
+        with self.table.transaction() as tx:
+            if deleted:
+                with tx.update_snapshot().overwrite() as ow:
+                    for f in deleted:
+                        ow.delete_data_file(f)
+                    for f in added + new_files:
+                        ow.append_data_file(f)
+            elif new_files:
+                with tx.update_snapshot().fast_append() as append:
+                    for f in new_files:
+                        append.append_data_file(f)
+        for old, _ in replaced:
+            self.table.io.delete(old.file_path)
+        return CommitResult(inserted=incoming.num_rows - updated, updated=updated, files=files)
+
+
+def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Keep the last row of each key (input order)."""
+    idx = pa.array(range(table.num_rows), pa.int64())
+    last = table.select(keys).append_column("__i", idx).group_by(keys).aggregate([("__i", "max")])
+    if last.num_rows == table.num_rows:
+        return table
+    keep = last.column("__i_max")
+    return table.take(keep.take(pc.sort_indices(keep)))

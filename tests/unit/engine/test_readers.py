@@ -1,0 +1,211 @@
+"""Streaming readers: every format and option becomes Arrow batches of one schema, in bounded memory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import gzip
+import io
+import json
+
+import fastavro
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from functions.engine import CsvOptions, EngineError, StreamSchema, read_batches
+from functions.engine.readers import iter_parsed
+
+
+def read_all(source, **kw) -> pa.Table:
+    batches = list(read_batches(source, **kw))
+    return pa.Table.from_batches(batches) if batches else pa.table({})
+
+
+def test_csv_types_bom_crlf_quoting(make_file):
+    src = make_file(
+        "t.csv",
+        '\ufeffid,name,price,ok,day\r\n1,"Smith, J",1.5,true,2024-01-02\r\n2,"say ""hi""",,false,2024-01-03\r\n',
+    )
+    t = read_all(src)
+    assert t.column_names == ["id", "name", "price", "ok", "day"]  # BOM gone from the first name
+    assert t.to_pydict() == {
+        "id": [1, 2], "name": ["Smith, J", 'say "hi"'], "price": [1.5, None], "ok": [True, False],
+        "day": [dt.date(2024, 1, 2), dt.date(2024, 1, 3)],
+    }  # fmt: skip
+
+
+def test_csv_without_header_and_custom_delimiter(make_file):
+    src = make_file("t.txt", "1;a\n2;b\n")
+    t = read_all(src, fmt="csv", csv_options={"delimiter": ";", "header": False})
+    assert t.to_pydict() == {"f0": [1, 2], "f1": ["a", "b"]}
+    named = read_all(src, fmt="csv", csv_options={"delimiter": ";", "header": False, "column_names": ["n", "s"]})
+    assert named.column_names == ["n", "s"]
+    assert named.num_rows == 2
+
+
+def test_csv_header_with_explicit_names_skips_header_line(make_file):
+    src = make_file("t.csv", "x,y\n1,2\n")
+    t = read_all(src, csv_options={"column_names": ["a", "b"]})
+    assert t.to_pydict() == {"a": [1], "b": [2]}
+
+
+def test_tsv_has_no_quoting(make_file):
+    src = make_file("t.tsv", 'a\tb\n"1\tx,y\n')
+    assert read_all(src).to_pydict() == {"a": ['"1'], "b": ["x,y"]}
+
+
+def test_unknown_csv_option_and_bad_delimiter():
+    with pytest.raises(EngineError, match="unknown CSV option"):
+        CsvOptions.for_format("csv", {"delimeter": ";"})
+    with pytest.raises(EngineError, match="one character"):
+        CsvOptions(delimiter=";;")
+    assert CsvOptions.for_format("tsv", None).delimiter == "\t"
+    assert CsvOptions(column_names=["a"]).to_dict()["column_names"] == ["a"]
+
+
+def test_csv_quoted_newlines_when_allowed(make_file):
+    src = make_file("q.csv", 'id,text\n1,"line one\nline two"\n2,plain\n')
+    t = read_all(src, csv_options={"newlines_in_values": True})
+    assert t.to_pydict() == {"id": [1, 2], "text": ["line one\nline two", "plain"]}
+
+
+def test_csv_many_small_blocks_keep_order_and_one_schema(make_file):
+    lines = "".join(f"{i},{i * 0.5},name{i}\n" for i in range(5000))
+    src = make_file("big.csv", "i,f,s\n" + lines)
+    batches = list(read_batches(src, csv_options={"block_size": 4096}))
+    assert len(batches) > 10  # streamed in pieces, not read whole
+    assert len({b.schema for b in batches}) == 1
+    t = pa.Table.from_batches(batches)
+    assert t.column("i").to_pylist() == list(range(5000))
+    assert t.schema.field("f").type == pa.float64()
+
+
+def test_csv_later_block_that_does_not_fit_first_types_is_skipped_not_mistyped(make_file):
+    src = make_file("drift.csv", "a\n" + "1\n" * 2000 + "oops\n" + "2\n")
+    t = read_all(src, csv_options={"block_size": 1024})
+    assert t.schema.field("a").type == pa.int64()
+    assert t.num_rows == 2001  # "oops" skipped by read_batches (ingest_file would reject it)
+
+
+def test_read_batches_with_schema(make_file):
+    src = make_file("s.csv", "a,b,extra\n1,x,9\n2,y,9\n")
+    schema = StreamSchema.from_list([{"name": "a", "type": "float64"}, {"name": "b", "type": "string"},
+                                     {"name": "c", "type": "date"}])  # fmt: skip
+    t = read_all(src, schema=schema)
+    assert t.schema == schema.to_arrow()
+    assert t.to_pydict() == {"a": [1.0, 2.0], "b": ["x", "y"], "c": [None, None]}
+
+
+def test_jsonl(make_file):
+    src = make_file(
+        "e.jsonl",
+        '{"id": 1, "tags": {"k": "v"}, "at": "2024-01-02T03:04:05Z", "day": "2024-01-02"}\n'
+        '\n{"id": 2, "new": true}\n',
+    )
+    t = read_all(src)
+    assert t.column("id").to_pylist() == [1, 2]
+    assert t.schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert t.schema.field("day").type == pa.date32()
+    assert t.column("new").to_pylist() == [None, True]
+
+
+def test_jsonl_mixed_types_in_a_column_do_not_crash(make_file):
+    src = make_file("m.jsonl", '{"a": 1}\n{"a": "x"}\n{"a": [1]}\n')
+    rows = [r for p in iter_parsed(src) for r in p.table.column("a").to_pylist()]
+    assert rows == ["1", "x", "[1]"]
+
+
+def test_parquet_row_groups(make_file, tmp_path):
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"a": list(range(100)), "b": ["x"] * 100}), path, row_group_size=30)
+    from functions.engine import open_source
+
+    src = open_source(str(path))
+    assert read_all(src).num_rows == 100
+    part = read_all(src, row_groups=[1, 2])
+    assert part.column("a").to_pylist() == list(range(30, 90))
+    parsed = list(iter_parsed(src, row_groups=[2]))
+    assert parsed[0].first_row == 61  # row numbers stay absolute within the file
+    with pytest.raises(EngineError, match="row groups"):
+        list(iter_parsed(src, row_groups=[7]))
+
+
+def avro_file(make_file, name, records, schema=None, codec="null"):
+    schema = schema or {
+        "type": "record", "name": "r",
+        "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "name", "type": ["null", "string"]},
+            {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}},
+            {"name": "at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+            {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+            {"name": "meta", "type": ["null", {"type": "map", "values": "string"}]},
+            {"name": "score", "type": "float"},
+        ],
+    }  # fmt: skip
+    buf = io.BytesIO()
+    fastavro.writer(buf, schema, records, codec=codec)
+    return make_file(name, buf.getvalue())
+
+
+def avro_records(n):
+    at = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    return [
+        {"id": i, "name": None if i % 2 else f"n{i}", "price": decimal.Decimal("1.25"), "at": at,
+         "day": dt.date(2024, 1, 2), "meta": {"k": str(i)} if i == 0 else None, "score": 0.5}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_avro_types_and_batches(make_file):
+    src = avro_file(make_file, "a.avro", avro_records(3), codec="deflate")
+    t = read_all(src)
+    assert t.schema.field("price").type == pa.decimal128(9, 2)
+    assert t.schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert t.schema.field("day").type == pa.date32()
+    assert t.column("meta").to_pylist() == [json.dumps({"k": "0"}), None, None]
+    assert t.column("name").to_pylist() == ["n0", None, "n2"]
+    parsed = list(iter_parsed(avro_file(make_file, "b.avro", avro_records(10)), batch_rows=4))
+    assert [p.table.num_rows for p in parsed] == [4, 4, 2]
+    assert [p.first_row for p in parsed] == [1, 5, 9]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_compressed_text_streams(make_file, codec):
+    data = b"a,b\n" + b"".join(b"%d,%d\n" % (i, i) for i in range(10000))
+    packed = gzip.compress(data) if codec == "gzip" else zstandard.ZstdCompressor().compress(data)
+    t = read_all(make_file("c.bin", packed), fmt="csv", csv_options={"block_size": 8192})
+    assert t.num_rows == 10000
+    assert t.column("b").to_pylist()[-1] == 9999
+
+
+def test_compressed_avro_and_jsonl(make_file):
+    buf = io.BytesIO()
+    fastavro.writer(buf, {"type": "record", "name": "r", "fields": [{"name": "a", "type": "long"}]},
+                    [{"a": 1}, {"a": 2}])  # fmt: skip
+    assert read_all(make_file("x.avro.gz", gzip.compress(buf.getvalue()))).column("a").to_pylist() == [1, 2]
+    js = zstandard.ZstdCompressor().compress(b'{"a": 1}\n{"a": 2}\n')
+    assert read_all(make_file("x.jsonl.zst", js)).column("a").to_pylist() == [1, 2]
+
+
+def test_byte_ranges_cover_every_record_once(make_file):
+    body = "".join(f'{i},"v{i}"\n' for i in range(1000))
+    src = make_file("r.csv", "id,v\n" + body)
+    cuts = [0, 1, 2, 3, 50, 51, 777, 4000, src.size]
+    ids = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        ids += [r for batch in read_batches(src, byte_range=(a, b)) for r in batch.column("id").to_pylist()]
+    assert ids == list(range(1000))
+
+
+def test_byte_ranges_of_compressed_files_are_refused(make_file):
+    src = make_file("g.csv.gz", gzip.compress(b"a\n1\n"))
+    with pytest.raises(EngineError, match="uncompressed"):
+        list(read_batches(src, byte_range=(0, 2)))
+
+
+def test_unknown_format(make_file):
+    with pytest.raises(EngineError, match="unknown format"):
+        list(read_batches(make_file("x.csv", "a\n1\n"), fmt="xml"))
