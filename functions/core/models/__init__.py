@@ -1,0 +1,36 @@
+"""Pydantic models at the edges of every dialect: request bodies and response data, one module per family.
+
+`common` holds the envelopes and shared types; a new family adds its own module and re-exports it here.
+"""
+
+from .accounts import LoginOut, LoginRequest, SignupRequest, UserOut, WhoAmI
+from .common import (
+    EMAIL_RE,
+    USERNAME_RE,
+    Envelope,
+    ErrorEnvelope,
+    FieldError,
+    Name,
+    PageEnvelope,
+    Strict,
+    Username,
+    dump,
+)
+from .projects import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    MemberAdd,
+    MemberOut,
+    MemberUpdate,
+    ProjectCreate,
+    ProjectOut,
+    ProjectUpdate,
+)
+
+__all__ = [
+    "EMAIL_RE", "USERNAME_RE", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "Envelope", "ErrorEnvelope",
+    "FieldError", "LoginOut", "LoginRequest", "MemberAdd", "MemberOut", "MemberUpdate", "Name",
+    "PageEnvelope", "ProjectCreate", "ProjectOut", "ProjectUpdate", "SignupRequest", "Strict", "UserOut",
+    "Username", "WhoAmI", "dump",
+]  # fmt: skip
