@@ -39,3 +39,14 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(key, dict) or not all(isinstance(k, str) for k in key):
         raise Invalid("cursor is not valid", field="cursor")
     return key
+
+
+def query_page(query: Any, hash_key: str, condition: Any = None, *, limit: int | None, cursor: str | None):
+    """One page of a pynamodb `Model.query` or `Index.query`: (records, next_cursor).
+
+    `limit` is checked by `page_size`; `cursor` is the previous page's `next_cursor` (a bad one is a 400).
+    """
+    size = page_size(limit)
+    result = query(hash_key, condition, limit=size, page_size=size, last_evaluated_key=decode_cursor(cursor))
+    records = list(result)
+    return records, encode_cursor(result.last_evaluated_key)

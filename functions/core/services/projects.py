@@ -22,7 +22,7 @@ from ..models import (
     ProjectOut,
     ProjectUpdate,
 )
-from ..pagination import decode_cursor, encode_cursor, page_size
+from ..pagination import decode_cursor, encode_cursor, page_size, query_page
 from ..repositories.base import connection, now_iso
 from ..repositories.projects import (
     ApiKeyRecord,
@@ -212,16 +212,14 @@ def _get_member(project_id: str, username: str) -> MemberRecord:
 
 def list_members(caller: Caller, project_id: str, limit: int | None, cursor: str | None) -> Page:
     require_role(caller, project_id, Role.viewer)
-    size = page_size(limit)
-    result = MemberRecord.query(
+    records, next_cursor = query_page(
+        MemberRecord.query,
         project_pk(project_id),
         MemberRecord.sk.startswith("MEMBER#"),
-        limit=size,
-        page_size=size,
-        last_evaluated_key=decode_cursor(cursor),
+        limit=limit,
+        cursor=cursor,
     )
-    items = [_member_out(m) for m in result]
-    return items, encode_cursor(result.last_evaluated_key)
+    return [_member_out(m) for m in records], next_cursor
 
 
 def _user_exists(username: str) -> bool:
@@ -334,16 +332,14 @@ def create_api_key(caller: Caller, project_id: str, body: ApiKeyCreate) -> ApiKe
 
 def list_api_keys(caller: Caller, project_id: str, limit: int | None, cursor: str | None) -> Page:
     require_role(caller, project_id, Role.admin)
-    size = page_size(limit)
-    result = ApiKeyRecord.query(
+    records, next_cursor = query_page(
+        ApiKeyRecord.query,
         project_pk(project_id),
         ApiKeyRecord.sk.startswith("APIKEY#"),
-        limit=size,
-        page_size=size,
-        last_evaluated_key=decode_cursor(cursor),
+        limit=limit,
+        cursor=cursor,
     )
-    items = [_key_out(r) for r in result]
-    return items, encode_cursor(result.last_evaluated_key)
+    return [_key_out(r) for r in records], next_cursor
 
 
 def revoke_api_key(caller: Caller, project_id: str, key_id: str) -> ApiKeyOut:
