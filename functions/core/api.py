@@ -12,7 +12,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 
 from .constants import MAX_BODY_BYTES
@@ -58,6 +61,13 @@ def make_app(family: str) -> APIGatewayHttpResolver:
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         message = f"Invalid request: {first['field']}: {first['message']}"
         return error_response(dialect(), 400, message, errors)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_content_type(_exc: RequestUnsupportedContentType):
+        message = "Content-Type must be application/json"
+        return error_response(
+            dialect(), 400, f"Invalid request: {message}", [{"field": "content-type", "message": message}]
+        )
 
     @app.exception_handler(UnicodeDecodeError)
     def undecodable_body(_exc: UnicodeDecodeError):

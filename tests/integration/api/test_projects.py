@@ -51,9 +51,10 @@ def test_bad_project_requests_change_nothing(alice):
         assert r.status_code == 400, (method, body, r.text)
         assert r.json()["success"] is False
     for raw in (b"\xff\xfe{", b"{not json", b"[]", b"null"):  # bytes that are not UTF-8 / not an object
-        r = alice.call("POST", "/api/v1/project", data=raw, headers={"Content-Type": "application/json"})
-        assert r.status_code == 400, (raw, r.text)
-        assert r.json()["success"] is False
+        for content_type in ("application/json", "text/plain", "application/x-www-form-urlencoded"):
+            r = alice.call("POST", "/api/v1/project", data=raw, headers={"Content-Type": content_type})
+            assert r.status_code == 400, (raw, content_type, r.text)
+            assert r.json()["success"] is False
     assert [p["name"] for p in alice.call("GET", "/api/v1/project").json()["data"]] == ["keep-me"]
     for params in ({"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"cursor": "%%%"}):
         assert alice.call("GET", "/api/v1/project", params=params).status_code == 400, params
