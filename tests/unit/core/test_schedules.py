@@ -1,4 +1,4 @@
-"""Schedule expressions the local clock understands: rate, 6-field AWS cron, and at."""
+"""Schedule expressions: a job's frequency normalized, and the next fire time the local clock uses."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.local.scheduler import Cron, next_fire
+from functions.core.schedules import Cron, next_fire, normalize_frequency
 
 T0 = datetime(2026, 3, 2, 10, 17, 30, tzinfo=UTC)  # a Monday
 
@@ -65,3 +65,47 @@ def test_unsupported_expressions_are_refused(expression):
 def test_cron_weekday_numbers_are_aws_ones():
     assert Cron.parse("* * ? * 2 *").matches(T0)  # 2 = Monday in AWS cron
     assert not Cron.parse("* * ? * 1 *").matches(T0)
+
+
+@pytest.mark.parametrize(
+    "frequency, expression",
+    [
+        ("manual", "manual"),
+        ("MANUAL", "manual"),
+        ("15-minutes", "rate(15 minutes)"),
+        ("1-minute", "rate(1 minute)"),
+        ("1-minutes", "rate(1 minute)"),
+        ("2-hours", "rate(2 hours)"),
+        ("1-days", "rate(1 day)"),
+        ("2-weeks", "rate(14 days)"),
+        ("1-months", "cron(0 0 1 * ? *)"),
+        ("3-months", "cron(0 0 1 1/3 ? *)"),
+        ("*/15 * * * *", "cron(*/15 * * * ? *)"),
+        ("0 2 * * 1-5", "cron(0 2 ? * 2-6 *)"),  # Unix Monday..Friday is AWS 2..6
+        ("0 2 * * 0", "cron(0 2 ? * 1 *)"),  # Sunday
+        ("0 2 * * 7", "cron(0 2 ? * 1 *)"),
+        ("0 2 * * MON-FRI", "cron(0 2 ? * MON-FRI *)"),
+        ("30 6 1 * *", "cron(30 6 1 * ? *)"),
+        ("  0   2 * * *  ", "cron(0 2 * * ? *)"),
+        ("rate(5 minutes)", "rate(5 minutes)"),
+        ("cron(0 12 * * ? *)", "cron(0 12 * * ? *)"),
+    ],
+)
+def test_frequency_is_normalized(frequency, expression):
+    normalized = normalize_frequency(frequency)
+    assert normalized == expression
+    if normalized != "manual":  # the local clock can run every normalized expression
+        assert next_fire(normalized, T0, T0) is not None
+
+
+@pytest.mark.parametrize(
+    "frequency",
+    [
+        "0-minutes", "5-years", "13-months", "every day", "* * * *", "61 * * * *", "0 2 1 * 1",
+        "0 2 * * 8", "rate(0 minutes)", "rate(5 minute)", "rate(1 weeks)", "cron(0 12 * * *)",
+        "cron(0 12 * * * *)", "cron(0 12 ? * ? *)", "cron(0 12 L * ? *)", "\x00", "9" * 500,
+    ],
+)  # fmt: skip
+def test_invalid_frequency_is_refused(frequency):
+    with pytest.raises(ValueError):
+        normalize_frequency(frequency)
