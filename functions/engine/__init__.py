@@ -9,10 +9,14 @@ Contract (what the jobs, upload-sync and connectors code call):
 - ``detect_format(source, compression="auto") -> "csv"|"tsv"|"jsonl"|"parquet"|"avro"`` (magic bytes,
   then extension, then sniffing) and ``detect_compression(source) -> "none"|"gzip"|"zstd"``.
 - ``read_batches(source, fmt="auto", compression="auto", csv_options=None, byte_range=None,
-  row_groups=None) -> Iterator[pyarrow.RecordBatch]`` in bounded memory. ``csv_options``: a
-  :class:`CsvOptions` or dict (delimiter, header, column_names, quote_char, escape_char, double_quote,
-  newlines_in_values, null_values, block_size, use_threads).
-- ``infer_schema(sources, sample_rows=10_000, ...) -> StreamSchema``; ``merge_schemas(*schemas)``;
+  row_groups=None, schema=None) -> Iterator[pyarrow.RecordBatch]`` in bounded memory, all batches of
+  one schema (``schema``'s, else inferred from the first block). ``csv_options``: a :class:`CsvOptions`
+  or dict (delimiter, header, column_names, quote_char, escape_char, double_quote, newlines_in_values,
+  null_values, block_size, use_threads). gzip and zstd are detected by magic bytes and streamed; a
+  zstd frame declaring a huge size allocates nothing up front.
+- ``infer_schema(sources, sample_rows=10_000, ...) -> StreamSchema`` (text typed by one rule set,
+  see :mod:`.infer`: big integers and long decimals become exact decimals, zoned times timestamptz);
+  ``merge_schemas(*schemas)``;
   ``evolve_schema(current, incoming) -> Evolution`` (new columns nullable, widening int -> long ->
   double allowed, incompatible changes keep the type and the rows that do not fit are rejected).
   ``StreamSchema.to_list()`` is ``[{"name", "type"}]`` with types int64, float64, decimal(p,s), bool,
@@ -20,8 +24,10 @@ Contract (what the jobs, upload-sync and connectors code call):
 - ``ingest_file(source, schema, sink, *, fmt, compression, csv_options, unit, rejects) -> FileStats``;
   ``TableStats().add(file_stats)`` merges them, ``apply_commit(inserted, updated)`` sets the commit's
   counts. Both have ``to_dict()`` with read, inserted, updated, rejected, errors, bytes, duration_ms.
-- ``plan_units(source, target_bytes=128 MiB) -> list[WorkUnit]`` (``WorkUnit.to_dict/from_dict``).
-- Writers (stage, then one ``commit() -> CommitResult(inserted, updated, files)``; ``abort()``):
+- ``plan_units(source, target_bytes=128 MiB) -> list[WorkUnit]`` (``WorkUnit.to_dict/from_dict``); the
+  record-boundary and quoted-newline rules are in :mod:`.units`.
+- Writers (stage, then one ``commit() -> CommitResult(inserted, updated, files)``; ``abort()``; for units
+  run in separate processes ``stage() -> dict`` (JSON) per unit and one ``commit_staged(...)``):
   ``ParquetLakeWriter(path, schema, filesystem=None)``, ``RejectsWriter(path, fmt="jsonl"|"parquet")``,
   ``IcebergTableWriter(catalog, identifier, mode="append"|"overwrite"|"upsert", primary_key=[...],
   schema=None)``; ``glue_catalog(warehouse, endpoint_url, region)`` builds the pyiceberg Glue catalog.

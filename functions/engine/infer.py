@@ -9,6 +9,7 @@ exactly (more than 15) becomes ``decimal(p,s)``, a date stays a ``date``, and a 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +30,7 @@ _BOOL = r"^(?i:true|false)$"
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
 _TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
 _ZONE = r"(Z|[+-]\d{2}(:?\d{2})?)$"
+SAMPLE_BLOCK_BYTES = 1 << 20
 FLOAT_EXACT_DIGITS = 15  # a float64 keeps any decimal of up to 15 significant digits exactly
 
 
@@ -114,6 +116,10 @@ def _sample_types(
     rows = 0
     comp = detect_compression(source, compression)
     fmt = detect_format(source, comp) if fmt == "auto" else fmt
+    if fmt in ("csv", "tsv", "jsonl"):
+        opts = CsvOptions.for_format(fmt, csv_options)
+        # a sample needs a small first block, not the reader's full 8 MB one
+        csv_options = dataclasses.replace(opts, block_size=min(opts.block_size, SAMPLE_BLOCK_BYTES))
     for parsed in iter_parsed(source, fmt, comp, csv_options, raw=True):
         table = parsed.table
         if rows + table.num_rows > sample_rows:
@@ -127,8 +133,6 @@ def _sample_types(
                 typ = text_type(col, temporal_only=True)
             else:
                 typ = type_from_arrow(f.type)
-            if typ == "null" and table.num_rows == 0:
-                continue
             types[f.name] = merge_types(types[f.name], typ) if f.name in types else typ
         if rows >= sample_rows:
             break

@@ -55,9 +55,12 @@ def ingest_file(
 ) -> FileStats:
     """Validate ``source`` against ``schema`` and write the rows that fit to ``sink``; return its stats.
 
-    Rows that do not fit go to ``rejects`` with file, row number and reason, and are counted. A file that
-    cannot be parsed at all counts one error with a specific message in ``error``; whatever it had
-    written to ``sink`` is rolled back (``raise_errors=True`` raises the error instead, after the rollback).
+    Rows that do not fit go to ``rejects`` with file, row number and reason, and are counted. ``row`` is
+    the record's 1-based number (header excluded; JSON Lines: the line number), counted from the unit's
+    first record when ``unit`` is a byte range (``byte_offset`` then says where the unit starts). A file
+    that cannot be parsed at all counts one error with a specific message in ``error`` and inserts
+    nothing: whatever it had written to ``sink`` is rolled back (``raise_errors=True`` raises the error
+    instead, after the rollback); the rejects it met before failing stay recorded and counted.
     """
     started = time.perf_counter()
     stats = FileStats(

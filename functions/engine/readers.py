@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
@@ -25,7 +26,8 @@ from .options import CsvOptions
 from .sources import Source
 
 BATCH_ROWS = 65_536
-MAX_RECORD_BYTES = 64 << 20  # a "record" longer than this means a runaway line, not data
+MAX_RECORD_BYTES = 64 << 20
+UNBALANCED = "unbalanced quotes: a quoted value spans a line break (read with newlines_in_values=True)"  # a "record" longer than this means a runaway line, not data
 
 
 @dataclass
@@ -139,6 +141,10 @@ class _TextStream:
                     raise self._err(exc) from exc
                 if first and self.at_file_start:
                     data = data.removeprefix(_BOM)
+                    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+                        raise UnreadableFileError(
+                            f"{self.source.name}: UTF-16 text (byte-order mark); only UTF-8 text is read"
+                        )
                 first = False
                 if not data:
                     if carry:
@@ -198,11 +204,18 @@ def _header_names(line: bytes, opts: CsvOptions, source: Source) -> list[str]:
             read_options=pcsv.ReadOptions(autogenerate_column_names=not opts.header, use_threads=False),
             parse_options=_csv_parse_options(opts),
         )
+        names = [str(n).strip() for n in t.column_names]
     except pa.ArrowInvalid as exc:
         raise UnreadableFileError(f"{source.name}: cannot parse the CSV header: {exc}") from exc
-    names = [str(n).strip() for n in t.column_names]
-    if opts.header and any(not n for n in names):
-        names = [n or f"column_{i}" for i, n in enumerate(names)]
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError(f"{source.name}: the CSV header is not UTF-8 text: {exc}") from exc
+    if opts.header:
+        # blank or repeated names get the column's position, so every column stays addressable
+        seen: set[str] = set()
+        for i, n in enumerate(names):
+            if not n or n in seen:
+                names[i] = f"{n or 'column'}_{i}"
+            seen.add(names[i])
     return names
 
 
@@ -217,9 +230,25 @@ class _Ragged:
         return "skip"
 
 
+def _unbalanced_quotes(block: bytes, opts: CsvOptions) -> bool:
+    """True when a line of ``block`` holds an odd number of quote characters: a quoted value spanning a
+    line break, which this mode (a newline always ends a record) must reject, never join."""
+    if not opts.quote_char or opts.escape_char:
+        return False
+    q = opts.quote_char.encode()
+    if q not in block:
+        return False
+    lines = pc.list_flatten(pc.split_pattern(pa.array([block], pa.binary()), b"\n"))
+    odd = pc.bit_wise_and(pc.count_substring(lines, q), 1)
+    return bool(pc.any(pc.equal(odd, 1)).as_py())
+
+
 def _is_utf8(data: bytes) -> bool:
+    offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
     try:
-        pa.array([data], pa.binary()).cast(pa.string())
+        pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)]).cast(
+            pa.large_string()
+        )
         return True
     except pa.ArrowInvalid:
         return False
@@ -234,7 +263,7 @@ def _parse_csv_block(
     source: Source,
     raw: bool = False,
 ) -> Parsed:
-    include = [n for n in target.names if n in names] if target is not None else None
+    include = [n for n in target.names if n in names] if target is not None else list(names)
     if target is not None and not include:
         include = names[:1]
     read_opts = pcsv.ReadOptions(column_names=names, use_threads=opts.use_threads, block_size=len(block) + 1)
@@ -246,6 +275,8 @@ def _parse_csv_block(
         attempts.append(({n: pa.binary() for n in names}, False))
     else:
         attempts.append((None, False))
+    if not opts.newlines_in_values and _unbalanced_quotes(block, opts):
+        return _csv_lines_slowly(block, names, opts, target, first_row)
     last: Exception | None = None
     # pyarrow cannot hand a ragged row that is not UTF-8 to the handler: such blocks go the slow way
     utf8 = _is_utf8(block)
@@ -261,15 +292,15 @@ def _parse_csv_block(
         except pa.ArrowInvalid as exc:
             last = exc
             continue
-        invalid = []
+        invalid: list[tuple[int, str, str]] = []
         rows = None
         if ragged.rows:
             bad = []
             for number, text in ragged.rows:
-                reason, _, raw = text.partition("|")
+                reason, _, record = text.partition("|")
                 row = first_row + (number - 1 if number else 0)
                 bad.append(row)
-                invalid.append((row, f"ragged row: {reason}", raw))
+                invalid.append((row, f"ragged row: {reason}", record))
             total = table.num_rows + len(bad)
             skipped = set(bad)
             rows = [r for r in range(first_row, first_row + total) if r not in skipped]
@@ -297,9 +328,14 @@ def _csv_lines_slowly(
     rows: list[int] = []
     invalid: list[tuple[int, str, str]] = []
     row = first_row
+    q = opts.quote_char.encode() if opts.quote_char and not opts.escape_char else None
     for line in block.split(b"\n"):
         text = line.removesuffix(b"\r").decode("utf-8", "surrogateescape")
         if not text:
+            continue
+        if q is not None and line.count(q) % 2:
+            invalid.append((row, UNBALANCED, line.decode("utf-8", "replace")))
+            row += 1
             continue
         try:
             fields = next(
@@ -348,19 +384,25 @@ def _iter_csv(
         names = _header_names(first, opts, source)
     skip_header = opts.header and text.at_file_start
     next_row = 1
+    yielded = False
     for block in text.blocks():
-        if skip_header:
+        while skip_header and block:
             header, block = _split_first_line(block)
-            skip_header = False
-            if names is None:
-                names = _header_names(header, opts, source)
-        if not block.strip():
+            if header.strip():  # blank lines before the header are skipped, as pyarrow skips them
+                skip_header = False
+                if names is None:
+                    names = _header_names(header, opts, source)
+        if len(block) < 4096 and not block.strip():
             continue
         if names is None:
             names = _header_names(_split_first_line(block)[0], opts, source)
         parsed = _parse_csv_block(block, names, opts, target, next_row, source, raw)
         next_row += _count_records(parsed)
+        yielded = True
         yield parsed
+    if not yielded and names and text.at_file_start:
+        # a header-only file still names its columns (inference lists them, with no type evidence)
+        yield Parsed(pa.table({n: pa.array([], pa.binary()) for n in names}), 1, from_text=True)
 
 
 def _iter_csv_stream(
@@ -406,15 +448,17 @@ def _iter_csv_stream(
     next_row = 1
     try:
         for batch in reader:
-            invalid = []
+            invalid: list[tuple[int, str, str]] = []
             for number, text in ragged.rows:
-                reason, _, raw = text.partition("|")
-                invalid.append(
-                    (number - (1 if opts.header else 0) if number else next_row, f"ragged row: {reason}", raw)
-                )
+                reason, _, record = text.partition("|")
+                row = number - (1 if opts.header else 0) if number else next_row
+                invalid.append((row, f"ragged row: {reason}", record))
             ragged.rows.clear()
-            parsed = Parsed(pa.Table.from_batches([batch]), next_row, None, False, True, invalid)
-            next_row += batch.num_rows
+            total = batch.num_rows + len(invalid)
+            skipped = {r for r, _, _ in invalid}
+            rows = [r for r in range(next_row, next_row + total) if r not in skipped] if invalid else None
+            parsed = Parsed(pa.Table.from_batches([batch]), next_row, rows, False, True, invalid)
+            next_row += total
             yield parsed
     except (pa.ArrowInvalid, OSError) as exc:
         raise err(exc) from exc
@@ -564,7 +608,7 @@ def _concat_inferred(tables: list[pa.Table]) -> pa.Table:
         names.extend(n for n in t.column_names if n not in names)
     columns = {}
     for n in names:
-        values = []
+        values: list[Any] = []
         for t in tables:
             values.extend(t.column(n).to_pylist() if n in t.column_names else [None] * t.num_rows)
         try:
@@ -597,7 +641,9 @@ def _iter_parquet(
         next_row = 1
         if row_groups:
             if max(row_groups) >= pf.num_row_groups or min(row_groups) < 0:
-                raise EngineError(f"{source.name}: has {pf.num_row_groups} row groups, asked for {row_groups}")
+                raise EngineError(
+                    f"{source.name}: has {pf.num_row_groups} row groups, asked for {row_groups}"
+                )
             next_row += sum(pf.metadata.row_group(i).num_rows for i in range(min(row_groups)))
         try:
             for batch in pf.iter_batches(
@@ -682,7 +728,7 @@ def _iter_avro(
 
     try:
         for rec in reader:
-            records.append(rec)
+            records.append(rec)  # type: ignore[arg-type]  # a record schema yields dicts
             if len(records) >= batch_rows:
                 yield flush()
                 next_row += len(records)

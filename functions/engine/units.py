@@ -2,10 +2,19 @@
 
 Record-boundary rule (text): a record belongs to the unit its first byte falls in; a unit starting at
 offset ``o > 0`` begins right after the first newline at or after ``o - 1`` and ends likewise at its end
-offset, so consecutive units cover every record exactly once. This is safe because text files are split
-only when a newline always ends a record: JSON Lines (JSON escapes newlines inside strings) and CSV/TSV
-read with ``newlines_in_values=False`` (the default; a quoted newline then makes a ragged row, which is
-rejected, never silently misread). CSV with ``newlines_in_values=True`` and compressed files are one unit.
+offset, so consecutive units cover every record exactly once.
+
+Quoted newlines: no byte offset tells whether it sits inside quotes without reading from the file's
+start, so text is split only where a newline always ends a record: JSON Lines (JSON escapes newlines in
+strings) and CSV/TSV read with ``newlines_in_values=False`` (the default). In that mode a line whose
+quote characters do not balance is a record broken by a quoted newline: it is rejected (each of its
+lines, with the reason "unbalanced quotes"), never joined or misread, so a file gives the same counts
+read whole or in units. CSV with ``newlines_in_values=True`` (quoted newlines parsed as data) and
+compressed files are always one unit. Reject row numbers in a byte-range unit count from the unit's first
+record; the reject's ``byte_offset`` is the unit's start offset.
+
+Units run anywhere (one process, or one Lambda each): in-process they share one writer and one
+``commit()``; across processes each ends with ``writer.stage()`` and one step calls ``commit_staged``.
 """
 
 from __future__ import annotations

@@ -62,7 +62,8 @@ def coerce_table(
     """Cast ``table`` to ``target``; return the good rows, the positions of the bad ones and their reasons.
 
     Columns missing from ``table`` become nulls; extra columns are dropped. ``from_text`` means raw text
-    values, where pyarrow's CSV null spellings count as null in non-string columns.
+    values, where pyarrow's CSV null spellings count as null in non-string columns (and whose string
+    columns the CSV reader has already checked for valid UTF-8; other sources' strings are checked here).
     """
     n = table.num_rows
     reasons: dict[int, str] = {}
@@ -72,7 +73,7 @@ def coerce_table(
             columns.append(pa.nulls(n, f.type))
             continue
         arr = table.column(f.name).combine_chunks()
-        if pa.types.is_string(arr.type) and not _valid_utf8(arr):
+        if pa.types.is_string(arr.type) and not from_text and not _valid_utf8(arr):
             # some readers (JSON, Parquet) pass invalid UTF-8 through: reject exactly those values
             arr, bad_utf8 = _utf8(arr.view(pa.binary()))
             for i in bad_utf8:
@@ -139,4 +140,8 @@ def _mask(n: int, positions: list[int]) -> pa.Array:
 def _type_name(t: pa.DataType) -> str:
     from .schema import type_from_arrow
 
+    if pa.types.is_int32(t):
+        return "int32"
+    if pa.types.is_float32(t):
+        return "float32"
     return type_from_arrow(t)

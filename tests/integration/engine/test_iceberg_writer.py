@@ -15,7 +15,11 @@ from functions.engine import (
 )
 
 SCHEMA = StreamSchema.from_list(
-    [{"name": "id", "type": "int64"}, {"name": "name", "type": "string"}, {"name": "amount", "type": "float64"}]
+    [
+        {"name": "id", "type": "int64"},
+        {"name": "name", "type": "string"},
+        {"name": "amount", "type": "float64"},
+    ]
 )
 
 

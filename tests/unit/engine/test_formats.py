@@ -47,7 +47,7 @@ def avro_bytes() -> bytes:
         ("noext", b'{"a": 1}\n', "jsonl"),
         ("noext", b"a\tb\tc\n1\t2\t3\n", "tsv"),
         ("noext", b"a,b\n1,2\n", "csv"),
-        ("noext", b"\xef\xbb\xbf{\"a\": 1}\n", "jsonl"),
+        ("noext", b'\xef\xbb\xbf{"a": 1}\n', "jsonl"),
     ],
 )
 def test_detect_format(make_file, name, data, fmt):

@@ -157,7 +157,11 @@ def test_avro_bad_header(make_file, tmp_path):
 
 def test_avro_corrupt_block(make_file, tmp_path):
     buf = io.BytesIO()
-    schema = {"type": "record", "name": "r", "fields": [{"name": "a", "type": "long"}, {"name": "b", "type": "string"}]}
+    schema = {
+        "type": "record",
+        "name": "r",
+        "fields": [{"name": "a", "type": "long"}, {"name": "b", "type": "string"}],
+    }
     fastavro.writer(buf, schema, [{"a": i, "b": "x" * 20} for i in range(5000)], sync_interval=1000)
     data = bytearray(buf.getvalue())
     data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64
@@ -222,3 +226,40 @@ def test_runaway_line_is_refused(make_file, tmp_path, monkeypatch):
     stats, _ = ingest(src, tmp_path, csv_options={"block_size": 512})
     assert stats.errors == 1
     assert "no line break" in stats.error
+
+
+def test_row_numbers_with_quoted_newlines_allowed(make_file, tmp_path):
+    data = 'a,b\n1,"x\ny"\n2\n3,z\nbad,w\n' + "".join(f"{i},v\n" for i in range(4, 3000)) + "oops,q\n"
+    stats, rejects = ingest(
+        make_file("n.csv", data), tmp_path, csv_options={"newlines_in_values": True, "block_size": 4096}
+    )
+    assert counts(stats) == (3001, 2998, 3, 0)
+    # row = the record's number (1-based, header excluded), whatever line breaks its values hold
+    assert [(r["row"], r["reason"].split(":")[0]) for r in rejects] == [
+        (2, "ragged row"),
+        (4, "column 'a'"),
+        (3001, "column 'a'"),
+    ]
+
+
+def test_awkward_headers(make_file, tmp_path):
+    from functions.engine import infer_schema
+
+    dup = make_file("dup.csv", "a,a,,b\n1,2,3,4\n")
+    assert infer_schema(dup).names == ["a", "a_1", "column_2", "b"]
+    blank_first = make_file("blank.csv", "\n\na,b\n1,x\n")
+    stats, _ = ingest(blank_first, tmp_path)
+    assert counts(stats) == (1, 1, 0, 0)
+    only_blank, _ = ingest(make_file("nl.csv", "\n\n\n"), tmp_path)
+    assert counts(only_blank) == (0, 0, 0, 0)
+
+
+def test_utf16_and_non_utf8_text(make_file, tmp_path):
+    stats, _ = ingest(make_file("u16.csv", "a,b\n1,x\n".encode("utf-16")), tmp_path)
+    assert stats.errors == 1
+    assert stats.error == "u16.csv: UTF-16 text (byte-order mark); only UTF-8 text is read"
+    latin, rejects = ingest(make_file("l1.csv", "a,b\n1,caf\xe9\n2,ok\n".encode("latin-1")), tmp_path)
+    assert counts(latin) == (2, 1, 1, 0)
+    assert rejects[0]["reason"] == "column 'b': invalid UTF-8"
+    bad_header, _ = ingest(make_file("h.csv", b"a,\xff\n1,2\n"), tmp_path)
+    assert bad_header.errors == 1 and "not UTF-8" in bad_header.error

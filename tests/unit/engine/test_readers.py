@@ -40,7 +40,9 @@ def test_csv_without_header_and_custom_delimiter(make_file):
     src = make_file("t.txt", "1;a\n2;b\n")
     t = read_all(src, fmt="csv", csv_options={"delimiter": ";", "header": False})
     assert t.to_pydict() == {"f0": [1, 2], "f1": ["a", "b"]}
-    named = read_all(src, fmt="csv", csv_options={"delimiter": ";", "header": False, "column_names": ["n", "s"]})
+    named = read_all(
+        src, fmt="csv", csv_options={"delimiter": ";", "header": False, "column_names": ["n", "s"]}
+    )
     assert named.column_names == ["n", "s"]
     assert named.num_rows == 2
 
