@@ -62,6 +62,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         29,
         {"projects": "r", "connectors": "rw", "jobs": "r", **_IDEMPOTENT},
         read=(UPLOADS_PREFIX, LAKE_PREFIX),
+        write=(LAKE_PREFIX,),  # connection tests write and remove a probe object in the lake
+        delete=(LAKE_PREFIX,),
         capabilities=("secrets", "glue", "sources"),
     ),
     "jobs": FunctionSpec(
@@ -322,6 +324,15 @@ class Functions(Construct):
                 )
             )
             reasons.append(r"^Resource::arn:<AWS::Partition>:glue:.*:(database/\*|table/\*/\*)$")
+        if "sources" in caps:
+            # S3 sources in other accounts: only roles their owners named for this service.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["sts:AssumeRole"],
+                    resources=[f"arn:{Aws.PARTITION}:iam::*:role/ingestplane-source-*"],
+                )
+            )
+            reasons.append(r"^Resource::arn:<AWS::Partition>:iam::\*:role/ingestplane-source-\*$")
         if "sources" in caps and self.config.source_buckets:
             # S3 source connectors outside the data bucket: only the buckets this environment allows.
             buckets = [f"arn:{Aws.PARTITION}:s3:::{b}" for b in self.config.source_buckets]
@@ -374,7 +385,8 @@ class Functions(Construct):
                 "Wildcards name only run-time children of one owned resource: a table's indexes "
                 "(<table>/index/*), this environment's connector secrets (ingestplane/<env>/connectors/*), "
                 "executions of the sync state machine, schedules in this environment's group, objects of "
-                "the source buckets cdk.json allows; Glue "
+                "the source buckets cdk.json allows, source roles their owners named ingestplane-source-* "
+                "(any account: the bucket owner's, with an external id); Glue "
                 "databases and tables are named by users in destination configs, so they cannot be listed.",
                 applies_to=reasons,
             )

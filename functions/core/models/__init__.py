@@ -16,6 +16,24 @@ from .common import (
     Username,
     dump,
 )
+from .connectors import (
+    ConnectionCheck,
+    ConnectionResult,
+    ConnectionTestOut,
+    ConnectorCreate,
+    ConnectorJob,
+    ConnectorOut,
+    ConnectorSpec,
+    ConnectorTest,
+    ConnectorTypeInfo,
+    ConnectorTypes,
+    ConnectorUpdate,
+    SpecRequest,
+    Stream,
+    StreamColumn,
+    StreamsConfig,
+    StreamsRequest,
+)
 from .projects import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -29,6 +47,9 @@ from .projects import (
 )
 
 __all__ = [
+    "ConnectionCheck", "ConnectionResult", "ConnectionTestOut", "ConnectorCreate", "ConnectorJob",
+    "ConnectorOut", "ConnectorSpec", "ConnectorTest", "ConnectorTypeInfo", "ConnectorTypes",
+    "ConnectorUpdate", "SpecRequest", "Stream", "StreamColumn", "StreamsConfig", "StreamsRequest",
     "EMAIL_RE", "USERNAME_RE", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "Envelope", "ErrorEnvelope",
     "FieldError", "LoginOut", "LoginRequest", "MemberAdd", "MemberOut", "MemberUpdate", "Name",
     "PageEnvelope", "ProjectCreate", "ProjectOut", "ProjectUpdate", "SignupRequest", "Strict", "UserOut",

@@ -1,0 +1,469 @@
+"""Sources and destinations: typed, versioned configs with secrets in Secrets Manager, connection tests,
+stream discovery, and the rule that a connector a job uses cannot be deleted."""
+
+from __future__ import annotations
+
+import json
+import secrets as token
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from .. import aws
+from ..auth import Caller, Role, require_role
+from ..connectors import MASK, CheckContext, ConnectorType, get_type, list_types
+from ..connectors.base import TEST_BUDGET_SECONDS, run_checks
+from ..errors import Conflict, Invalid, NotFound
+from ..models import (
+    ConnectorCreate,
+    ConnectorJob,
+    ConnectorOut,
+    ConnectorTest,
+    ConnectorUpdate,
+    SpecRequest,
+    StreamsRequest,
+)
+from ..pagination import query_page
+from ..repositories.base import connection, now_iso
+from ..repositories.connectors import (
+    ConnectorNameClaim,
+    ConnectorRecord,
+    JobConnectorRef,
+    JobView,
+    connector_key,
+    list_key,
+)
+from ..repositories.projects import project_pk
+from ..settings import get_settings
+
+Page = tuple[list, str | None]
+SECRET_RECOVERY_DAYS = 7
+HARD_TIMEOUT_SECONDS = TEST_BUDGET_SECONDS + 5  # under API Gateway's 30 s, whatever a target does
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="connector-probe")
+
+
+def _ctx(project_id: str) -> CheckContext:
+    s = get_settings()
+    return CheckContext(
+        project_id=project_id,
+        env_name=s.env_name,
+        region=s.region,
+        data_bucket=s.data_bucket,
+        endpoint_url=s.endpoint_url,
+    )
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def secret_name(project_id: str, connector_id: str) -> str:
+    """One secret per connector, under the environment's prefix the function's role is scoped to."""
+    return f"ingestplane/{get_settings().env_name}/connectors/{project_id}/{connector_id}"
+
+
+def _sm() -> Any:
+    return aws.client("secretsmanager")
+
+
+def _read_secrets(record: ConnectorRecord) -> dict[str, str]:
+    if not record.secret_arn:
+        return {}
+    value = _sm().get_secret_value(SecretId=record.secret_arn)["SecretString"]
+    return json.loads(value)
+
+
+def _write_secrets(record_arn: str | None, project_id: str, connector_id: str, values: dict[str, str]) -> str:
+    """Store the connector's secrets (creating its secret on first use); the secret's ARN."""
+    body = json.dumps(values)
+    if record_arn:
+        _sm().put_secret_value(SecretId=record_arn, SecretString=body)
+        return record_arn
+    created = _sm().create_secret(
+        Name=secret_name(project_id, connector_id),
+        SecretString=body,
+        Description="ingestplane connector secrets",
+        Tags=[{"Key": "project", "Value": project_id}, {"Key": "connector", "Value": connector_id}],
+    )
+    return created["ARN"]
+
+
+def _schedule_secret_deletion(arn: str | None, *, now: bool = False) -> None:
+    if not arn:
+        return
+    kwargs: dict[str, Any] = {"SecretId": arn}
+    if now:
+        kwargs["ForceDeleteWithoutRecovery"] = True
+    else:
+        kwargs["RecoveryWindowInDays"] = SECRET_RECOVERY_DAYS
+    try:
+        _sm().delete_secret(**kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("ResourceNotFoundException", "InvalidRequestException"):
+            raise
+
+
+# ---------------------------------------------------------------- config handling
+
+
+def _split(connector: ConnectorType, model: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """(config without secrets, the secrets that are set)."""
+    data = model.model_dump(mode="json")
+    secret_values = {}
+    for name in connector.secrets:
+        value = data.pop(name, None)
+        if value:
+            secret_values[name] = value
+    return data, secret_values
+
+
+def _refuse_mask(connector: ConnectorType, config: dict[str, Any]) -> None:
+    for name in connector.secrets:
+        if config.get(name) == MASK:
+            raise Invalid(
+                f"Invalid config: config.{name}: send the secret itself, not the mask", field=f"config.{name}"
+            )
+
+
+def _unmask(connector: ConnectorType, config: dict[str, Any], stored: dict[str, str]) -> dict[str, Any]:
+    """The config with each masked secret replaced by the stored value (the mask means: keep it)."""
+    out = dict(config)
+    for name in connector.secrets:
+        if out.get(name) == MASK:
+            if name not in stored:
+                raise Invalid(
+                    f"Invalid config: config.{name}: no stored value to keep; send the secret",
+                    field=f"config.{name}",
+                )
+            out[name] = stored[name]
+    return out
+
+
+def _out(record: ConnectorRecord, jobs: list[ConnectorJob] | None = None) -> ConnectorOut:
+    config = json.loads(record.config)
+    for name in filter(None, record.secret_fields.split(",")):
+        config[name] = MASK
+    return ConnectorOut(
+        id=record.connector_id,
+        name=record.name,
+        type=record.type,
+        version=record.type_version,
+        config=config,
+        created_by=record.created_by,
+        updated_by=record.updated_by,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        jobs=jobs or [],
+    )
+
+
+def _live(project_id: str, kind: str, connector_id: str) -> ConnectorRecord:
+    if not connector_id or len(connector_id) > 64:
+        raise NotFound()
+    try:
+        record = ConnectorRecord.get(*connector_key(project_id, kind, connector_id))
+    except DoesNotExist:
+        raise NotFound() from None
+    if record.deleted_at:
+        raise NotFound()
+    return record
+
+
+def _name_taken(project_id: str, kind: str, name: str, connector_id: str) -> bool:
+    try:
+        claim = ConnectorNameClaim.get(*ConnectorNameClaim.key(project_id, kind, name))
+    except DoesNotExist:
+        return False
+    return claim.connector_id != connector_id
+
+
+def _full_config(record: ConnectorRecord) -> dict[str, Any]:
+    return {**json.loads(record.config), **_read_secrets(record)}
+
+
+# ---------------------------------------------------------------- jobs that use a connector
+
+
+def _jobs_using(project_id: str, connector_id: str) -> list[JobView]:
+    refs = JobConnectorRef.query(
+        project_pk(project_id), JobConnectorRef.sk.startswith(JobConnectorRef.prefix(connector_id)), limit=100
+    )
+    keys = [JobView.key(project_id, r.job_id) for r in refs]
+    if not keys:
+        return []
+    jobs = [j for j in JobView.batch_get(keys) if not j.deleted_at]
+    return sorted(jobs, key=lambda j: j.name.casefold())
+
+
+def _job_summaries(project_id: str, kind: str, jobs: list[JobView]) -> list[ConnectorJob]:
+    other_kind = "destination" if kind == "source" else "source"
+    other_ids = {(j.dest_id if kind == "source" else j.source_id) for j in jobs} - {None}
+    names = {}
+    if other_ids:
+        keys = [connector_key(project_id, other_kind, cid) for cid in other_ids if cid]
+        names = {r.connector_id: r.name for r in ConnectorRecord.batch_get(keys)}
+    out = []
+    for j in jobs:
+        other = names.get((j.dest_id if kind == "source" else j.source_id) or "")
+        out.append(
+            ConnectorJob(
+                id=j.job_id,
+                name=j.name,
+                activate=bool(j.activate),
+                last_run_time=j.last_run_time,
+                last_run_state=j.last_run_state,
+                dest_name=other if kind == "source" else None,
+                source_name=other if kind == "destination" else None,
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- specs
+
+
+def spec(caller: Caller, project_id: str, kind: str, req: SpecRequest) -> dict[str, Any]:
+    """Without a type: the types and versions; with one: its config's JSON Schema."""
+    require_role(caller, project_id, Role.viewer)
+    if kind == "source" and req.catalog:
+        raise Invalid("catalog applies to destinations only", field="catalog")
+    if not req.type:
+        types = list_types(kind)  # type: ignore[arg-type]
+        if req.catalog:
+            types = [t for t in types if req.catalog in get_type(kind, t["type"]).variants]  # type: ignore[arg-type]
+        return {"types": types}
+    connector = get_type(kind, req.type, req.version)  # type: ignore[arg-type]
+    model = connector.config
+    if req.catalog:
+        if req.catalog not in connector.variants:
+            known = ", ".join(connector.variants) or "none"
+            raise Invalid(
+                f"Unknown catalog '{req.catalog}' for {req.type}; catalogs: {known}", field="catalog"
+            )
+        model = connector.variants[req.catalog]
+    schema = model.model_json_schema()
+    schema["title"] = connector.title
+    return {
+        "type": connector.type,
+        "version": connector.version,
+        "title": connector.title,
+        "catalog": req.catalog or (next(iter(connector.variants), None)),
+        "secret_fields": connector.secrets,
+        "spec": schema,
+    }
+
+
+# ---------------------------------------------------------------- connection test
+
+
+def _bounded(fn: Any, *args: Any) -> Any:
+    """Run `fn` with a hard time bound; None when it did not finish in time."""
+    future = _pool.submit(fn, *args)
+    try:
+        return future.result(timeout=HARD_TIMEOUT_SECONDS)
+    except FutureTimeout:
+        return None
+
+
+def test_connection(caller: Caller, project_id: str, kind: str, body: ConnectorTest) -> dict[str, Any]:
+    """Really reach the target: each check passes or says why not; a bad target is never a 5xx."""
+    require_role(caller, project_id, Role.editor)
+    connector = get_type(kind, body.type, body.version)  # type: ignore[arg-type]
+    config = body.config
+    if body.id:
+        stored = _read_secrets(_live(project_id, kind, body.id))
+        config = _unmask(connector, config, stored)
+    else:
+        _refuse_mask(connector, config)
+    ctx = _ctx(project_id)
+    model = connector.parse(config, ctx)
+    results = _bounded(lambda: run_checks(ctx, connector.checks(model, ctx)))
+    if results is None:
+        checks = [{"name": "connection", "status": "failed", "message": "timed out", "duration_ms": 0}]
+        return {"connection_result": {"status": "FAILED", "message": "timed out"}, "checks": checks}
+    failed = next((r for r in results if r.status == "failed"), None)
+    result = (
+        {"status": "FAILED", "message": f"{failed.name}: {failed.message}"}
+        if failed
+        else {"status": "SUCCEEDED", "message": "all checks passed"}
+    )
+    return {"connection_result": result, "checks": [r.to_dict() for r in results]}
+
+
+# ---------------------------------------------------------------- CRUD
+
+
+def create(caller: Caller, project_id: str, kind: str, body: ConnectorCreate) -> ConnectorOut:
+    require_role(caller, project_id, Role.editor)
+    connector = get_type(kind, body.type, body.version)  # type: ignore[arg-type]
+    _refuse_mask(connector, body.config)
+    model = connector.parse(body.config, _ctx(project_id))
+    config, secret_values = _split(connector, model)
+    connector_id = token.token_hex(8)
+    arn = _write_secrets(None, project_id, connector_id, secret_values) if secret_values else None
+    ts = now_iso()
+    record = ConnectorRecord(
+        *connector_key(project_id, kind, connector_id),
+        gsi1pk=list_key(project_id, kind),
+        gsi1sk=f"{ts}#{connector_id}",
+        connector_id=connector_id,
+        project_id=project_id,
+        kind=kind,
+        name=body.name,
+        type=connector.type,
+        type_version=connector.version,
+        config=json.dumps(config, sort_keys=True),
+        secret_fields=",".join(sorted(secret_values)),
+        secret_arn=arn,
+        created_by=caller.username,
+        updated_by=caller.username,
+        created_at=ts,
+        updated_at=ts,
+    )
+    claim = ConnectorNameClaim(
+        *ConnectorNameClaim.key(project_id, kind, body.name), connector_id=connector_id
+    )
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(claim, condition=ConnectorNameClaim.pk.does_not_exist())
+            tx.save(record, condition=ConnectorRecord.pk.does_not_exist())
+    except TransactWriteError:
+        _schedule_secret_deletion(arn, now=True)
+        raise Conflict(f"A {kind} named '{body.name}' already exists", field="name") from None
+    return _out(record)
+
+
+def get(caller: Caller, project_id: str, kind: str, connector_id: str) -> ConnectorOut:
+    require_role(caller, project_id, Role.viewer)
+    record = _live(project_id, kind, connector_id)
+    return _out(record, _job_summaries(project_id, kind, _jobs_using(project_id, connector_id)))
+
+
+def list_connectors(
+    caller: Caller, project_id: str, kind: str, limit: int | None, cursor: str | None
+) -> Page:
+    """The project's live connectors of one kind, oldest first, each with the jobs that use it."""
+    require_role(caller, project_id, Role.viewer)
+    records, next_cursor = query_page(
+        ConnectorRecord.live.query, list_key(project_id, kind), limit=limit, cursor=cursor
+    )
+    items = [
+        _out(r, _job_summaries(project_id, kind, _jobs_using(project_id, r.connector_id)))
+        for r in records
+        if not r.deleted_at
+    ]
+    return items, next_cursor
+
+
+def update(
+    caller: Caller, project_id: str, kind: str, connector_id: str, body: ConnectorUpdate
+) -> ConnectorOut:
+    """Change name, type, version or config; the mask in a secret field keeps the stored secret."""
+    require_role(caller, project_id, Role.editor)
+    if body.name is None and body.type is None and body.version is None and body.config is None:
+        raise Invalid("Nothing to update: give name, type, version or config", field="body")
+    record = _live(project_id, kind, connector_id)
+    type_name = body.type or record.type
+    if body.type and body.type != record.type and body.config is None:
+        raise Invalid("config is required when the type changes", field="config")
+    version = body.version or (record.type_version if type_name == record.type else None)
+    connector = get_type(kind, type_name, version)  # type: ignore[arg-type]
+    stored = _read_secrets(record)
+    config = (
+        {**json.loads(record.config), **stored}
+        if body.config is None
+        else _unmask(connector, body.config, stored)
+    )
+    model = connector.parse(config, _ctx(project_id))
+    plain, secret_values = _split(connector, model)
+    new_name = body.name if body.name is not None else record.name
+    renamed = new_name.casefold() != record.name.casefold()
+    if renamed and _name_taken(project_id, kind, new_name, connector_id):  # before touching the secret
+        raise Conflict(f"A {kind} named '{new_name}' already exists", field="name")
+    arn = record.secret_arn
+    if secret_values != stored and (secret_values or arn):
+        arn = _write_secrets(arn, project_id, connector_id, secret_values)
+    actions: list[Action] = [
+        ConnectorRecord.name.set(new_name),
+        ConnectorRecord.type.set(connector.type),
+        ConnectorRecord.type_version.set(connector.version),
+        ConnectorRecord.config.set(json.dumps(plain, sort_keys=True)),
+        ConnectorRecord.secret_fields.set(",".join(sorted(secret_values))),
+        ConnectorRecord.updated_by.set(caller.username),
+        ConnectorRecord.updated_at.set(now_iso()),
+    ]
+    if arn:
+        actions.append(ConnectorRecord.secret_arn.set(arn))
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            if renamed:
+                claim = ConnectorNameClaim(
+                    *ConnectorNameClaim.key(project_id, kind, new_name), connector_id=connector_id
+                )
+                tx.save(claim, condition=ConnectorNameClaim.pk.does_not_exist())
+                tx.delete(ConnectorNameClaim(*ConnectorNameClaim.key(project_id, kind, record.name)))
+            tx.update(record, actions=actions, condition=ConnectorRecord.deleted_at.does_not_exist())
+    except TransactWriteError:
+        # pynamodb groups transaction items by operation, so the failing item is found by reading.
+        if renamed and _name_taken(project_id, kind, new_name, connector_id):
+            raise Conflict(f"A {kind} named '{new_name}' already exists", field="name") from None
+        raise Conflict(f"The {kind} was changed by someone else; read it again and retry") from None
+    return get(caller, project_id, kind, connector_id)
+
+
+def delete(caller: Caller, project_id: str, kind: str, connector_id: str) -> None:
+    """Soft delete; refused (409) while a job uses the connector. Its secret is scheduled for deletion."""
+    require_role(caller, project_id, Role.editor)
+    record = _live(project_id, kind, connector_id)
+    jobs = _jobs_using(project_id, connector_id)
+    if jobs:
+        names = ", ".join(f"'{j.name}'" for j in jobs[:5])
+        raise Conflict(f"The {kind} is used by {len(jobs)} job(s): {names}; delete or change them first")
+    ts = now_iso()
+    actions: list[Action] = [
+        ConnectorRecord.deleted_at.set(ts),
+        ConnectorRecord.updated_at.set(ts),
+        ConnectorRecord.updated_by.set(caller.username),
+        ConnectorRecord.gsi1pk.remove(),
+        ConnectorRecord.gsi1sk.remove(),
+    ]
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(record, actions=actions, condition=ConnectorRecord.deleted_at.does_not_exist())
+            tx.delete(ConnectorNameClaim(*ConnectorNameClaim.key(project_id, kind, record.name)))
+    except TransactWriteError:
+        raise Conflict(f"The {kind} was changed by someone else; read it again and retry") from None
+    _schedule_secret_deletion(record.secret_arn)
+
+
+# ---------------------------------------------------------------- stream discovery
+
+
+def discover_streams(caller: Caller, project_id: str, req: StreamsRequest) -> dict[str, Any]:
+    """The streams of a source: its files sampled, each stream's columns inferred by the engine."""
+    require_role(caller, project_id, Role.viewer)
+    if req.source_id:
+        record = _live(project_id, "source", req.source_id)
+        connector = get_type("source", record.type, record.type_version)
+        stored = _read_secrets(record)
+        config = {**json.loads(record.config), **stored}
+        if req.config is not None:
+            config = _unmask(connector, req.config, stored)
+    else:
+        if req.config is None:
+            raise Invalid("Give source_id or config", field="config")
+        connector = get_type("source", req.type, req.version)
+        _refuse_mask(connector, req.config)
+        config = req.config
+    if connector.discover is None:
+        raise Invalid(f"Source type '{connector.type}' has no stream discovery", field="type")
+    ctx = _ctx(project_id)
+    model = connector.parse(config, ctx)
+    found = _bounded(connector.discover, model, ctx)
+    if found is None:
+        raise Invalid("Discovery timed out: narrow prefix or files", field="config.prefix")
+    return found
