@@ -7,6 +7,7 @@ A family's handler module is `app = make_app("projects")`, its routes, and
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Callable
 from typing import Any
 
@@ -27,8 +28,11 @@ tracer = Tracer(service="ingestplane")
 
 
 def _field_of(loc: Any) -> str:
-    """`("body", "name")` -> `name`; the request part is implied by the route."""
-    parts = [str(p) for p in (loc or ()) if p not in ("body", "query", "path", "header", "cookie")]
+    """`("body", "name")` -> `name`: the leading request part is implied by the route (a body field may
+    itself be called `path` or `query`)."""
+    parts = [str(p) for p in (loc or ())]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
     return ".".join(parts) or "body"
 
 
@@ -87,25 +91,44 @@ def make_app(family: str) -> APIGatewayHttpResolver:
     return app
 
 
-def body_size_guard(event: dict) -> dict | None:
-    """A 413 answer for an oversized body, before any parsing; None when the size is fine."""
+def body_guard(event: dict) -> dict | None:
+    """An answer for a body no route can parse, before any parsing: 413 when oversized, 400 when its
+    base64 is broken or a multipart body has no boundary. None when the body may go on."""
     body = event.get("body") or ""
+    status, message = 0, ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
-    if size <= MAX_BODY_BYTES:
+    content_type = next(
+        (v for k, v in (event.get("headers") or {}).items() if k.lower() == "content-type"), ""
+    )
+    if size > MAX_BODY_BYTES:
+        status, message = 413, "Payload too large"
+    elif event.get("isBase64Encoded") and not _is_base64(body):
+        status, message = 400, "Invalid request: body is not valid base64"
+    elif str(content_type).lower().startswith("multipart/") and "boundary=" not in str(content_type).lower():
+        status, message = 400, "Invalid request: a multipart body needs a boundary in Content-Type"
+    if not status:
         return None
-    resp = error_response(dialect_for_path(event.get("rawPath", "/")), 413, "Payload too large")
-    return {"statusCode": 413, "headers": resp.headers, "body": resp.body}
+    resp = error_response(dialect_for_path(event.get("rawPath", "/")), status, message)
+    return {"statusCode": status, "headers": resp.headers, "body": resp.body}
+
+
+def _is_base64(body: str) -> bool:
+    try:
+        base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def make_lambda_handler(app: APIGatewayHttpResolver, family: str) -> Callable[[dict, Any], dict]:
-    """The Lambda entry point of one family: logging context, tracing, the body-size guard, routing."""
+    """The Lambda entry point of one family: logging context, tracing, the body guard, routing."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict, context: Any) -> dict:
         logger.append_keys(family=family)
-        too_large = body_size_guard(event)
-        response = too_large or app.resolve(event, context)
+        refused = body_guard(event)
+        response = refused or app.resolve(event, context)
         http = (event.get("requestContext") or {}).get("http") or {}
         # The path and status only: bodies, headers and query strings may carry credentials.
         logger.info(

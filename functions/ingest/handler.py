@@ -1,7 +1,10 @@
 """The ingest function: SQS batches of S3 ObjectCreated events under uploads/, with partial batch failures.
 
-The upload-syncs issue turns each record into an ingested file; until then a record is acknowledged
-after its event is parsed and logged.
+Each SQS record carries one S3 notification; each of its objects is ingested into its upload sync
+(functions/core/services/ingestion.py). A record whose handling raises is reported back as a batch item
+failure: SQS delivers it again after the visibility timeout, then to the dead-letter queue. Every step
+is idempotent (conditional writes keyed by the object's key and ETag), so redeliveries, duplicates
+and reordered events change nothing twice.
 """
 
 from __future__ import annotations
@@ -14,17 +17,24 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.core.api import logger
+from functions.core.services.ingestion import handle_s3_record
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> None:
-    body = json.loads(record.body)
-    for s3_record in body.get("Records", []):
-        logger.info(
-            "object created",
-            extra={"key": s3_record["s3"]["object"]["key"], "event": s3_record.get("eventName")},
-        )
+    try:
+        body = json.loads(record.body)
+    except ValueError:
+        logger.warning("not an S3 notification; dropped", extra={"message_id": record.message_id})
+        return
+    if not isinstance(body, dict) or body.get("Event") == "s3:TestEvent":
+        return  # S3's test event when the notification is configured
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    for s3_record in body.get("Records") or []:
+        key = s3_record.get("s3", {}).get("object", {}).get("key")
+        logger.info("object created", extra={"key": key, "event": s3_record.get("eventName")})
+        handle_s3_record(s3_record, record.message_id, receive_count)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -76,7 +76,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "syncs": FunctionSpec(
         512,
         29,
-        {"projects": "r", "sync_sessions": "rw", "jobs": "rw", **_IDEMPOTENT},
+        {"projects": "rw", "sync_sessions": "rw", "jobs": "rw", **_IDEMPOTENT},  # rw: sync id counters
         read=(UPLOADS_PREFIX,),
         write=(UPLOADS_PREFIX,),
         delete=(UPLOADS_PREFIX,),
@@ -85,7 +85,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "ingest": FunctionSpec(
         2048,
         300,
-        {"projects": "r", "connectors": "r", "jobs": "rw", "sync_sessions": "rw", **_IDEMPOTENT},
+        {"projects": "rw", "connectors": "r", "jobs": "rw", "sync_sessions": "rw", **_IDEMPOTENT},
         read=_DATA_PREFIXES,
         write=(LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
         delete=(LAKE_PREFIX,),

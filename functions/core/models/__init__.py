@@ -45,6 +45,18 @@ from .projects import (
     ProjectOut,
     ProjectUpdate,
 )
+from .syncs import (
+    FileSyncHistory,
+    FileSyncInfo,
+    SyncCreate,
+    SyncFileOut,
+    SyncOut,
+    SyncStart,
+    SyncStatus,
+    SyncType,
+    UploadOut,
+    UploadStart,
+)
 
 __all__ = [
     "ConnectionCheck", "ConnectionResult", "ConnectionTestOut", "ConnectorCreate", "ConnectorJob",
@@ -54,4 +66,6 @@ __all__ = [
     "FieldError", "LoginOut", "LoginRequest", "MemberAdd", "MemberOut", "MemberUpdate", "Name",
     "PageEnvelope", "ProjectCreate", "ProjectOut", "ProjectUpdate", "SignupRequest", "Strict", "UserOut",
     "Username", "WhoAmI", "dump",
+    "FileSyncHistory", "FileSyncInfo", "SyncCreate", "SyncFileOut", "SyncOut", "SyncStart", "SyncStatus",
+    "SyncType", "UploadOut", "UploadStart",
 ]  # fmt: skip

@@ -51,7 +51,12 @@ def test_bad_project_requests_change_nothing(alice):
         assert r.status_code == 400, (method, body, r.text)
         assert r.json()["success"] is False
     for raw in (b"\xff\xfe{", b"{not json", b"[]", b"null"):  # bytes that are not UTF-8 / not an object
-        for content_type in ("application/json", "text/plain", "application/x-www-form-urlencoded"):
+        for content_type in (
+            "application/json",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
             r = alice.call("POST", "/api/v1/project", data=raw, headers={"Content-Type": content_type})
             assert r.status_code == 400, (raw, content_type, r.text)
             assert r.json()["success"] is False

@@ -1,0 +1,717 @@
+"""Upload syncs: sessions, files, direct and presigned multipart uploads (the API side).
+
+A sync session collects files into one lake path. Files arrive under
+`uploads/<project>/<sync id>/<token>/<file name>`; S3 notifies the ingest worker
+(functions/core/services/ingestion.py), which parses each file and counts it once. Ending a sync
+records its end; it is Finished once no file is in flight.
+
+Every object a sync receives is registered here *after* S3 has stored it (a direct upload, a completed
+multipart upload) and by the worker when its event arrives, whichever comes first: one conditional
+write per object identity (key + ETag) adds it to the session's `in_flight` exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+import time
+
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from .. import aws
+from ..auth import Caller, Role, require_role
+from ..constants import LAKE_PREFIX, TRASH_PREFIX, UPLOADS_PREFIX
+from ..errors import Conflict, Invalid, NotFound
+from ..models.syncs import (
+    MAX_FILE_NAME_LENGTH,
+    MAX_PARTS,
+    MAX_PATH_LENGTH,
+    MAX_PRESIGNED_PARTS_PER_ANSWER,
+    ColumnOut,
+    FileSyncHistory,
+    FileSyncInfo,
+    MiB,
+    PartETag,
+    PartUrl,
+    ReceivedPart,
+    SyncFileOut,
+    SyncOut,
+    SyncStatus,
+    SyncType,
+    UploadOut,
+    UploadStart,
+)
+from ..pagination import decode_cursor, encode_cursor, page_size
+from ..repositories.projects import project_pk
+from ..repositories.syncs import (
+    MAX_FILES_PER_SYNC,
+    SyncFileRecord,
+    SyncSessionRecord,
+    UploadRecord,
+    ingest_job_id,
+    next_id,
+    object_id,
+)
+from ..settings import get_settings
+
+END_MARKER = ".end"  # uploads/<project>/<sync id>/.end: asks the ingest worker to finish a full sync
+DEFAULT_PART_SIZE = 8 * MiB
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+Page = tuple[list, str | None]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# ---------------------------------------------------------------- names and paths
+
+
+def normalize_path(raw: str) -> str:
+    """A lake path relative to the project's lake: `/data//db/` -> `data/db`; 400 when it could escape."""
+    if _CONTROL.search(raw):
+        raise Invalid("path must not contain control characters", field="path")
+    segments = [s for s in raw.strip().replace("\\", "/").split("/") if s]
+    if not segments:
+        raise Invalid("path must name a folder in the lake, e.g. /data/db/transactions", field="path")
+    for segment in segments:
+        if segment == "..":
+            raise Invalid("path must not contain '..': it stays inside the project's lake", field="path")
+        if segment.startswith("."):
+            raise Invalid("path segments starting with '.' are reserved", field="path")
+        if len(segment) > 255:
+            raise Invalid("path segments are at most 255 characters", field="path")
+    path = "/".join(segments)
+    if len(path) > MAX_PATH_LENGTH:
+        raise Invalid(f"path is at most {MAX_PATH_LENGTH} characters", field="path")
+    return path
+
+
+def clean_file_name(raw: str | None) -> str:
+    """The base name of an uploaded file, safe as one S3 key segment."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not name or name in (".", ".."):
+        raise Invalid("the file needs a name", field="file_name")
+    if _CONTROL.search(name):
+        raise Invalid("file names must not contain control characters", field="file_name")
+    if len(name) > MAX_FILE_NAME_LENGTH:
+        raise Invalid(f"file names are at most {MAX_FILE_NAME_LENGTH} characters", field="file_name")
+    return name
+
+
+def upload_key(project_id: str, sync_id: int, file_name: str) -> str:
+    return f"{UPLOADS_PREFIX}{project_id}/{sync_id}/{secrets.token_hex(8)}/{file_name}"
+
+
+def end_marker_key(project_id: str, sync_id: int) -> str:
+    return f"{UPLOADS_PREFIX}{project_id}/{sync_id}/{END_MARKER}"
+
+
+def lake_dir(project_id: str, path: str) -> str:
+    return f"{LAKE_PREFIX}{project_id}/{path}/"
+
+
+def staging_dir(project_id: str, sync_id: int, path: str) -> str:
+    """Where a full sync's files wait until the sync finishes (a hidden prefix readers skip)."""
+    return f"{LAKE_PREFIX}{project_id}/.staging/s{sync_id}/{path}/"
+
+
+def trash_dir(project_id: str, sync_id: int, path: str) -> str:
+    return f"{TRASH_PREFIX}{project_id}/{sync_id}/{path}/"
+
+
+# ---------------------------------------------------------------- projects of the upload dialect
+
+
+def dialect_project(caller: Caller, project_id: str | None) -> str:
+    """The project an upload-dialect request acts on: the API key's, or `project_id` for a person."""
+    if not caller.is_user:
+        assert caller.project_id
+        if project_id and project_id != caller.project_id:
+            raise NotFound()
+        return caller.project_id
+    if not project_id:
+        raise Invalid(
+            "project_id is required when signed in as a user (an API key names its project)",
+            field="project_id",
+        )
+    return project_id
+
+
+# ---------------------------------------------------------------- shaping
+
+
+def info_out(s: SyncSessionRecord) -> FileSyncInfo:
+    return FileSyncInfo(
+        sync_id=int(s.sync_id),
+        name=s.name,
+        path=s.display_path,
+        sync_type=SyncType(s.sync_type),
+        sync_status=SyncStatus(s.sync_status),
+        start_time=int(s.start_time),
+        end_time=int(s.end_time),
+        total_files=int(s.total_files),
+        num_failed=int(s.num_failed),
+    )
+
+
+def sync_out(s: SyncSessionRecord) -> SyncOut:
+    return SyncOut(
+        **info_out(s).model_dump(),
+        project_id=s.project_id,
+        in_flight=int(s.in_flight),
+        created_by=s.created_by,
+        ingest_job_id=ingest_job_id(int(s.sync_id)),
+        read=int(s.read),
+        inserted=int(s.inserted),
+        rejected=int(s.rejected),
+        errors=int(s.errors),
+        message=s.message or "",
+    )
+
+
+def history_out(f: SyncFileRecord) -> FileSyncHistory:
+    return FileSyncHistory(
+        history_id=int(f.history_id),
+        sync_id=int(f.sync_id),
+        file_name=f.file_name,
+        start_time=int(f.start_time),
+        end_time=int(f.end_time),
+        sync_status=SyncStatus(f.sync_status),
+        message=f.message or "",
+    )
+
+
+def file_out(f: SyncFileRecord) -> SyncFileOut:
+    columns = [ColumnOut(**c) for c in json.loads(f.columns)] if f.columns else []
+    return SyncFileOut(
+        **history_out(f).model_dump(),
+        size=int(f.size),
+        format=f.format,
+        read=int(f.read),
+        inserted=int(f.inserted),
+        rejected=int(f.rejected),
+        errors=int(f.errors),
+        columns=columns,
+        lake_files=[str(x) for x in f.lake_files or []],
+    )
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def get_session(project_id: str, sync_id: int, *, consistent: bool = False) -> SyncSessionRecord:
+    try:
+        return SyncSessionRecord.get(*SyncSessionRecord.key(project_id, sync_id), consistent_read=consistent)
+    except DoesNotExist:
+        raise NotFound(f"No sync {sync_id} in this project") from None
+
+
+def _open_session(project_id: str, sync_id: int) -> SyncSessionRecord:
+    session = get_session(project_id, sync_id)
+    if session.end_time:
+        raise Conflict(f"Sync {sync_id} has ended; start a new sync to upload more files")
+    return session
+
+
+def start_sync(
+    caller: Caller, project_id: str, name: str | None, path: str, sync_type: SyncType
+) -> SyncSessionRecord:
+    """A new open session with the next sync id of the project."""
+    require_role(caller, project_id, Role.editor)
+    normalized = normalize_path(path)
+    sync_id = next_id(project_id, "sync")
+    record = SyncSessionRecord(
+        *SyncSessionRecord.key(project_id, sync_id),
+        gsi1pk=f"INGESTJOB#{project_id}",
+        gsi1sk=ingest_job_id(sync_id),
+        project_id=project_id,
+        sync_id=sync_id,
+        name=name or "/" + normalized,
+        path=normalized,
+        display_path="/" + normalized,
+        sync_type=sync_type.value,
+        sync_status=SyncStatus.Syncing.value,
+        start_time=now_ms(),
+        end_time=0,
+        created_by=caller.username,
+    )
+    record.save(condition=SyncSessionRecord.pk.does_not_exist())
+    return record
+
+
+def end_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord:
+    """Record the end; the session finishes when its last file is ingested (now, if none is in flight)."""
+    require_role(caller, project_id, Role.editor)
+    session = get_session(project_id, sync_id)
+    try:
+        session.update(
+            actions=[SyncSessionRecord.end_time.set(now_ms())],
+            condition=SyncSessionRecord.end_time == 0,
+        )
+    except UpdateError:
+        raise Conflict(f"Sync {sync_id} has already ended") from None
+    if session.in_flight == 0:
+        if session.sync_type == SyncType.FullSync.value:
+            # Moving the path's older files to trash is the ingest worker's job (it owns lake/ and
+            # trash/); an object under uploads/ reaches it like any file does.
+            aws.client("s3").put_object(
+                Bucket=get_settings().data_bucket, Key=end_marker_key(project_id, sync_id), Body=b""
+            )
+        else:
+            from .ingestion import finish_sync_if_done
+
+            finish_sync_if_done(project_id, sync_id, owner=f"api:{secrets.token_hex(8)}")
+            session.refresh()
+    return session
+
+
+def get_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord:
+    require_role(caller, project_id, Role.viewer)
+    return get_session(project_id, sync_id)
+
+
+def _offset_query(results, offset: int, size: int) -> list:
+    out = []
+    for i, item in enumerate(results):
+        if i >= offset + size:
+            break
+        if i >= offset:
+            out.append(item)
+    return out
+
+
+def list_sync_infos(caller: Caller, project_id: str, offset: int, size: int) -> list[FileSyncInfo]:
+    """The seed's list: newest first, `from`/`size` offsets."""
+    require_role(caller, project_id, Role.viewer)
+    results = SyncSessionRecord.query(
+        project_pk(project_id),
+        SyncSessionRecord.sk.startswith("SYNC#"),
+        scan_index_forward=False,
+        limit=offset + size,
+        page_size=min(offset + size, 500),
+    )
+    return [info_out(s) for s in _offset_query(results, offset, size)]
+
+
+def list_history(
+    caller: Caller, project_id: str, offset: int, size: int, sync_id: int | None = None
+) -> list[FileSyncHistory]:
+    """The seed's uploaded-file history: newest first, `from`/`size` offsets; optionally one sync's."""
+    require_role(caller, project_id, Role.viewer)
+    if sync_id is not None:
+        files = sorted(
+            SyncFileRecord.query(
+                project_pk(project_id), SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#")
+            ),
+            key=lambda f: -int(f.history_id),
+        )
+        return [history_out(f) for f in files[offset : offset + size]]
+    results = SyncFileRecord.by_history.query(
+        f"HISTORY#{project_id}",
+        scan_index_forward=False,
+        limit=offset + size,
+        page_size=min(offset + size, 500),
+    )
+    return [history_out(f) for f in _offset_query(results, offset, size)]
+
+
+def list_syncs(caller: Caller, project_id: str, limit: int | None, cursor: str | None) -> Page:
+    require_role(caller, project_id, Role.viewer)
+    size = page_size(limit)
+    result = SyncSessionRecord.query(
+        project_pk(project_id),
+        SyncSessionRecord.sk.startswith("SYNC#"),
+        scan_index_forward=False,
+        limit=size,
+        page_size=size,
+        last_evaluated_key=decode_cursor(cursor),
+    )
+    items = [sync_out(s) for s in result]
+    return items, encode_cursor(result.last_evaluated_key)
+
+
+def list_files(caller: Caller, project_id: str, sync_id: int, limit: int | None, cursor: str | None) -> Page:
+    require_role(caller, project_id, Role.viewer)
+    get_session(project_id, sync_id)
+    size = page_size(limit)
+    result = SyncFileRecord.query(
+        project_pk(project_id),
+        SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"),
+        limit=size,
+        page_size=size,
+        last_evaluated_key=decode_cursor(cursor),
+    )
+    items = sorted((file_out(f) for f in result), key=lambda f: f.history_id)
+    return items, encode_cursor(result.last_evaluated_key)
+
+
+def ingest_job_records(project_id: str, job_id: str) -> tuple[SyncSessionRecord, list[SyncFileRecord]] | None:
+    """The stored data behind an upload sync's ingest job (`sync-<sync id>`, DESIGN 5.3), for the jobs
+    family's `GET /api/ingest/jobs/{id}`: the session (read, inserted, rejected, errors, start_time,
+    finished_time, sync_status) and its files (history_id, file_name, read, inserted, rejected, errors,
+    message); None when `job_id` is not an upload sync of the project."""
+    if not job_id.startswith("sync-") or not job_id[5:].isdigit():
+        return None
+    sync_id = int(job_id[5:])
+    try:
+        session = SyncSessionRecord.get(*SyncSessionRecord.key(project_id, sync_id))
+    except DoesNotExist:
+        return None
+    files = sorted(
+        SyncFileRecord.query(project_pk(project_id), SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#")),
+        key=lambda f: int(f.history_id),
+    )
+    return session, files
+
+
+# ---------------------------------------------------------------- files
+
+
+class SyncClosed(Exception):
+    """The session ended before this object was registered: it is not part of the sync."""
+
+
+def register_object(
+    project_id: str,
+    sync_id: int,
+    key: str,
+    etag: str,
+    version_id: str | None,
+    file_name: str,
+    size: int,
+    owner: str | None = None,
+) -> tuple[SyncFileRecord, bool]:
+    """The file record of one stored object; the first registration (only) adds it to `in_flight`."""
+    oid = object_id(key, etag)
+    session = SyncSessionRecord(*SyncSessionRecord.key(project_id, sync_id))
+    created = True
+    try:
+        session.update(
+            actions=[
+                SyncSessionRecord.in_flight.add(1),
+                SyncSessionRecord.registered.add(1),
+                SyncSessionRecord.pending.add({oid}),
+            ],
+            condition=SyncSessionRecord.pk.exists()
+            & (SyncSessionRecord.end_time == 0)
+            & (SyncSessionRecord.registered < MAX_FILES_PER_SYNC)
+            & ~SyncSessionRecord.pending.contains(oid)
+            & ~SyncSessionRecord.done.contains(oid),
+        )
+    except UpdateError:
+        try:
+            current = SyncSessionRecord.get(*SyncSessionRecord.key(project_id, sync_id), consistent_read=True)
+        except DoesNotExist:
+            raise SyncClosed(f"sync {sync_id} does not exist") from None
+        if oid not in (current.pending or set()) and oid not in (current.done or set()):
+            if current.end_time:
+                raise SyncClosed(f"sync {sync_id} has ended") from None
+            raise Invalid(f"a sync holds at most {MAX_FILES_PER_SYNC} files; start another sync") from None
+        created = False
+    pk, sk = SyncFileRecord.key(project_id, sync_id, oid)
+    try:
+        return SyncFileRecord.get(pk, sk, consistent_read=True), created
+    except DoesNotExist:
+        pass  # new, or registered by an attempt that stopped before writing its record
+    history_id = next_id(project_id, "history")
+    record = SyncFileRecord(
+        pk,
+        sk,
+        gsi1pk=f"HISTORY#{project_id}",
+        gsi1sk=f"{history_id:012d}",
+        project_id=project_id,
+        sync_id=sync_id,
+        history_id=history_id,
+        object_key=key,
+        etag=etag.strip('"'),
+        version_id=version_id,
+        file_name=file_name,
+        size=size,
+        sync_status=SyncStatus.Syncing.value,
+        start_time=now_ms(),
+        end_time=0,
+        lease_owner=owner,
+    )
+    try:
+        record.save(condition=SyncFileRecord.pk.does_not_exist())
+    except PutError:
+        return SyncFileRecord.get(pk, sk, consistent_read=True), created
+    return record, created
+
+
+def _register_or_conflict(project_id: str, sync_id: int, **kw) -> SyncFileRecord:
+    try:
+        record, _ = register_object(project_id, sync_id, **kw)
+    except SyncClosed:
+        raise Conflict(f"Sync {sync_id} ended while the file was uploading; it is not part of it") from None
+    return record
+
+
+def direct_upload(
+    caller: Caller, project_id: str, sync_id: int, path: str | None, file_name: str | None, content: bytes
+) -> SyncFileRecord:
+    """A small file sent in the request itself: stored under uploads/, then ingested like any other."""
+    require_role(caller, project_id, Role.editor)
+    session = _open_session(project_id, sync_id)
+    if path is not None and path.strip() and normalize_path(path) != session.path:
+        raise Invalid(f"path does not match the sync's path {session.display_path}", field="path")
+    name = clean_file_name(file_name)
+    if not content:
+        raise Invalid("the file is empty", field="file")
+    key = upload_key(project_id, sync_id, name)
+    resp = aws.client("s3").put_object(Bucket=get_settings().data_bucket, Key=key, Body=content)
+    return _register_or_conflict(
+        project_id,
+        sync_id,
+        key=key,
+        etag=resp["ETag"],
+        version_id=resp.get("VersionId"),
+        file_name=name,
+        size=len(content),
+    )
+
+
+# ---------------------------------------------------------------- presigned multipart uploads
+
+
+def plan_parts(size: int, part_size: int | None) -> tuple[int, int]:
+    """(part size, part count) for a file: parts of 5 MiB..5 GiB, at most 10,000 of them."""
+    if part_size is None:
+        needed = math.ceil(size / MAX_PARTS)
+        part_size = max(DEFAULT_PART_SIZE, math.ceil(needed / MiB) * MiB)
+    count = max(1, math.ceil(size / part_size))
+    if count > MAX_PARTS:
+        smallest = math.ceil(math.ceil(size / MAX_PARTS) / MiB) * MiB
+        raise Invalid(
+            f"{count} parts of {part_size} bytes: at most {MAX_PARTS} parts; use part_size >= {smallest}",
+            field="part_size",
+        )
+    return part_size, count
+
+
+def _get_upload(project_id: str, upload_id: str, sync_id: int | None = None) -> UploadRecord:
+    try:
+        rec = UploadRecord.get(*UploadRecord.key(project_id, upload_id), consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"No upload {upload_id} in this project") from None
+    if sync_id is not None and int(rec.sync_id) != sync_id:
+        raise NotFound(f"No upload {upload_id} in sync {sync_id}")
+    return rec
+
+
+def _part_urls(rec: UploadRecord, numbers: list[int], expires_in: int) -> list[PartUrl]:
+    s3 = aws.client("s3")
+    bucket = get_settings().data_bucket
+    return [
+        PartUrl(
+            part_number=n,
+            url=s3.generate_presigned_url(
+                "upload_part",
+                Params={
+                    "Bucket": bucket,
+                    "Key": rec.object_key,
+                    "UploadId": rec.s3_upload_id,
+                    "PartNumber": n,
+                },
+                ExpiresIn=expires_in,
+            ),
+        )
+        for n in numbers
+    ]
+
+
+def _received(rec: UploadRecord) -> list[ReceivedPart]:
+    s3 = aws.client("s3")
+    out: list[ReceivedPart] = []
+    marker = 0
+    while True:
+        try:
+            resp = s3.list_parts(
+                Bucket=get_settings().data_bucket,
+                Key=rec.object_key,
+                UploadId=rec.s3_upload_id,
+                PartNumberMarker=marker,
+                MaxParts=1000,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "NoSuchUpload":
+                return out
+            raise
+        out.extend(
+            ReceivedPart(part_number=p["PartNumber"], etag=p["ETag"].strip('"'), size=p["Size"])
+            for p in resp.get("Parts", [])
+        )
+        if not resp.get("IsTruncated"):
+            return out
+        marker = int(resp["NextPartNumberMarker"])
+
+
+def _upload_out(
+    rec: UploadRecord,
+    *,
+    expires_in: int,
+    from_part: int = 1,
+    received: list[ReceivedPart] | None = None,
+) -> UploadOut:
+    parts: list[PartUrl] = []
+    next_part = None
+    if rec.status == "open":
+        have = {p.part_number for p in received or []}
+        missing = [n for n in range(from_part, int(rec.part_count) + 1) if n not in have]
+        batch = missing[:MAX_PRESIGNED_PARTS_PER_ANSWER]
+        parts = _part_urls(rec, batch, expires_in)
+        if len(missing) > len(batch):
+            next_part = missing[len(batch)]
+    return UploadOut(
+        upload_id=rec.upload_id,
+        sync_id=int(rec.sync_id),
+        file_name=rec.file_name,
+        size=int(rec.size),
+        part_size=int(rec.part_size),
+        part_count=int(rec.part_count),
+        status=rec.status,
+        expires_at=now_ms() + expires_in * 1000,
+        parts=parts,
+        received=received or [],
+        next_part=next_part,
+    )
+
+
+def start_upload(caller: Caller, project_id: str, sync_id: int, body: UploadStart) -> UploadOut:
+    """A multipart upload of one file into the sync, with presigned URLs for its parts."""
+    require_role(caller, project_id, Role.editor)
+    _open_session(project_id, sync_id)
+    name = clean_file_name(body.file_name)
+    part_size, count = plan_parts(body.size, body.part_size)
+    key = upload_key(project_id, sync_id, name)
+    resp = aws.client("s3").create_multipart_upload(Bucket=get_settings().data_bucket, Key=key)
+    upload_id = secrets.token_urlsafe(16).replace("-", "A").replace("_", "B")
+    rec = UploadRecord(
+        *UploadRecord.key(project_id, upload_id),
+        project_id=project_id,
+        upload_id=upload_id,
+        sync_id=sync_id,
+        object_key=key,
+        s3_upload_id=resp["UploadId"],
+        file_name=name,
+        size=body.size,
+        part_size=part_size,
+        part_count=count,
+        status="open",
+        created_by=caller.username,
+        created_at=now_ms(),
+    )
+    rec.save(condition=UploadRecord.pk.does_not_exist())
+    return _upload_out(rec, expires_in=body.expires_in)
+
+
+def get_upload(
+    caller: Caller,
+    project_id: str,
+    upload_id: str,
+    from_part: int = 1,
+    expires_in: int = 3600,
+    sync_id: int | None = None,
+) -> UploadOut:
+    """The parts S3 has received (to resume) and fresh URLs for the ones still missing."""
+    require_role(caller, project_id, Role.editor)
+    rec = _get_upload(project_id, upload_id, sync_id)
+    received = _received(rec) if rec.status == "open" else []
+    return _upload_out(rec, expires_in=expires_in, from_part=from_part, received=received)
+
+
+def complete_upload(
+    caller: Caller, project_id: str, upload_id: str, parts: list[PartETag], sync_id: int | None = None
+) -> UploadOut:
+    """Assemble the parts; a wrong or missing ETag is a 400 and every received part stays."""
+    require_role(caller, project_id, Role.editor)
+    rec = _get_upload(project_id, upload_id, sync_id)
+    if rec.status == "completed":
+        return _upload_out(rec, expires_in=60)
+    if rec.status == "aborted":
+        raise Conflict("The upload was aborted; start a new one")
+    _open_session(project_id, int(rec.sync_id))
+    numbers = [p.part_number for p in parts]
+    if len(set(numbers)) != len(numbers):
+        raise Invalid("each part_number may appear once", field="parts")
+    expected = set(range(1, int(rec.part_count) + 1))
+    missing = sorted(expected - set(numbers))
+    extra = sorted(set(numbers) - expected)
+    if extra:
+        raise Invalid(
+            f"this upload has {rec.part_count} parts; unknown part numbers {extra[:10]}", field="parts"
+        )
+    if missing:
+        raise Invalid(f"parts missing: {missing[:10]} (list the upload to see what S3 has)", field="parts")
+    ordered = sorted(parts, key=lambda p: p.part_number)
+    s3 = aws.client("s3")
+    try:
+        resp = s3.complete_multipart_upload(
+            Bucket=get_settings().data_bucket,
+            Key=rec.object_key,
+            UploadId=rec.s3_upload_id,
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": p.part_number, "ETag": '"' + p.etag.strip('"') + '"'} for p in ordered
+                ]
+            },
+        )
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code == "NoSuchUpload":
+            rec.refresh(consistent_read=True)
+            if rec.status == "completed":  # a concurrent complete won
+                return _upload_out(rec, expires_in=60)
+            raise Conflict("S3 no longer has this upload (aborted or expired); start a new one") from None
+        if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidRequest", "MalformedXML"):
+            message = exc.response["Error"].get("Message") or code
+            raise Invalid(
+                f"S3 refused the parts ({code}: {message}); the parts received are kept: list the upload "
+                "and complete it again with their ETags",
+                field="parts",
+            ) from None
+        raise
+    etag = resp["ETag"].strip('"')
+    _register_or_conflict(
+        project_id,
+        int(rec.sync_id),
+        key=rec.object_key,
+        etag=etag,
+        version_id=resp.get("VersionId"),
+        file_name=rec.file_name,
+        size=int(rec.size),
+    )
+    try:
+        rec.update(
+            actions=[UploadRecord.status.set("completed"), UploadRecord.etag.set(etag)],
+            condition=UploadRecord.status == "open",
+        )
+    except UpdateError:
+        rec.refresh(consistent_read=True)
+    return _upload_out(rec, expires_in=60)
+
+
+def abort_upload(caller: Caller, project_id: str, upload_id: str, sync_id: int | None = None) -> UploadOut:
+    """Drop the upload and its parts (S3's lifecycle rule also aborts forgotten ones)."""
+    require_role(caller, project_id, Role.editor)
+    rec = _get_upload(project_id, upload_id, sync_id)
+    if rec.status == "completed":
+        raise Conflict("The upload is complete; its file is part of the sync")
+    if rec.status == "open":
+        try:
+            aws.client("s3").abort_multipart_upload(
+                Bucket=get_settings().data_bucket, Key=rec.object_key, UploadId=rec.s3_upload_id
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchUpload":
+                raise
+        try:
+            rec.update(actions=[UploadRecord.status.set("aborted")], condition=UploadRecord.status == "open")
+        except UpdateError:
+            rec.refresh(consistent_read=True)
+    return _upload_out(rec, expires_in=60)
