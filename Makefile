@@ -51,7 +51,7 @@ deploy: $(VENV) layers node_modules/.installed
 lint: $(VENV)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy functions infra
+	$(PY) -m mypy functions infra cli
 
 invoke: $(VENV)
 	$(PY) -m infra.local.invoke $(FUNCTION) $(EVENT)
