@@ -1,4 +1,8 @@
-"""The sync state machine's task steps. Each state passes `{"step": NAME, ...}`; the jobs issue adds the steps."""
+"""The sync state machine's task steps. Each state passes `{"step": NAME, ...}`; STEPS dispatches.
+
+The run's life cycle is functions.core.services.runs; the data-plane steps (plan, ingest_unit, commit) are
+functions.workflow.sync, which imports the engine only when a step needs it.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,104 @@ import json
 from typing import Any
 
 from functions.core.api import logger
+from functions.core.services import runs
+
+
+def _base(event: dict) -> dict:
+    return {"job": event.get("job") or {}, "run": event.get("run") or {}, "config": event.get("config") or {}}
+
+
+def _ids(event: dict) -> tuple[str, str, str] | None:
+    job, run = event.get("job") or {}, event.get("run") or {}
+    if job.get("project_id") and job.get("job_id") and run.get("run_id"):
+        return job["project_id"], job["job_id"], run["run_id"]
+    return None
 
 
 def mark_running(event: dict) -> dict:
-    return {**event, "status": "running"}
+    """queued -> running (a scheduled start creates and claims its run); skip=true when nothing runs."""
+    base = _base(event)
+    config = base["config"]
+    config["map_concurrency"] = max(1, int(config.get("map_concurrency") or 1))
+    if not base["job"].get("project_id") or not base["job"].get("job_id"):
+        return {**base, "skip": True, "status": "skipped"}
+    run = runs.begin_run(base["job"], base["run"], event.get("execution_arn"))
+    if run is None:
+        return {**base, "skip": True, "status": "skipped"}
+    small = {"run_id": run["id"], "trigger": run["trigger"], "started_by": run["started_by"]}
+    runs.log_events(
+        base["job"]["project_id"],
+        base["job"]["job_id"],
+        run["id"],
+        "start",
+        [runs.event("INFO", f"run started ({run['trigger']}, by {run['started_by'] or 'unknown'})")],
+    )
+    return {**base, "run": small, "skip": False, "status": "running"}
+
+
+def plan(event: dict) -> dict:
+    from functions.workflow import sync
+
+    return sync.plan(event)
+
+
+def ingest_unit(event: dict) -> dict:
+    from functions.workflow import sync
+
+    return sync.ingest_unit(event)
+
+
+def commit(event: dict) -> dict:
+    from functions.workflow import sync
+
+    return sync.commit(event)
 
 
 def mark_succeeded(event: dict) -> dict:
-    return {**event, "status": "succeeded"}
+    """End the run with the commit's outcome (failed when a file could not be read); a skip ends quietly."""
+    base = _base(event)
+    ids = _ids(event)
+    if event.get("skip") or ids is None:
+        return {**base, "status": "skipped"}
+    from functions.workflow import sync
+
+    outcome = sync.summary(*ids) or {"state": "succeeded"}
+    state = outcome.get("state") or "succeeded"
+    ended = runs.finish_run(
+        *ids, state, error=outcome.get("error"), stats=outcome.get("stats"), tables=outcome.get("tables")
+    )
+    if ended:
+        level = "INFO" if state == "succeeded" else "ERROR"
+        runs.log_events(*ids, "end", [runs.event(level, f"run {state}")])
+    return {**base, "status": state}
+
+
+def _end(ids: tuple[str, str, str] | None, state: str, message: str) -> None:
+    if ids is None:
+        return
+    if runs.finish_run(*ids, state, error=message):
+        runs.log_events(*ids, "end", [runs.event("ERROR", f"run {state}: {message}")])
+    elif runs.run_state(ids[0], ids[2]) == "cancelled":
+        # cancel_run ended it first, in an API function that only reads logs/: its log line is written here.
+        runs.log_events(*ids, "end", [runs.event("WARNING", "run cancelled; nothing was committed")])
+    try:
+        from functions.workflow import sync
+
+        sync.cleanup_staged(*ids)
+    except Exception as exc:  # noqa: BLE001 - orphans are harmless; the run's end is what matters
+        logger.warning("staged files not cleaned", extra={"error": str(exc)})
 
 
 def mark_failed(event: dict) -> dict:
-    return {**event, "status": "failed", "error": event.get("error")}
+    """The run ends failed with the error the Catch put under $.error (nothing was committed)."""
+    error = event.get("error")
+    _end(_ids(event), "failed", runs.error_message(error))
+    return {**_base(event), "status": "failed", "error": error}
 
 
 def execution_ended(event: dict) -> dict:
-    """An execution that failed, timed out or was aborted (from the EventBridge rule): its run ends failed.
+    """An execution that failed, timed out or was aborted (the EventBridge rule; the local cloud's watcher):
+    its run ends (cancelled when aborted, else failed) unless it has ended already.
 
     `input` is the execution's input as a JSON string; a malformed one still ends (without job and run).
     """
@@ -31,16 +117,30 @@ def execution_ended(event: dict) -> dict:
         started_with = {}
     if not isinstance(started_with, dict):
         started_with = {}
-    error = {"Error": event.get("error") or event.get("status"), "Cause": event.get("cause")}
+    status = event.get("status") or "FAILED"
+    error = {"Error": event.get("error") or status, "Cause": event.get("cause")}
     logger.warning(
         "sync execution ended",
-        extra={"execution_arn": event.get("execution_arn"), "status": event.get("status")},
+        extra={"execution_arn": event.get("execution_arn"), "status": status},
     )
-    return mark_failed({**started_with, "step": "execution_ended", "error": error})
+    job = started_with.get("job") if isinstance(started_with.get("job"), dict) else {}
+    run = dict(started_with.get("run")) if isinstance(started_with.get("run"), dict) else {}
+    if not run.get("run_id") and event.get("execution_arn"):
+        run["run_id"] = runs.scheduled_run_id(event["execution_arn"])
+    ids = _ids({"job": job, "run": run})
+    state = "cancelled" if status == "ABORTED" else "failed"
+    message = "the execution was stopped" if state == "cancelled" else runs.error_message(error)
+    if status == "TIMED_OUT":
+        message = "the run timed out"
+    _end(ids, state, message)
+    return {"job": job, "run": run, "step": "execution_ended", "status": state, "error": error}
 
 
 STEPS = {
     "mark_running": mark_running,
+    "plan": plan,
+    "ingest_unit": ingest_unit,
+    "commit": commit,
     "mark_succeeded": mark_succeeded,
     "mark_failed": mark_failed,
     "execution_ended": execution_ended,

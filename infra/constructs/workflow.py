@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Aws, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -78,16 +79,44 @@ class SyncWorkflow(Construct):
             removal_policy=config.removal,
         )
         workflow.grant_invoke(self.state_machine)
+        # The Distributed Map: it starts child executions of this state machine, watches and stops them,
+        # and reads its item manifest (logs/<project>/<job>/<run>/units.json) from the data bucket.
+        own_arn = state_machine_arn(self, name)
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[own_arn])
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{name}/*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[f"arn:{Aws.PARTITION}:s3:::{data_bucket}/logs/*"]
+            )
+        )
         suppress(
             self.state_machine.role,
             "IAM5",
             "lambda:InvokeFunction on '<workflow arn>:*' covers versions and aliases of the one workflow "
             "function "
             "(CDK grant); log delivery (logs:*LogDelivery*, DescribeResourcePolicies, DescribeLogGroups) and "
-            "X-Ray support no resource-level permissions and are granted on '*' by CDK.",
+            "X-Ray support no resource-level permissions and are granted on '*' by CDK. The Distributed "
+            "Map's child executions (execution:<this state machine>/*) are named at run time, and its "
+            "item manifests are per run under the data bucket's logs/ prefix.",
             applies_to=[
                 r"^Resource::<Functions[A-Za-z]*WorkflowFunction[A-F0-9]{8}\.Arn>:\*$",
                 r"^Resource::\*$",
+                r"^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:ingestplane-.+-sync/\*$",
+                r"^Resource::arn:<AWS::Partition>:s3:::<LakeData[A-F0-9]{8}>/logs/\*$",
             ],
         )
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.local.executions import ExecutionWatcher
 from infra.local.gateway import Gateway
 from infra.local.poller import SqsPoller
 from infra.local.provision import ASL_PATH, LocalConfig, Provisioned, Provisioner, load_config
@@ -81,6 +82,7 @@ class LocalCloud:
         self.poller: SqsPoller | None = None
         self.scheduler: LocalScheduler | None = None
         self.lambdas: InProcessLambdas | None = None
+        self.watcher: ExecutionWatcher | None = None
         self.resources: Provisioned | None = None
         self.env: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
@@ -161,6 +163,12 @@ class LocalCloud:
                 region=self.region,
             )
             self.poller.start()
+        if self.resources.state_machine_arn:
+            # The EventBridge rule's stand-in: failed, aborted and timed-out executions end their runs.
+            self.watcher = ExecutionWatcher(
+                self.aws_endpoint, self.resources.state_machine_arn, self.env_name, self.region
+            )
+            self.watcher.start()
         if self.schedule:
             self.scheduler = LocalScheduler(
                 self.aws_endpoint,
@@ -174,7 +182,7 @@ class LocalCloud:
         return self
 
     def stop(self) -> None:
-        for part in (self.scheduler, self.poller, self.gateway):
+        for part in (self.scheduler, self.watcher, self.poller, self.gateway):
             if part is not None:
                 part.stop()
         if self.lambdas is not None:

@@ -467,3 +467,17 @@ def discover_streams(caller: Caller, project_id: str, req: StreamsRequest) -> di
     if found is None:
         raise Invalid("Discovery timed out: narrow prefix or files", field="config.prefix")
     return found
+
+
+# ---------------------------------------------------------------- for runs (functions/workflow)
+
+
+def resolved_config(project_id: str, kind: str, connector_id: str) -> dict[str, Any]:
+    """A live connector's type, version and full config with its secrets, for a run (never an API answer)."""
+    record = _live(project_id, kind, connector_id)
+    return {
+        "type": record.type,
+        "version": record.type_version,
+        "name": record.name,
+        "config": _full_config(record),
+    }

@@ -1,0 +1,528 @@
+"""Runs of jobs (ingest jobs): start, cancel, list, read, logs; and the run's life cycle that the sync
+state machine's steps drive (functions/workflow).
+
+One run per job at a time: a run claims its job with one conditional UpdateItem (`current_run_id` not set)
+and releases it when it ends. States: queued (started, execution not yet running) -> running -> succeeded
+| failed | cancelled. Every ending is conditional on the run not having ended yet, so the state machine's
+MarkFailed, the execution-ended rule and a cancel can all race and the first one wins.
+
+Files of a run in the data bucket: `logs/<project>/<job>/<run>/` holds the work-unit manifest and plan,
+each unit's result, and the run's log events (`events/*.jsonl`, JSON lines: level, time, message, stream,
+file). Authorization is the API layer's (it calls require_role first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from .. import aws
+from ..constants import LOGS_PREFIX
+from ..errors import Conflict, Invalid, NotFound
+from ..pagination import decode_cursor, encode_cursor, page_size, query_page
+from ..repositories.base import now_iso
+from ..repositories.runs import RunJob, RunRecord, job_runs_key, run_key
+from ..settings import get_settings
+
+log = logging.getLogger("ingestplane.runs")
+
+STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+ACTIVE = ("queued", "running")
+STAT_KEYS = ("read", "inserted", "updated", "rejected", "errors", "bytes", "duration_ms")
+MAX_TABLES_JSON = 200_000  # bytes of per-table stats kept on the run item; more goes to S3
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def new_run_id() -> str:
+    return f"isj-{secrets.token_hex(10)}"
+
+
+def scheduled_run_id(execution_arn: str) -> str:
+    """The run id of a scheduled execution: derived from its ARN, so a retried first step finds the same run."""
+    return "isj-" + hashlib.sha256(execution_arn.encode()).hexdigest()[:20]
+
+
+def run_prefix(project_id: str, job_id: str, run_id: str) -> str:
+    """The run's folder in the data bucket (manifest, unit results, log events)."""
+    return f"{LOGS_PREFIX}{project_id}/{job_id}/{run_id}/"
+
+
+def state_key(project_id: str, job_id: str) -> str:
+    """Where a job's incremental state lives (files already read, by key and ETag, per stream)."""
+    return f"{LOGS_PREFIX}{project_id}/{job_id}/state.json"
+
+
+def empty_stats() -> dict[str, int]:
+    return {k: 0 for k in STAT_KEYS}
+
+
+def _s3() -> Any:
+    return aws.client("s3")
+
+
+def _bucket() -> str:
+    return get_settings().data_bucket
+
+
+def _ms_between(start: str | None, end: str) -> int | None:
+    if not start:
+        return None
+    a = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    return max(0, int((b - a).total_seconds() * 1000))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _job(project_id: str, job_id: str) -> RunJob:
+    if not job_id or len(job_id) > 64:
+        raise NotFound()
+    try:
+        job = RunJob.get(*RunJob.key(project_id, job_id), consistent_read=True)
+    except DoesNotExist:
+        raise NotFound() from None
+    if job.deleted_at:
+        raise NotFound()
+    return job
+
+
+def _run(project_id: str, run_id: str) -> RunRecord:
+    if not run_id or len(run_id) > 64:
+        raise NotFound()
+    try:
+        return RunRecord.get(*run_key(project_id, run_id), consistent_read=True)
+    except DoesNotExist:
+        raise NotFound() from None
+
+
+def _tables(record: RunRecord) -> list[dict[str, Any]]:
+    if record.tables_key:
+        try:
+            body = _s3().get_object(Bucket=_bucket(), Key=record.tables_key)["Body"].read()
+            return json.loads(body)
+        except ClientError:
+            log.warning("run tables missing at %s", record.tables_key)
+    return list(record.tables or [])
+
+
+def to_dict(record: RunRecord) -> dict[str, Any]:
+    """The run as every dialect builds on it."""
+    return {
+        "id": record.run_id,
+        "job_id": record.job_id,
+        "job_name": record.job_name,
+        "state": record.state,
+        "trigger": record.trigger,
+        "started_by": record.started_by,
+        "start_time": record.start_time or record.created_at,
+        "end_time": record.end_time,
+        "runtime_ms": record.runtime_ms,
+        "error": record.error,
+        "stats": {**empty_stats(), **(record.stats or {})},
+        "tables": _tables(record),
+    }
+
+
+def get_run(project_id: str, run_id: str) -> dict[str, Any]:
+    """One run of the project; NotFound when it is not the project's."""
+    return to_dict(_run(project_id, run_id))
+
+
+def list_runs(
+    project_id: str, job_id: str, *, limit: int | None, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The job's runs, newest first, one page."""
+    _job(project_id, job_id)
+    records, next_cursor = query_page(
+        partial(RunRecord.by_job.query, scan_index_forward=False),
+        job_runs_key(project_id, job_id),
+        limit=limit,
+        cursor=cursor,
+    )
+    return [to_dict(r) for r in records], next_cursor
+
+
+# ---------------------------------------------------------------- starting and cancelling
+
+
+def _claim(project_id: str, job_id: str, run_id: str, *, scheduled: bool = False) -> None:
+    """Make `run_id` the job's current run in one conditional UpdateItem; Conflict when one is running."""
+    job = RunJob(*RunJob.key(project_id, job_id))
+    condition = RunJob.pk.exists() & RunJob.deleted_at.does_not_exist()
+    if scheduled:  # a retried first step of the same execution finds its own claim
+        condition &= RunJob.current_run_id.does_not_exist() | (RunJob.current_run_id == run_id)
+        condition &= RunJob.activate == True  # noqa: E712 - a pynamodb condition, not a comparison
+    else:
+        condition &= RunJob.current_run_id.does_not_exist()
+    try:
+        job.update(actions=[RunJob.current_run_id.set(run_id)], condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        current = _job(project_id, job_id)  # NotFound when missing or deleted
+        if scheduled and not current.activate:
+            raise Conflict("job is not active") from None
+        raise Conflict("job is already running") from None
+
+
+def _release(project_id: str, job_id: str, run_id: str, state: str | None, ended: str | None) -> None:
+    """Give the job back (only if this run holds it) and record the run as its last run."""
+    job = RunJob(*RunJob.key(project_id, job_id))
+    actions = [RunJob.current_run_id.remove()]
+    if state:
+        actions += [
+            RunJob.last_run_state.set(state),
+            RunJob.last_run_time.set(ended or now_iso()),
+            RunJob.last_run_id.set(run_id),
+        ]
+    try:
+        job.update(actions=actions, condition=RunJob.current_run_id == run_id)
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def _new_record(
+    project_id: str, job: RunJob, run_id: str, *, trigger: str, started_by: str, state: str
+) -> RunRecord:
+    ts = now_iso()
+    return RunRecord(
+        *run_key(project_id, run_id),
+        gsi1pk=job_runs_key(project_id, job.job_id),
+        gsi1sk=f"{ts}#{run_id}",
+        run_id=run_id,
+        project_id=project_id,
+        job_id=job.job_id,
+        job_name=job.name or "",
+        state=state,
+        trigger=trigger,
+        started_by=started_by,
+        created_at=ts,
+        start_time=ts,
+        stats=empty_stats(),
+        tables=[],
+    )
+
+
+def _input(project_id: str, job_id: str, run: RunRecord) -> dict[str, Any]:
+    return {
+        "job": {"project_id": project_id, "job_id": job_id},
+        "run": {"run_id": run.run_id, "trigger": run.trigger, "started_by": run.started_by},
+    }
+
+
+def start_run(project_id: str, job_id: str, *, trigger: str, started_by: str) -> dict[str, Any]:
+    """Queue a run of the job and start its execution; Conflict when the job is already running."""
+    job = _job(project_id, job_id)
+    run_id = new_run_id()
+    _claim(project_id, job_id, run_id)
+    record = _new_record(project_id, job, run_id, trigger=trigger, started_by=started_by, state="queued")
+    try:
+        record.save(condition=RunRecord.pk.does_not_exist())
+    except Exception:
+        _release(project_id, job_id, run_id, None, None)
+        raise
+    settings = get_settings()
+    try:
+        if not settings.state_machine_arn:
+            raise RuntimeError("no state machine is configured (STATE_MACHINE_ARN)")
+        started = aws.client("stepfunctions").start_execution(
+            stateMachineArn=settings.state_machine_arn,
+            name=run_id,
+            input=json.dumps(_input(project_id, job_id, record)),
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure to start: the run fails, the job is free again
+        log.warning("run %s could not start: %s", run_id, exc)
+        finish_run(project_id, job_id, run_id, "failed", error=f"the run could not start: {exc}")
+        return get_run(project_id, run_id)
+    try:
+        record.update(
+            actions=[RunRecord.execution_arn.set(started["executionArn"])],
+            condition=RunRecord.execution_arn.does_not_exist(),
+        )
+    except UpdateError:
+        pass  # mark_running already wrote it
+    return get_run(project_id, run_id)
+
+
+def cancel_run(project_id: str, job_id: str, *, by: str) -> dict[str, Any]:
+    """Stop the job's active run: it ends `cancelled` and commits nothing. Conflict when it is not running
+    or already committing (its commit is one step that cannot be undone half way)."""
+    job = _job(project_id, job_id)
+    run_id = job.current_run_id
+    if not run_id:
+        raise Conflict("job is not running")
+    try:
+        record = _run(project_id, run_id)
+    except NotFound:
+        _release(project_id, job_id, run_id, None, None)  # a claim without its run (a crashed start)
+        raise Conflict("job is not running") from None
+    ended = now_iso()
+    try:
+        record.update(
+            actions=[
+                RunRecord.state.set("cancelled"),
+                RunRecord.end_time.set(ended),
+                RunRecord.runtime_ms.set(_ms_between(record.start_time or record.created_at, ended)),
+                RunRecord.error.set(f"cancelled by {by}"),
+                RunRecord.cancelled_by.set(by),
+            ],
+            condition=RunRecord.state.is_in(*ACTIVE) & (RunRecord.committing != True),  # noqa: E712
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        record.refresh(consistent_read=True)
+        if record.state in ACTIVE:
+            raise Conflict("the run is committing its data and can no longer be cancelled") from None
+        raise Conflict("job is not running") from None
+    arn = record.execution_arn or _execution_arn(run_id)
+    if arn:
+        try:
+            aws.client("stepfunctions").stop_execution(
+                executionArn=arn, error="Cancelled", cause=f"cancelled by {by}"
+            )
+        except ClientError as exc:
+            log.warning("stopping %s: %s", arn, exc)
+    _release(project_id, job_id, run_id, "cancelled", ended)
+    # The run's log gets its "cancelled" event from the workflow function (execution_ended): the API
+    # functions only read logs/.
+    return get_run(project_id, run_id)
+
+
+def _execution_arn(run_id: str) -> str | None:
+    """The ARN of the execution named `run_id` (a manual run's execution is named by its run id)."""
+    arn = get_settings().state_machine_arn
+    if not arn:
+        return None
+    return arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+
+
+# ---------------------------------------------------------------- the life cycle the state machine drives
+
+
+def begin_run(job: dict[str, Any], run: dict[str, Any], execution_arn: str | None) -> dict[str, Any] | None:
+    """The run an execution works on, now `running`; None when there is nothing to run (skip).
+
+    A manual run (run_id given) moves queued -> running unless it was cancelled meanwhile. A scheduled
+    start (no run_id) claims the job and creates its run, or skips a running, inactive or deleted job.
+    """
+    project_id, job_id = job["project_id"], job["job_id"]
+    run_id = run.get("run_id")
+    ts = now_iso()
+    if run_id:
+        record = RunRecord(*run_key(project_id, run_id))
+        actions = [RunRecord.state.set("running")]
+        if execution_arn:
+            actions.append(RunRecord.execution_arn.set(execution_arn))
+        try:
+            record.update(actions=actions, condition=RunRecord.state.is_in(*ACTIVE))
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            return None
+        return to_dict(record)
+    if not execution_arn:
+        raise Invalid("a scheduled start needs its execution ARN")
+    run_id = scheduled_run_id(execution_arn)
+    try:
+        job_item = _job(project_id, job_id)
+        _claim(project_id, job_id, run_id, scheduled=True)
+    except (NotFound, Conflict) as exc:
+        log.info("scheduled start of %s/%s skipped: %s", project_id, job_id, exc)
+        return None
+    record = _new_record(
+        project_id,
+        job_item,
+        run_id,
+        trigger=run.get("trigger") or "schedule",
+        started_by=run.get("started_by") or "scheduler",
+        state="running",
+    )
+    record.execution_arn = execution_arn
+    try:
+        record.save(condition=RunRecord.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        record = _run(project_id, run_id)  # a retried step: the run exists
+        if record.state not in ACTIVE:
+            return None
+    log.info("scheduled run %s created at %s", run_id, ts)
+    return to_dict(record)
+
+
+def is_active(project_id: str, run_id: str) -> bool:
+    """Whether the run is still queued or running (units stop early once it is cancelled)."""
+    try:
+        return _run(project_id, run_id).state in ACTIVE
+    except NotFound:
+        return False
+
+
+def run_state(project_id: str, run_id: str) -> str | None:
+    """The run's state, None when there is no such run."""
+    try:
+        return _run(project_id, run_id).state
+    except NotFound:
+        return None
+
+
+def mark_committing(project_id: str, run_id: str) -> bool:
+    """Flag the run as committing (a cancel is refused from now on); False when it is no longer running."""
+    record = RunRecord(*run_key(project_id, run_id))
+    try:
+        record.update(actions=[RunRecord.committing.set(True)], condition=RunRecord.state.is_in(*ACTIVE))
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def finish_run(
+    project_id: str,
+    job_id: str,
+    run_id: str,
+    state: str,
+    *,
+    error: str | None = None,
+    stats: dict[str, Any] | None = None,
+    tables: list[dict[str, Any]] | None = None,
+) -> bool:
+    """End the run in `state` unless it has ended already; release the job. True when this call ended it."""
+    if state not in STATES or state in ACTIVE:
+        raise ValueError(f"not an end state: {state}")
+    try:
+        record = _run(project_id, run_id)
+    except NotFound:
+        _release(project_id, job_id, run_id, None, None)
+        return False
+    if record.state not in ACTIVE:
+        _release(project_id, job_id, run_id, record.state, record.end_time)
+        return False
+    ended = now_iso()
+    actions = [
+        RunRecord.state.set(state),
+        RunRecord.end_time.set(ended),
+        RunRecord.runtime_ms.set(_ms_between(record.start_time or record.created_at, ended)),
+    ]
+    if error:
+        actions.append(RunRecord.error.set(error[:2000]))
+    if stats is not None:
+        actions.append(RunRecord.stats.set({**empty_stats(), **stats}))
+    if tables is not None:
+        body = json.dumps(tables, default=str)
+        if len(body) > MAX_TABLES_JSON:
+            key = run_prefix(project_id, job_id, run_id) + "tables.json"
+            _s3().put_object(Bucket=_bucket(), Key=key, Body=body.encode(), ContentType="application/json")
+            actions.append(RunRecord.tables_key.set(key))
+            tables = [{k: v for k, v in t.items() if k != "files"} for t in tables]
+        actions.append(RunRecord.tables.set(tables))
+    try:
+        record.update(actions=actions, condition=RunRecord.state.is_in(*ACTIVE))
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        record.refresh(consistent_read=True)
+        _release(project_id, job_id, run_id, record.state, record.end_time)
+        return False
+    _release(project_id, job_id, run_id, state, ended)
+    return True
+
+
+def error_message(error: Any) -> str:
+    """A readable message from a Step Functions error ({"Error", "Cause"}; Lambda's cause is JSON)."""
+    if not isinstance(error, dict):
+        return str(error) if error else "the run failed"
+    name, cause = error.get("Error") or "Error", error.get("Cause")
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and parsed.get("errorMessage"):
+            return f"{parsed.get('errorType') or name}: {parsed['errorMessage']}"
+        return f"{name}: {cause}" if cause else name
+    return name
+
+
+# ---------------------------------------------------------------- logs
+
+
+def event(level: str, message: str, *, stream: str | None = None, file: str | None = None) -> dict:
+    """One log event of a run."""
+    return {"level": level, "time": now_iso(), "message": message, "stream": stream, "file": file}
+
+
+def log_events(project_id: str, job_id: str, run_id: str, name: str, events: list[dict]) -> None:
+    """Write events as one JSON-lines object; objects sort by time of writing, events within by order."""
+    if not events:
+        return
+    key = f"{run_prefix(project_id, job_id, run_id)}events/{int(time.time() * 1000):013d}-{name}.jsonl"
+    body = "".join(json.dumps(e, default=str, ensure_ascii=False) + "\n" for e in events)
+    try:
+        _s3().put_object(Bucket=_bucket(), Key=key, Body=body.encode(), ContentType="application/x-ndjson")
+    except ClientError as exc:  # logs never fail a run
+        log.warning("run log %s not written: %s", key, exc)
+
+
+def _log_keys(prefix: str, start_after: str | None) -> list[str]:
+    keys: list[str] = []
+    kwargs: dict[str, Any] = {"Bucket": _bucket(), "Prefix": prefix}
+    if start_after:
+        kwargs["StartAfter"] = start_after
+    while True:
+        page = _s3().list_objects_v2(**kwargs)
+        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".jsonl")]
+        token = page.get("NextContinuationToken")
+        if not page.get("IsTruncated") or not token or len(keys) >= 1000:
+            return keys
+        kwargs["ContinuationToken"] = token
+
+
+def run_logs(
+    project_id: str, job_id: str, run_id: str, *, limit: int | None, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The run's log events in order, one page; the cursor names the object and line to resume at."""
+    size = page_size(limit)
+    record = _run(project_id, run_id)
+    if record.job_id != job_id:
+        raise NotFound()
+    position = decode_cursor(cursor) or {}
+    key, line = position.get("k"), position.get("n", 0)
+    if (key is not None and not isinstance(key, str)) or not isinstance(line, int) or line < 0:
+        raise Invalid("cursor is not valid", field="cursor")
+    prefix = f"{run_prefix(project_id, job_id, run_id)}events/"
+    if key is not None and not key.startswith(prefix):
+        raise Invalid("cursor is not valid", field="cursor")
+    out: list[dict[str, Any]] = []
+    keys = ([key] if key else []) + _log_keys(prefix, key)
+    for k in keys:
+        try:
+            body = _s3().get_object(Bucket=_bucket(), Key=k)["Body"].read().decode("utf-8", "replace")
+        except ClientError:
+            continue
+        lines = [ln for ln in body.splitlines() if ln.strip()]
+        start = line if k == key else 0
+        for i in range(start, len(lines)):
+            if len(out) == size:
+                return out, encode_cursor({"k": k, "n": i})
+            try:
+                item = json.loads(lines[i])
+            except ValueError:
+                continue
+            if item.get("level") not in LOG_LEVELS:
+                item["level"] = "INFO"
+            out.append(item)
+    return out, None

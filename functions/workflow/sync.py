@@ -1,0 +1,677 @@
+"""The data-plane steps of a job sync: plan work units, ingest one unit, commit once per table.
+
+Each step is safe to retry: a unit's result is written once to `logs/<project>/<job>/<run>/units/<i>.json`
+(a retry finds it and does nothing); the commit of a table is recorded in `commits/<stream>.json` before
+the run moves on, and a retried commit whose staged files are already in the table is not made twice.
+Staged files of units that never reach a commit are orphans, never data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.core import aws
+from functions.core.connectors import CheckContext, get_type
+from functions.core.connectors import s3 as s3_source
+from functions.core.connectors.iceberg import glue_database, warehouse_uri
+from functions.core.connectors.parquet import lake_key
+from functions.core.repositories.base import now_iso
+from functions.core.repositories.runs import RunJob
+from functions.core.services import connectors as connector_service
+from functions.core.services import runs
+from functions.core.settings import get_settings
+
+log = logging.getLogger("ingestplane.workflow")
+
+TARGET_UNIT_BYTES = 128 << 20
+INLINE_MAX_UNITS = 40  # more work units go through the Distributed Map and its S3 manifest
+MAX_FILES = 50_000
+SCHEMA_SAMPLE_FILES = 5
+
+
+class TransientError(Exception):
+    """A failure worth retrying (throttling, a lost connection, a concurrent catalog commit): the ASL's
+    Retry matches this name."""
+
+
+class SyncError(Exception):
+    """A run that cannot proceed (bad job, source or destination): the run fails with this message."""
+
+
+# ---------------------------------------------------------------- S3 helpers (the data bucket)
+
+
+def _bucket() -> str:
+    return get_settings().data_bucket
+
+
+def _put_json(key: str, value: Any) -> None:
+    aws.client("s3").put_object(
+        Bucket=_bucket(),
+        Key=key,
+        Body=json.dumps(value, default=str).encode(),
+        ContentType="application/json",
+    )
+
+
+def _get_json(key: str) -> Any | None:
+    try:
+        body = aws.client("s3").get_object(Bucket=_bucket(), Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise _transient(exc) from exc
+    return json.loads(body)
+
+
+def _transient(exc: Exception) -> Exception:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
+    if code in ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "InternalError"):
+        return TransientError(str(exc))
+    return exc
+
+
+def _lake_fs() -> Any:
+    import pyarrow.fs as pafs
+
+    s = get_settings()
+    kwargs: dict[str, Any] = {"region": s.region}
+    if s.endpoint_url:
+        kwargs["endpoint_override"] = s.endpoint_url
+        kwargs["scheme"] = "http" if s.endpoint_url.startswith("http://") else "https"
+    return pafs.S3FileSystem(**kwargs)
+
+
+def _ctx(project_id: str) -> CheckContext:
+    s = get_settings()
+    return CheckContext(
+        project_id=project_id,
+        env_name=s.env_name,
+        region=s.region,
+        data_bucket=s.data_bucket,
+        endpoint_url=s.endpoint_url,
+        deadline=float("inf"),
+    )
+
+
+# ---------------------------------------------------------------- the job, its source and destination
+
+
+def _job(job: dict[str, Any]) -> RunJob:
+    try:
+        item = RunJob.get(*RunJob.key(job["project_id"], job["job_id"]), consistent_read=True)
+    except RunJob.DoesNotExist:
+        raise SyncError("the job does not exist") from None
+    if item.deleted_at:
+        raise SyncError("the job was deleted")
+    return item
+
+
+def _fresh() -> int:
+    """A cache epoch: connector configs and assumed-role credentials are reused for ten minutes at most."""
+    return int(time.time() // 600)
+
+
+def _connector(project_id: str, kind: str, connector_id: str) -> tuple[Any, Any]:
+    """(connector type, parsed config) of a live connector, secrets included."""
+    return _connector_cached(project_id, kind, connector_id, _fresh())
+
+
+@lru_cache(maxsize=32)
+def _connector_cached(project_id: str, kind: str, connector_id: str, _epoch: int) -> tuple[Any, Any]:
+    from functions.core.errors import NotFound
+
+    try:
+        found = connector_service.resolved_config(project_id, kind, connector_id)
+    except NotFound:
+        raise SyncError(f"the job's {kind} {connector_id} does not exist") from None
+    connector = get_type(kind, found["type"], found["version"])  # type: ignore[arg-type]
+    return connector, connector.parse(found["config"], _ctx(project_id))
+
+
+def _source_access(project_id: str, source_id: str) -> tuple[Any, Any, Any]:
+    """(config, boto3 S3 client, pyarrow filesystem) with the source's credentials."""
+    return _source_access_cached(project_id, source_id, _fresh())
+
+
+@lru_cache(maxsize=32)
+def _source_access_cached(project_id: str, source_id: str, _epoch: int) -> tuple[Any, Any, Any]:
+    connector, cfg = _connector(project_id, "source", source_id)
+    if connector.type != "s3":
+        raise SyncError(f"source type {connector.type!r} cannot be synced by a job")
+    ctx = _ctx(project_id)
+    session = s3_source._session(cfg, ctx)
+    client = session.client("s3", region_name=cfg.region or ctx.region, endpoint_url=ctx.endpoint_url)
+    return cfg, client, s3_source._filesystem(session, cfg, ctx)
+
+
+def _list_files(cfg: Any, client: Any) -> list[dict[str, Any]]:
+    """Matching, non-empty files under the source's prefix with their ETags."""
+    out: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"Bucket": cfg.bucket, "Prefix": cfg.prefix}
+    while True:
+        try:
+            page = client.list_objects_v2(**kwargs)
+        except ClientError as exc:
+            raise _transient(exc) from exc
+        for obj in page.get("Contents", []):
+            if obj.get("Size", 0) > 0 and s3_source._matches(cfg, obj["Key"]):
+                out.append({"key": obj["Key"], "size": obj["Size"], "etag": obj.get("ETag", "").strip('"')})
+        token = page.get("NextContinuationToken")
+        if not page.get("IsTruncated") or not token:
+            return out
+        if len(out) >= MAX_FILES:
+            raise SyncError(f"more than {MAX_FILES} files under s3://{cfg.bucket}/{cfg.prefix}: narrow it")
+        kwargs["ContinuationToken"] = token
+
+
+def _table_name(prefix: str, stream: str) -> str:
+    name = re.sub(r"[^a-z0-9_]+", "_", stream.lower()).strip("_") or "stream"
+    return f"{prefix}{name}"
+
+
+def _mode(stream: dict[str, Any]) -> str:
+    """The write mode: the stream's destination_sync_mode; a full refresh in append mode overwrites."""
+    dest_mode = stream.get("destination_sync_mode") or "append"
+    if stream.get("sync_mode", "full_refresh") == "full_refresh" and dest_mode == "append":
+        return "overwrite"
+    return dest_mode
+
+
+def _destination(project_id: str, job: RunJob, stream: dict[str, Any]) -> dict[str, Any]:
+    connector, cfg = _connector(project_id, "destination", job.dest_id)
+    ctx = _ctx(project_id)
+    if connector.type == "iceberg":
+        return {
+            "kind": "iceberg",
+            "warehouse": warehouse_uri(cfg, ctx),
+            "identifier": [
+                glue_database(project_id, cfg.database),
+                _table_name(cfg.table_prefix, stream["stream_name"]),
+            ],
+        }
+    if connector.type == "parquet":
+        return {
+            "kind": "parquet",
+            "path": f"s3://{ctx.data_bucket}/{lake_key(cfg, ctx).rstrip('/')}/{_table_name('', stream['stream_name'])}",
+        }
+    raise SyncError(f"destination type {connector.type!r} is not supported by jobs")
+
+
+def _catalog(warehouse: str) -> Any:
+    from functions.engine import glue_catalog
+
+    s = get_settings()
+    return glue_catalog(warehouse, s.endpoint_url, s.region)
+
+
+def _file_id(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- plan
+
+
+def plan(event: dict[str, Any]) -> dict[str, Any]:
+    """List the source, choose files per selected stream (incremental: new or changed ETags only), split
+    them into work units; write the plan and the unit manifest to S3."""
+    from functions.engine import (
+        EngineError,
+        IcebergTableWriter,
+        StreamSchema,
+        infer_schema,
+        open_source,
+        plan_units,
+    )
+
+    job_ref, run = event["job"], event["run"]
+    project_id, job_id, run_id = job_ref["project_id"], job_ref["job_id"], run["run_id"]
+    prefix = runs.run_prefix(project_id, job_id, run_id)
+    job = _job(job_ref)
+    cfg, client, fs = _source_access(project_id, job.source_id)
+    files = _list_files(cfg, client)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for f in files:
+        groups.setdefault(s3_source.stream_of(cfg, f["key"]), []).append(f)
+    configured = list((job.streams_config or {}).get("streams") or [])
+    if not configured:  # no selection stored: every stream found, full refresh
+        configured = [{"stream_name": name, "selected": True} for name in sorted(groups)]
+    state = _get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
+    streams: list[dict[str, Any]] = []
+    units: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for stream in configured:
+        if not stream.get("selected", True):
+            continue
+        name = stream["stream_name"]
+        found = sorted(groups.get(name, []), key=lambda f: f["key"])
+        incremental = stream.get("sync_mode") == "incremental"
+        if incremental:
+            seen = state["streams"].get(name, {})
+            chosen = [f for f in found if seen.get(f["key"]) != f["etag"]]
+        else:
+            chosen = found
+        mode = _mode(stream)
+        pk = list(stream.get("primary_key") or [])
+        dest = _destination(project_id, job, stream)
+        if mode == "upsert" and dest["kind"] == "parquet":
+            raise SyncError(f"stream {name}: the parquet destination cannot upsert; use append or overwrite")
+        columns = stream.get("columns") or []
+        sources = []
+        for f in chosen:
+            try:
+                src = open_source(f"s3://{cfg.bucket}/{f['key']}", filesystem=fs)
+                fmt, comp = s3_source._detect(src, cfg)
+            except Exception as exc:  # noqa: BLE001 - an unreadable file becomes a unit that counts its error
+                sources.append((f, None, "auto", "auto", str(exc)))
+                continue
+            sources.append((f, src, fmt, comp, None))
+        if not columns and sources:
+            readable = [(s, fmt, comp) for _, s, fmt, comp, err in sources if s is not None and not err]
+            sample = readable[:SCHEMA_SAMPLE_FILES]
+            if sample:
+                try:
+                    columns = infer_schema(
+                        [s for s, _, _ in sample],
+                        sample_rows=1000,
+                        fmt=sample[0][1],
+                        compression=sample[0][2],
+                        csv_options=s3_source._csv_options(cfg, sample[0][1]),
+                    ).to_list()
+                except (EngineError, OSError, ValueError) as exc:
+                    raise SyncError(f"stream {name}: cannot infer its columns: {exc}") from None
+        if not columns:
+            events.append(runs.event("INFO", "no files to read", stream=name))
+            continue
+        schema = StreamSchema.from_list(columns)
+        if dest["kind"] == "iceberg":
+            try:  # create or evolve the table now, so units running in parallel only stage files
+                IcebergTableWriter(
+                    _catalog(dest["warehouse"]),
+                    tuple(dest["identifier"]),
+                    mode=mode,
+                    primary_key=pk,
+                    schema=schema,
+                ).abort()
+            except EngineError as exc:
+                raise SyncError(f"stream {name}: {exc}") from None
+        s_index = len(streams)
+        streams.append(
+            {
+                "stream_name": name,
+                "columns": schema.to_list(),
+                "mode": mode,
+                "sync_mode": stream.get("sync_mode", "full_refresh"),
+                "primary_key": pk,
+                "destination": dest,
+                "files": len(chosen),
+            }
+        )
+        for f, src, fmt, comp, err in sources:
+            base = {"stream": s_index, "key": f["key"], "etag": f["etag"], "file_id": _file_id(f["key"])}
+            pieces = []
+            if src is not None and err is None:
+                try:
+                    pieces = [
+                        u.to_dict()
+                        for u in plan_units(
+                            src, TARGET_UNIT_BYTES, fmt=fmt, compression=comp,
+                            csv_options=s3_source._csv_options(cfg, fmt),
+                        )
+                    ]  # fmt: skip
+                except Exception as exc:  # noqa: BLE001 - unreadable (e.g. a broken footer): counted by its unit
+                    err = str(exc)
+            if not pieces:
+                whole = {
+                    "uri": f"s3://{cfg.bucket}/{f['key']}",
+                    "fmt": fmt,
+                    "compression": comp,
+                    "size": f["size"],
+                }
+                pieces = [{**whole, "index": 0, "count": 1, "byte_range": None, "row_groups": None}]
+            for piece in pieces:
+                units.append(
+                    {
+                        **base,
+                        "index": len(units),
+                        "unit": piece,
+                        "csv": s3_source._csv_options(cfg, piece["fmt"]),
+                    }
+                )
+        events.append(
+            runs.event(
+                "INFO",
+                f"{len(chosen)} of {len(found)} files to read ({'incremental' if incremental else 'full refresh'}, "
+                f"{mode})",
+                stream=name,
+            )
+        )
+    _put_json(prefix + "plan.json", {"streams": streams, "started_at": now_iso()})
+    manifest_key = prefix + "units.json"
+    _put_json(manifest_key, units)
+    runs.log_events(project_id, job_id, run_id, "plan", events)
+    inline_max = int(os.environ.get("WORKFLOW_INLINE_MAX_UNITS", INLINE_MAX_UNITS))
+    distributed = len(units) > inline_max
+    return {
+        "job": job_ref,
+        "run": run,
+        "config": event.get("config") or {},
+        "plan": {
+            "manifest_key": manifest_key,
+            "unit_count": len(units),
+            "streams": len(streams),
+            "distributed": distributed,
+            "units": [] if distributed else units,
+        },
+    }
+
+
+# ---------------------------------------------------------------- ingest one unit
+
+
+@lru_cache(maxsize=8)
+def _plan_doc(key: str) -> dict[str, Any]:
+    doc = _get_json(key)
+    if doc is None:
+        raise SyncError(f"the run's plan is missing ({key})")
+    return doc
+
+
+def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
+    """Read, validate and stage one work unit; its result (stats, staged files) goes to S3 once."""
+    from functions.engine import (
+        EngineError,
+        IcebergTableWriter,
+        ParquetLakeWriter,
+        RejectsWriter,
+        StreamSchema,
+        WorkUnit,
+        ingest_file,
+        open_source,
+    )
+    from functions.engine.stats import FileStats
+
+    job_ref, run, item = event["job"], event["run"], event["unit"]
+    project_id, job_id, run_id = job_ref["project_id"], job_ref["job_id"], run["run_id"]
+    prefix = runs.run_prefix(project_id, job_id, run_id)
+    index = int(item["index"])
+    result_key = f"{prefix}units/{index:06d}.json"
+    done = {"unit": {"index": index}}
+    if _get_json(result_key) is not None:
+        return done  # a retried step: already ingested
+    if not runs.is_active(project_id, run_id):
+        return {"unit": {"index": index, "skipped": True}}  # cancelled: stop early
+    stream = _plan_doc(prefix + "plan.json")["streams"][item["stream"]]
+    schema = StreamSchema.from_list(stream["columns"])
+    dest = stream["destination"]
+    job = _job(job_ref)
+    _, _, fs = _source_access(project_id, job.source_id)
+    unit = WorkUnit.from_dict(item["unit"])
+    lake_fs = _lake_fs()
+    if dest["kind"] == "iceberg":
+        sink: Any = IcebergTableWriter(
+            _catalog(dest["warehouse"]), tuple(dest["identifier"]), mode=stream["mode"],
+            primary_key=stream["primary_key"] or None,
+        )  # fmt: skip
+    else:
+        sink = ParquetLakeWriter(dest["path"], schema, filesystem=lake_fs)
+    reject_uri = (
+        f"s3://{_bucket()}/rejects/{project_id}/{job_id}/{run_id}/{stream['stream_name']}/{index:06d}.jsonl"
+    )
+    rejects = RejectsWriter(reject_uri, filesystem=lake_fs)
+    try:
+        source = open_source(unit.uri, filesystem=fs)
+        if unit.fmt == "auto":
+            stats = ingest_file(
+                source, schema, sink, fmt="auto", compression=unit.compression, csv_options=item.get("csv"),
+                rejects=rejects,
+            )  # fmt: skip
+        else:
+            stats = ingest_file(source, schema, sink, unit=unit, csv_options=item.get("csv"), rejects=rejects)
+    except (EngineError, OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        sink.abort()
+        rejects.close()
+        if isinstance(exc, OSError) and "SlowDown" in str(exc):
+            raise TransientError(str(exc)) from exc
+        stats = FileStats(file=unit.uri, bytes=unit.size, errors=1, error=str(exc))
+    else:
+        rejects.close()
+    staged = _empty_staged(dest) if stats.errors and not stats.inserted else sink.stage()
+    result = {
+        "index": index,
+        "stream": item["stream"],
+        "key": item["key"],
+        "etag": item["etag"],
+        "file_id": item["file_id"],
+        "stats": stats.to_dict(),
+        "staged": staged,
+        "rejects": reject_uri if stats.rejected else None,
+    }
+    _put_json(result_key, result)
+    events = [
+        runs.event(
+            "ERROR" if stats.errors else ("WARNING" if stats.rejected else "INFO"),
+            (f"cannot read the file: {stats.error}" if stats.errors else
+             f"read {stats.read} rows, {stats.inserted} valid, {stats.rejected} rejected"
+             + (f" (rejects: {reject_uri})" if stats.rejected else "")),
+            stream=stream["stream_name"],
+            file=item["key"],
+        )
+    ]  # fmt: skip
+    runs.log_events(project_id, job_id, run_id, f"unit-{index:06d}", events)
+    return done
+
+
+def _empty_staged(dest: dict[str, Any]) -> dict[str, Any]:
+    """What a unit that staged nothing hands on (its writer was rolled back or aborted)."""
+    if dest["kind"] == "iceberg":
+        return {"table": ".".join(dest["identifier"]), "chunks": []}
+    return {"path": dest["path"], "staging": "", "files": [], "rows": 0}
+
+
+# ---------------------------------------------------------------- commit once per table
+
+
+def _unit_results(prefix: str) -> list[dict[str, Any]]:
+    client = aws.client("s3")
+    out = []
+    kwargs: dict[str, Any] = {"Bucket": _bucket(), "Prefix": prefix + "units/"}
+    while True:
+        page = client.list_objects_v2(**kwargs)
+        for obj in page.get("Contents", []):
+            doc = _get_json(obj["Key"])
+            if doc is not None:
+                out.append(doc)
+        token = page.get("NextContinuationToken")
+        if not page.get("IsTruncated") or not token:
+            break
+        kwargs["ContinuationToken"] = token
+    return sorted(out, key=lambda r: r["index"])
+
+
+def _committed_already(dest: dict[str, Any], staged: list[dict[str, Any]]) -> bool:
+    """Whether a commit of these staged files already happened (a retry after a lost answer)."""
+    paths = {p for st in staged for chunk in st.get("chunks", []) for p in chunk}
+    if not paths:
+        return False
+    table = _catalog(dest["warehouse"]).load_table(tuple(dest["identifier"]))
+    return any(t.file.file_path in paths for t in table.scan().plan_files())
+
+
+def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix: str, s_index: int):
+    from functions.engine import IcebergTableWriter, ParquetLakeWriter, TableStats
+    from functions.engine.stats import FileStats
+
+    done_key = f"{prefix}commits/{s_index:04d}.json"
+    previous = _get_json(done_key)
+    if previous is not None:
+        return previous
+    stats = TableStats(table=stream["stream_name"])
+    for r in results:
+        stats.add(FileStats.from_dict(r["stats"]))
+    staged = [r["staged"] for r in results]
+    dest = stream["destination"]
+    committed = {"inserted": 0, "updated": 0, "skipped": True}
+    readable = any(not r["stats"]["errors"] for r in results)
+    if readable:
+        if dest["kind"] == "iceberg":
+            pending_key = f"{prefix}commits/{s_index:04d}.pending"
+            if _get_json(pending_key) is not None and _committed_already(dest, staged):
+                rows = sum(r["stats"]["inserted"] for r in results)
+                committed = {"inserted": rows, "updated": 0, "skipped": False, "recovered": True}
+            else:
+                _put_json(pending_key, {"at": now_iso()})
+                try:
+                    result = IcebergTableWriter.commit_staged(
+                        _catalog(dest["warehouse"]), tuple(dest["identifier"]), staged,
+                        mode=stream["mode"], primary_key=stream["primary_key"] or None,
+                    )  # fmt: skip
+                except Exception as exc:
+                    if "CommitFailed" in type(exc.__cause__).__name__:
+                        raise TransientError(str(exc)) from exc
+                    raise
+                committed = {"inserted": result.inserted, "updated": result.updated, "skipped": False}
+        else:
+            fs = _lake_fs()
+            if stream["mode"] == "overwrite":
+                _trash_parquet(fs, dest["path"], prefix)
+            result = ParquetLakeWriter.commit_staged(staged, filesystem=fs)
+            committed = {"inserted": result.inserted, "updated": 0, "skipped": False}
+    if not committed["skipped"]:
+        stats.apply_commit(committed["inserted"], committed["updated"])
+    else:
+        stats.inserted = 0
+    doc = {"stats": stats.to_dict(), "commit": committed}
+    _put_json(done_key, doc)
+    return doc
+
+
+def _trash_parquet(fs: Any, path: str, prefix: str) -> None:
+    """Full refresh of a parquet destination: the path's current files move to trash/ (never deleted)."""
+    import pyarrow.fs as pafs
+
+    root = path[len("s3://") :]
+    run_part = prefix[len("logs/") :].rstrip("/")
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(root, recursive=False, allow_not_found=True))
+    except OSError:
+        return
+    bucket = root.split("/", 1)[0]
+    for info in infos:
+        if info.type == pafs.FileType.File and info.base_name.endswith(".parquet"):
+            fs.move(info.path, f"{bucket}/trash/{run_part}/{info.base_name}")
+
+
+def commit(event: dict[str, Any]) -> dict[str, Any]:
+    """One commit per table of every unit's staged output; the run's stats and the incremental state."""
+    job_ref, run = event["job"], event["run"]
+    project_id, job_id, run_id = job_ref["project_id"], job_ref["job_id"], run["run_id"]
+    prefix = runs.run_prefix(project_id, job_id, run_id)
+    base = {"job": job_ref, "run": run, "config": event.get("config") or {}}
+    if not runs.mark_committing(project_id, run_id):
+        return {**base, "result": {"skipped": True}}  # cancelled before the commit: nothing is committed
+    plan_doc = _plan_doc(prefix + "plan.json")
+    results = _unit_results(prefix)
+    ended = now_iso()
+    tables, totals, events = [], runs.empty_stats(), []
+    state = _get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
+    failed_files: list[str] = []
+    for s_index, stream in enumerate(plan_doc["streams"]):
+        mine = [r for r in results if r["stream"] == s_index]
+        doc = _commit_stream(stream, mine, prefix, s_index)
+        st = doc["stats"]
+        for k in runs.STAT_KEYS:
+            totals[k] += int(st.get(k) or 0)
+        by_key = {r["key"]: r for r in mine}
+        files = []
+        for f in st["files"]:
+            key = f["file"].split("/", 3)[-1] if f["file"].startswith("s3://") else f["file"]
+            r = by_key.get(key, {})
+            files.append(
+                {
+                    "file_id": r.get("file_id") or _file_id(key),
+                    "name": key,
+                    "read": f["read"],
+                    "inserted": f["inserted"],
+                    "rejected": f["rejected"],
+                    "errors": f["errors"],
+                    "bytes": f["bytes"],
+                    "error": f.get("error"),
+                }
+            )
+            if f["errors"]:
+                failed_files.append(f"{key}: {f.get('error')}")
+        table_state = "failed" if st["errors"] else "succeeded"
+        name = stream["destination"].get("identifier", [None, stream["stream_name"]])[1]
+        tables.append(
+            {
+                "table_name": name,
+                "stream": stream["stream_name"],
+                "state": table_state,
+                **{k: st.get(k, 0) for k in runs.STAT_KEYS},
+                "started_at": plan_doc.get("started_at"),
+                "ended_at": ended,
+                "files": files,
+            }
+        )
+        # Incremental state: the files read without a file-level error (by key and ETag).
+        read_ok = {r["key"]: r["etag"] for r in mine if not r["stats"]["errors"]}
+        if stream["sync_mode"] == "incremental":
+            state["streams"].setdefault(stream["stream_name"], {}).update(read_ok)
+        else:
+            state["streams"][stream["stream_name"]] = read_ok
+        events.append(
+            runs.event(
+                "ERROR" if st["errors"] else "INFO",
+                f"table {name}: {st['inserted']} inserted, {st['updated']} updated, {st['rejected']} rejected, "
+                f"{st['errors']} file errors ({stream['mode']})",
+                stream=stream["stream_name"],
+            )
+        )
+    _put_json(runs.state_key(project_id, job_id), state)
+    outcome = {
+        "state": "failed" if failed_files else "succeeded",
+        "error": (f"{len(failed_files)} file(s) could not be read: " + "; ".join(failed_files))[:2000]
+        if failed_files
+        else None,
+        "stats": totals,
+        "tables": tables,
+    }
+    _put_json(prefix + "summary.json", outcome)
+    runs.log_events(project_id, job_id, run_id, "commit", events)
+    return {**base, "result": {"state": outcome["state"]}}
+
+
+def summary(project_id: str, job_id: str, run_id: str) -> dict[str, Any] | None:
+    return _get_json(runs.run_prefix(project_id, job_id, run_id) + "summary.json")
+
+
+def cleanup_staged(project_id: str, job_id: str, run_id: str) -> int:
+    """Delete the staged (never committed) files of a run that did not commit; how many went."""
+    prefix = runs.run_prefix(project_id, job_id, run_id)
+    if _get_json(prefix + "summary.json") is not None:
+        return 0
+    fs = _lake_fs()
+    n = 0
+    for r in _unit_results(prefix):
+        marker = f"{prefix}commits/{int(r['stream']):04d}"
+        if _get_json(marker + ".json") is not None or _get_json(marker + ".pending") is not None:
+            continue  # this table's commit began: its files may be data now
+        st = r.get("staged") or {}
+        paths = [p for chunk in st.get("chunks", []) for p in chunk] + list(st.get("files", []))
+        for p in paths:
+            try:
+                fs.delete_file(p[len("s3://") :] if p.startswith("s3://") else p)
+                n += 1
+            except OSError:
+                pass
+    return n

@@ -1,0 +1,230 @@
+"""Fixtures for run tests: a source bucket with real files, connectors and a job item written as the
+connectors and jobs families write them, and helpers that wait for a run to end."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import boto3
+import pytest
+
+ROWS = [
+    {"id": 1, "name": "ada", "amount": 1.5},
+    {"id": 2, "name": "bob", "amount": 2.25},
+    {"id": 3, "name": "cy", "amount": 3.0},
+]
+COLUMNS = [
+    {"name": "id", "type": "int64"},
+    {"name": "name", "type": "string"},
+    {"name": "amount", "type": "float64"},
+]
+
+
+def csv_bytes(rows: list[dict]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def jsonl_bytes(rows: list[dict]) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+
+
+def parquet_bytes(rows: list[dict]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), buf)
+    return buf.getvalue()
+
+
+def avro_bytes(rows: list[dict]) -> bytes:
+    import fastavro
+
+    schema = {
+        "type": "record",
+        "name": "row",
+        "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "name", "type": "string"},
+            {"name": "amount", "type": "double"},
+        ],
+    }
+    buf = io.BytesIO()
+    fastavro.writer(buf, fastavro.parse_schema(schema), rows)
+    return buf.getvalue()
+
+
+def gzip_csv_bytes(rows: list[dict]) -> bytes:
+    return gzip.compress(csv_bytes(rows))
+
+
+@dataclass
+class Job:
+    """A job in the local cloud: its project, ids, source prefix and destination database."""
+
+    project_id: str
+    job_id: str
+    source_id: str
+    dest_id: str
+    bucket: str
+    prefix: str
+    database: str
+    s3: object = field(repr=False)
+
+    def put(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=f"{self.prefix}{key}", Body=body)
+
+    def table(self, stream: str):
+        """The stream's Iceberg table, read back with pyiceberg."""
+        from functions.core.connectors.iceberg import glue_database
+        from functions.core.settings import get_settings
+        from functions.engine import glue_catalog
+
+        s = get_settings()
+        catalog = glue_catalog(
+            f"s3://{s.data_bucket}/lake/{self.project_id}/iceberg", s.endpoint_url, s.region
+        )
+        return catalog.load_table((glue_database(self.project_id, self.database), stream))
+
+    def rows(self, stream: str) -> list[dict]:
+        return sorted(self.table(stream).scan().to_arrow().to_pylist(), key=lambda r: r["id"])
+
+    def set_streams(self, streams: list[dict]) -> None:
+        from functions.core.repositories.runs import RunJob
+
+        RunJob(*RunJob.key(self.project_id, self.job_id)).update(
+            actions=[RunJob.streams_config.set({"streams": streams})]
+        )
+
+    def item(self):
+        from functions.core.repositories.runs import RunJob
+
+        return RunJob.get(*RunJob.key(self.project_id, self.job_id), consistent_read=True)
+
+
+def stream(name: str, *, sync_mode="full_refresh", dest="append", pk=None, columns=None) -> dict:
+    return {
+        "stream_name": name,
+        "namespace": "src",
+        "columns": columns or [],
+        "selected": True,
+        "sync_mode": sync_mode,
+        "destination_sync_mode": dest,
+        "primary_key": pk or [],
+        "cursor_field": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def runs_s3(local_cloud):
+    return boto3.client("s3", endpoint_url=local_cloud.aws_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def runs_source_bucket(runs_s3) -> str:
+    name = f"runs-source-{uuid.uuid4().hex[:8]}"
+    runs_s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def make_job(local_cloud, runs_s3, runs_source_bucket):
+    """make_job(streams, files={key: bytes}) -> Job: connectors and a job item as the other families write."""
+    from functions.core.repositories.base import now_iso
+    from functions.core.repositories.connectors import ConnectorRecord, connector_key, list_key
+    from functions.core.repositories.runs import RunJob
+
+    def make(
+        streams: list[dict], files: dict[str, bytes], *, activate: bool = True, dest_type="iceberg"
+    ) -> Job:
+        project_id = secrets.token_hex(6)
+        prefix = f"{project_id}/"
+        ts = now_iso()
+        ids = {}
+        configs = {
+            "source": ("s3", {"bucket": runs_source_bucket, "prefix": prefix, "files": [], "format": "auto",
+                              "compression": "auto"}),
+            "destination": (dest_type, {"catalog": "glue", "database": "sales", "table_prefix": ""}
+                            if dest_type == "iceberg" else {"path": "tables", "compression": "snappy"}),
+        }  # fmt: skip
+        for kind, (ctype, config) in configs.items():
+            cid = secrets.token_hex(8)
+            ids[kind] = cid
+            ConnectorRecord(
+                *connector_key(project_id, kind, cid),
+                gsi1pk=list_key(project_id, kind),
+                gsi1sk=f"{ts}#{cid}",
+                connector_id=cid,
+                project_id=project_id,
+                kind=kind,
+                name=f"{kind}-{cid}",
+                type=ctype,
+                type_version="v1",
+                config=json.dumps(config),
+                created_by="ada",
+                updated_by="ada",
+                created_at=ts,
+                updated_at=ts,
+            ).save()
+        job_id = secrets.token_hex(8)
+        RunJob(
+            *RunJob.key(project_id, job_id),
+            job_id=job_id,
+            project_id=project_id,
+            name=f"job-{job_id}",
+            source_id=ids["source"],
+            dest_id=ids["destination"],
+            streams_config={"streams": streams},
+            activate=activate,
+            frequency="manual",
+        ).save()
+        job = Job(project_id, job_id, ids["source"], ids["destination"], runs_source_bucket, prefix, "sales",
+                  runs_s3)  # fmt: skip
+        for key, body in files.items():
+            job.put(key, body)
+        return job
+
+    return make
+
+
+def wait_run(job: Job, run_id: str, timeout: float = 30.0) -> dict:
+    """The run once it has ended (and its execution with it)."""
+    from functions.core.services import runs
+
+    deadline = time.monotonic() + timeout
+    while True:
+        run = runs.get_run(job.project_id, run_id)
+        if run["state"] not in ("queued", "running"):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} did not end: {run}")
+        time.sleep(0.2)
+    _wait_execution_done(run_id)
+    return runs.get_run(job.project_id, run_id)
+
+
+def _wait_execution_done(run_id: str, timeout: float = 15.0) -> None:
+    from functions.core import aws
+    from functions.core.services.runs import _execution_arn
+
+    arn = _execution_arn(run_id)
+    sfn = aws.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                return
+        except sfn.exceptions.ExecutionDoesNotExist:
+            return
+        time.sleep(0.2)
