@@ -29,7 +29,12 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYER_BUILD = ROOT / "layers" / "build"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
-DATA_FUNCTIONS = ("connectors", "ingest", "workflow")  # they import functions.engine and get the data layer
+DATA_FUNCTIONS = (
+    "connectors",
+    "jobs",
+    "ingest",
+    "workflow",
+)  # they import functions.engine and get the data layer
 POWERTOOLS_NAMESPACE = "IngestPlane"
 
 
@@ -67,11 +72,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         capabilities=("secrets", "glue", "sources"),
     ),
     "jobs": FunctionSpec(
-        512,
+        1024,  # a job's streams are checked by discovery, which reads sample files with pyarrow
         29,
-        {"projects": "r", "connectors": "r", "jobs": "rw", "sync_sessions": "r", **_IDEMPOTENT},
-        read=(LOGS_PREFIX,),
-        capabilities=("sync", "schedule"),
+        # connectors rw + secrets: a job names its connectors and may create them (and the
+        # application API's update changes the S3 source).
+        {"projects": "r", "connectors": "rw", "jobs": "rw", "sync_sessions": "r", **_IDEMPOTENT},
+        read=(UPLOADS_PREFIX, LAKE_PREFIX, LOGS_PREFIX),
+        capabilities=("sync", "schedule", "secrets", "sources"),
     ),
     "syncs": FunctionSpec(
         512,

@@ -128,16 +128,17 @@ def test_only_jobs_starts_syncs_and_manages_schedules(dev):
 
 def test_connector_secrets_are_scoped_to_the_environment(dev):
     for name in ALL:
-        assert _grants(dev, name, "secretsmanager:CreateSecret") == (name == "connectors")
+        # connectors, and jobs which may create the connectors a job names
+        assert _grants(dev, name, "secretsmanager:CreateSecret") == (name in ("connectors", "jobs"))
         for statement in role_statements(dev, name):
             if any(a.startswith("secretsmanager:") for a in actions_of(statement)):
                 assert mentions(statement["Resource"], ":secret:ingestplane/dev/connectors/*")
     assert _grants(dev, "workflow", "secretsmanager:GetSecretValue")
 
 
-def test_glue_only_for_data_functions_and_s3_only_by_prefix(dev):
+def test_glue_only_for_functions_that_write_tables_and_s3_only_by_prefix(dev):
     for name in ALL:
-        assert _grants(dev, name, "glue:UpdateTable") == (name in DATA_FUNCTIONS)
+        assert _grants(dev, name, "glue:UpdateTable") == (name in ("connectors", "ingest", "workflow"))
         for statement in role_statements(dev, name):
             object_actions = [a for a in actions_of(statement) if a.startswith("s3:") and "Object" in a]
             if object_actions and "s3:ListBucket" not in actions_of(statement):
@@ -237,7 +238,11 @@ def test_external_source_buckets_are_read_only_and_only_for_source_readers(built
         for v in template["Resources"].values()
         if v["Type"] == "AWS::Lambda::Function" and "FunctionName" in v["Properties"]
     }
-    assert {roles[r] for r in readers("s3:GetObject")} == {"connectors", "workflow"}
+    assert {roles[r] for r in readers("s3:GetObject")} == {
+        "connectors",
+        "jobs",
+        "workflow",
+    }  # discovery, runs
     assert readers("s3:PutObject") == set()
     errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
     assert errors == []

@@ -34,6 +34,20 @@ from .connectors import (
     StreamsConfig,
     StreamsRequest,
 )
+from .jobs import (
+    ApplicationAction,
+    ApplicationAnswer,
+    ApplicationError,
+    ApplicationUpdate,
+    IngestError,
+    IngestJob,
+    JobActivate,
+    JobCreate,
+    JobOut,
+    JobUpdate,
+    RunLogLine,
+    RunOut,
+)
 from .projects import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -68,4 +82,6 @@ __all__ = [
     "Username", "WhoAmI", "dump",
     "FileSyncHistory", "FileSyncInfo", "SyncCreate", "SyncFileOut", "SyncOut", "SyncStart", "SyncStatus",
     "SyncType", "UploadOut", "UploadStart",
+    "ApplicationAction", "ApplicationAnswer", "ApplicationError", "ApplicationUpdate", "IngestError", "IngestJob",
+    "JobActivate", "JobCreate", "JobOut", "JobUpdate", "RunLogLine", "RunOut",
 ]  # fmt: skip

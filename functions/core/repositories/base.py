@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -42,8 +43,14 @@ def table_meta(env_var: str) -> Any:
 
 
 def connection() -> Connection:
-    """A low-level connection, for transactions that span several models."""
-    return Connection(region=_region(), host=_host())
+    """A low-level connection, for transactions that span several models (one per endpoint: a new
+    one loads botocore's endpoint data again, about a second)."""
+    return _connection(_region(), _host())
+
+
+@lru_cache(maxsize=4)
+def _connection(region: str, host: str | None) -> Connection:
+    return Connection(region=region, host=host)
 
 
 def now_iso() -> str:
