@@ -124,7 +124,8 @@ def execution_ended(event: dict) -> dict:
         extra={"execution_arn": event.get("execution_arn"), "status": status},
     )
     job = started_with.get("job") if isinstance(started_with.get("job"), dict) else {}
-    run = dict(started_with.get("run")) if isinstance(started_with.get("run"), dict) else {}
+    run_in = started_with.get("run")
+    run: dict[str, Any] = dict(run_in) if isinstance(run_in, dict) else {}
     if not run.get("run_id") and event.get("execution_arn"):
         run["run_id"] = runs.scheduled_run_id(event["execution_arn"])
     ids = _ids({"job": job, "run": run})

@@ -266,7 +266,9 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         if mode == "upsert" and dest["kind"] == "parquet":
             raise SyncError(f"stream {name}: the parquet destination cannot upsert; use append or overwrite")
         columns = stream.get("columns") or []
-        sources = []
+        sources: list[
+            tuple[dict[str, Any], Any, str, str, str | None]
+        ] = []  # (file, Source or None, fmt, compression, error)
         for f in chosen:
             try:
                 src = open_source(f"s3://{cfg.bucket}/{f['key']}", filesystem=fs)
@@ -318,7 +320,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         )
         for f, src, fmt, comp, err in sources:
             base = {"stream": s_index, "key": f["key"], "etag": f["etag"], "file_id": _file_id(f["key"])}
-            pieces = []
+            pieces: list[dict[str, Any]] = []
             if src is not None and err is None:
                 try:
                     pieces = [

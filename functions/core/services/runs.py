@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from .. import aws
 from ..constants import LOGS_PREFIX
@@ -73,9 +74,9 @@ def _bucket() -> str:
     return get_settings().data_bucket
 
 
-def _ms_between(start: str | None, end: str) -> int | None:
+def _ms_between(start: str | None, end: str) -> int:
     if not start:
-        return None
+        return 0
     a = datetime.fromisoformat(start.replace("Z", "+00:00"))
     b = datetime.fromisoformat(end.replace("Z", "+00:00"))
     return max(0, int((b - a).total_seconds() * 1000))
@@ -178,7 +179,7 @@ def _claim(project_id: str, job_id: str, run_id: str, *, scheduled: bool = False
 def _release(project_id: str, job_id: str, run_id: str, state: str | None, ended: str | None) -> None:
     """Give the job back (only if this run holds it) and record the run as its last run."""
     job = RunJob(*RunJob.key(project_id, job_id))
-    actions = [RunJob.current_run_id.remove()]
+    actions: list[Action] = [RunJob.current_run_id.remove()]
     if state:
         actions += [
             RunJob.last_run_state.set(state),
@@ -322,7 +323,7 @@ def begin_run(job: dict[str, Any], run: dict[str, Any], execution_arn: str | Non
     ts = now_iso()
     if run_id:
         record = RunRecord(*run_key(project_id, run_id))
-        actions = [RunRecord.state.set("running")]
+        actions: list[Action] = [RunRecord.state.set("running")]
         if execution_arn:
             actions.append(RunRecord.execution_arn.set(execution_arn))
         try:
@@ -412,7 +413,7 @@ def finish_run(
         _release(project_id, job_id, run_id, record.state, record.end_time)
         return False
     ended = now_iso()
-    actions = [
+    actions: list[Action] = [
         RunRecord.state.set(state),
         RunRecord.end_time.set(ended),
         RunRecord.runtime_ms.set(_ms_between(record.start_time or record.created_at, ended)),
