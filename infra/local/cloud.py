@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from infra.local.executions import ExecutionWatcher
 from infra.local.gateway import Gateway
+from infra.local.moto_patches import serialize_dynamodb
 from infra.local.poller import SqsPoller
 from infra.local.provision import ASL_PATH, LocalConfig, Provisioned, Provisioner, load_config
 from infra.local.scheduler import Clock, LocalScheduler, utc_now
@@ -119,6 +120,7 @@ class LocalCloud:
             os.environ.setdefault(name, value)
         os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines; ours suffice
+        serialize_dynamodb()  # moto's DynamoDB is not linearizable per item across threads; AWS is
         if not self._external_endpoint:
             from moto.server import ThreadedMotoServer
 
