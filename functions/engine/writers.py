@@ -28,6 +28,10 @@ ROW_GROUP_ROWS = 1_000_000
 FILE_BYTES = 256 << 20  # Arrow bytes per lake file before rolling to the next one
 ICEBERG_FILE_BYTES = 128 << 20  # Arrow bytes per Iceberg data file (unless the table sets its own)
 TARGET_FILE_PROPERTY = "write.target-file-size-bytes"
+# Snapshot summary properties of a commit made with a ``commit_token`` (see IcebergTableWriter.find_commit)
+COMMIT_TOKEN_PROPERTY = "ingestplane.commit"  # noqa: S105 - a property name, not a secret
+INSERTED_PROPERTY = "ingestplane.inserted"
+UPDATED_PROPERTY = "ingestplane.updated"
 
 
 def _fs_and_path(uri: str, filesystem: pafs.FileSystem | None) -> tuple[pafs.FileSystem, str]:
@@ -315,6 +319,10 @@ class IcebergTableWriter:
     commit. Upsert is copy-on-write: table files holding an incoming key are rewritten without those rows,
     the incoming rows are added, and the counts are exact: ``updated`` = distinct incoming keys already in
     the table, ``inserted`` = the other distinct incoming keys (the last row of a repeated key wins).
+
+    A ``commit_token`` is written into the snapshot's summary with the counts, so a caller that retries
+    after losing a commit's answer asks :meth:`find_commit` first and neither commits twice nor
+    miscounts.
     """
 
     def __init__(
@@ -325,6 +333,7 @@ class IcebergTableWriter:
         primary_key: list[str] | None = None,
         schema: StreamSchema | None = None,
         chunk_bytes: int = 128 << 20,
+        commit_token: str | None = None,
     ):
         from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
         from pyiceberg.io.pyarrow import schema_to_pyarrow
@@ -353,6 +362,7 @@ class IcebergTableWriter:
         if missing:
             raise SchemaError(f"primary key columns not in the table: {missing}")
         self.chunk_bytes = chunk_bytes
+        self.commit_token = commit_token
         self._buffer = _Buffer()
         self._staged: list[Any] = []  # DataFile
         self._keys: list[pa.Table] = []  # upsert: key columns of each staged chunk
@@ -460,12 +470,13 @@ class IcebergTableWriter:
         staged: list[dict[str, Any]],
         mode: str = "append",
         primary_key: list[str] | None = None,
+        commit_token: str | None = None,
     ) -> CommitResult:
         """One catalog commit of the files staged by several writers, in unit order (for an upsert a key
         in a later unit wins); the counts are exact as for :meth:`commit`."""
         from pyiceberg.io.pyarrow import parquet_file_to_data_file
 
-        writer = cls(catalog, identifier, mode=mode, primary_key=primary_key)
+        writer = cls(catalog, identifier, mode=mode, primary_key=primary_key, commit_token=commit_token)
         try:
             for st in staged:
                 for paths in st["chunks"]:
@@ -502,11 +513,33 @@ class IcebergTableWriter:
         self._done = True
         return result
 
+    @staticmethod
+    def find_commit(table: Any, commit_token: str) -> CommitResult | None:
+        """The counts of the commit made with ``commit_token`` if the table's history has it, else None."""
+        for snapshot in reversed(table.metadata.snapshots):
+            summary = snapshot.summary
+            if summary is not None and summary[COMMIT_TOKEN_PROPERTY] == commit_token:
+                return CommitResult(
+                    inserted=int(summary[INSERTED_PROPERTY] or 0),
+                    updated=int(summary[UPDATED_PROPERTY] or 0),
+                )
+        return None
+
+    def _properties(self, inserted: int, updated: int = 0) -> dict[str, str]:
+        if not self.commit_token:
+            return {}
+        return {
+            COMMIT_TOKEN_PROPERTY: self.commit_token,
+            INSERTED_PROPERTY: str(inserted),
+            UPDATED_PROPERTY: str(updated),
+        }
+
     def _commit(self) -> CommitResult:
         files = [f.file_path for f in self._staged]
+        props = self._properties(self.rows)
         if self.mode == "append":
             if self._staged:
-                with self.table.transaction() as tx, tx.update_snapshot().fast_append() as append:
+                with self.table.transaction() as tx, tx.update_snapshot(props).fast_append() as append:
                     for f in self._staged:
                         append.append_data_file(f)
             return CommitResult(inserted=self.rows, files=files)
@@ -514,7 +547,7 @@ class IcebergTableWriter:
             existing = [t.file for t in self.table.scan().plan_files()]
             with self.table.transaction() as tx:
                 if existing or self._staged:
-                    with tx.update_snapshot().overwrite() as ow:
+                    with tx.update_snapshot(props).overwrite() as ow:
                         for f in existing:
                             ow.delete_data_file(f)
                         for f in self._staged:
@@ -578,15 +611,16 @@ class IcebergTableWriter:
             pa.concat_tables(matched).group_by(self.primary_key).aggregate([]).num_rows if matched else 0
         )
         new_files = [f for f in self._staged if f.file_path in staged] + [n for _, ns in replaced for n in ns]
+        props = self._properties(incoming.num_rows - updated, updated)
         with self.table.transaction() as tx:
             if deleted:
-                with tx.update_snapshot().overwrite() as ow:
+                with tx.update_snapshot(props).overwrite() as ow:
                     for f in deleted:
                         ow.delete_data_file(f)
                     for f in added + new_files:
                         ow.append_data_file(f)
             elif new_files:
-                with tx.update_snapshot().fast_append() as append:
+                with tx.update_snapshot(props).fast_append() as append:
                     for f in new_files:
                         append.append_data_file(f)
         for old, _ in replaced:

@@ -500,13 +500,17 @@ def _unit_results(prefix: str) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: r["index"])
 
 
-def _committed_already(dest: dict[str, Any], staged: list[dict[str, Any]]) -> bool:
-    """Whether a commit of these staged files already happened (a retry after a lost answer)."""
-    paths = {p for st in staged for chunk in st.get("chunks", []) for p in chunk}
-    if not paths:
-        return False
-    table = _catalog(dest["warehouse"]).load_table(tuple(dest["identifier"]))
-    return any(t.file.file_path in paths for t in table.scan().plan_files())
+def _find_commit(catalog: Any, identifier: tuple[str, ...], token: str) -> Any:
+    """The commit made with ``token`` (a retry whose first try committed), or None."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    from functions.engine import IcebergTableWriter
+
+    try:
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        return None
+    return IcebergTableWriter.find_commit(table, token)
 
 
 def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix: str, s_index: int):
@@ -526,22 +530,24 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
     readable = any(not r["stats"]["errors"] for r in results)
     if readable:
         if dest["kind"] == "iceberg":
-            pending_key = f"{prefix}commits/{s_index:04d}.pending"
-            if _get_json(pending_key) is not None and _committed_already(dest, staged):
-                rows = sum(r["stats"]["inserted"] for r in results)
-                committed = {"inserted": rows, "updated": 0, "skipped": False, "recovered": True}
-            else:
-                _put_json(pending_key, {"at": now_iso()})
+            # The token makes a retry after a lost answer find the commit (and its counts) in the table.
+            token = f"{prefix}{s_index:04d}"
+            catalog, identifier = _catalog(dest["warehouse"]), tuple(dest["identifier"])
+            result = _find_commit(catalog, identifier, token)
+            recovered = result is not None
+            if result is None:
                 try:
                     result = IcebergTableWriter.commit_staged(
-                        _catalog(dest["warehouse"]), tuple(dest["identifier"]), staged,
-                        mode=stream["mode"], primary_key=stream["primary_key"] or None,
+                        catalog, identifier, staged, mode=stream["mode"],
+                        primary_key=stream["primary_key"] or None, commit_token=token,
                     )  # fmt: skip
                 except Exception as exc:
                     if "CommitFailed" in type(exc.__cause__).__name__:
                         raise TransientError(str(exc)) from exc
                     raise
-                committed = {"inserted": result.inserted, "updated": result.updated, "skipped": False}
+            committed = {"inserted": result.inserted, "updated": result.updated, "skipped": False}
+            if recovered:
+                committed["recovered"] = True
         else:
             fs = _lake_fs()
             if stream["mode"] == "overwrite":

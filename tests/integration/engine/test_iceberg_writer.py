@@ -74,6 +74,24 @@ def test_upsert_reports_exact_inserted_and_updated(catalog, namespace):
     assert by_id[0]["name"] == "v0" and by_id[9]["name"] == "up9" and by_id[11]["name"] == "last11"
 
 
+def test_a_commit_token_lets_a_retry_find_the_commit_and_its_counts(catalog, namespace):
+    """A caller that lost a commit's answer finds it by its token, with the exact counts, and does not
+    commit again (an upsert retried blindly would report every row as inserted)."""
+    ident = f"{namespace}.tokens"
+    w = IcebergTableWriter(catalog, ident, mode="append", schema=SCHEMA, commit_token="run-1/0")
+    w.write(rows(range(4)))
+    w.commit()
+    w = IcebergTableWriter(catalog, ident, mode="upsert", primary_key=["id"], commit_token="run-2/0")
+    w.write(rows([2, 3, 4], name="up"))
+    w.commit()
+    table = catalog.load_table(ident)
+    first, second = (IcebergTableWriter.find_commit(table, t) for t in ("run-1/0", "run-2/0"))
+    assert first is not None and (first.inserted, first.updated) == (4, 0)
+    assert second is not None and (second.inserted, second.updated) == (1, 2)
+    assert IcebergTableWriter.find_commit(table, "run-3/0") is None
+    assert read_back(catalog, ident).column("id").to_pylist() == [0, 1, 2, 3, 4]
+
+
 def test_crash_before_commit_leaves_table_unchanged(catalog, namespace):
     ident = f"{namespace}.safe"
     w = IcebergTableWriter(catalog, ident, mode="append", schema=SCHEMA)

@@ -108,10 +108,29 @@ def test_incremental_upsert_reads_only_the_new_file_and_counts_updates(make_job)
     assert [f["name"] for f in table["files"]] == [f"{job.prefix}orders/2.csv"]
     assert (table["inserted"], table["updated"]) == (1, 2)
     assert [(r["id"], r["amount"]) for r in job.rows("orders")] == [(1, 1.5), (2, 20.0), (3, 30.0), (4, 4.0)]
+    _retrying_the_commit_after_a_lost_answer_changes_nothing(job, second["id"], (1, 2))
 
     third = wait_run(job, _start(job)["id"])  # nothing new: nothing read, nothing changed
     assert third["state"] == "succeeded" and third["stats"]["read"] == 0
     assert len(job.rows("orders")) == 4
+
+
+def _retrying_the_commit_after_a_lost_answer_changes_nothing(job, run_id: str, counts: tuple) -> None:
+    """The commit step retried after its commit landed but before it recorded so (a lost answer):
+    the table's history has the commit's token, so nothing is committed twice and the counts stand."""
+    from functions.workflow import sync
+
+    prefix = runs.run_prefix(job.project_id, job.job_id, run_id)
+    aws.client("s3").delete_object(Bucket=sync._bucket(), Key=f"{prefix}commits/0000.json")
+    snapshots = len(job.table("orders").metadata.snapshots)
+    rows = job.rows("orders")
+    stream0 = sync._plan_doc(prefix + "plan.json")["streams"][0]
+    results = [r for r in sync._unit_results(prefix) if r["stream"] == 0]
+    doc = sync._commit_stream(stream0, results, prefix, 0)
+    assert (doc["commit"]["inserted"], doc["commit"]["updated"]) == counts
+    assert doc["commit"]["recovered"] is True
+    assert len(job.table("orders").metadata.snapshots) == snapshots
+    assert job.rows("orders") == rows
 
 
 def test_incremental_append_picks_up_only_a_new_file_and_full_refresh_overwrites(make_job):
