@@ -315,7 +315,9 @@ def run(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
             "POST",
             "/api/ingestion/file/sync/start",
             {"name": args.name or f"ingestplane-upload {args.path}", "path": args.path,
-             "sync_type": "FullSync" if args.full else "IncrementalSync"},
+             "sync_type": "FullSync" if args.full else "IncrementalSync",
+             **({"destination": args.destination} if args.destination else {}),
+             **({"table": args.table} if args.table else {})},
         )  # fmt: skip
         sync_id = int(started["sync_id"])
         state.sync_id, state.files = sync_id, {}
@@ -388,6 +390,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="a full sync: the path's earlier files go to trash")
     p.add_argument("--name", help="the sync's name")
     p.add_argument("--sync-id", type=int, help="add the files to this open sync")
+    p.add_argument(
+        "--destination", help="an iceberg destination: the finished sync is also loaded into a table there"
+    )
+    p.add_argument("--table", help="that table's name (default: the path's last folder)")
     p.add_argument("--parallel", type=int, default=4, help="parts sent at once (default 4)")
     p.add_argument("--part-size", type=int, default=8, help="MiB per part, 5..5120 (default 8)")
     p.add_argument("--retries", type=int, default=5)

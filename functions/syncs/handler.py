@@ -124,9 +124,8 @@ def _raw(model: BaseModel | list, status: int = 200):
 def dialect_start(body: Annotated[SyncStart, Body()], idempotency_key: IdempotencyKey = None):
     caller = _caller()
     project_id = svc.dialect_project(caller, body.project_id)
-    session = idempotency.start_sync(
-        caller, project_id, body.name, body.path, body.sync_type, idempotency_key
-    )
+    target = SyncCreate(**body.model_dump(include=set(SyncCreate.model_fields)))
+    session = idempotency.start_sync(caller, project_id, target, idempotency_key)
     return _raw(SyncStarted(sync_id=int(session.sync_id)))
 
 
@@ -250,9 +249,7 @@ def list_syncs(projectid: ProjectId, limit: Limit = None, cursor: Cursor = None)
 def create_sync(
     projectid: ProjectId, body: Annotated[SyncCreate, Body()], idempotency_key: IdempotencyKey = None
 ):
-    session = idempotency.start_sync(
-        _caller(), projectid, body.name, body.path, body.sync_type, idempotency_key
-    )
+    session = idempotency.start_sync(_caller(), projectid, body, idempotency_key)
     return native_ok(dump(svc.sync_out(session)), "sync started", status=201)
 
 

@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from functions.core import aws
 from functions.core.auth import Caller, Role, require_role
 from functions.core.errors import Conflict
-from functions.core.models.syncs import SyncType
+from functions.core.models.syncs import SyncCreate
 from functions.core.services import syncs as svc
 from functions.core.settings import get_settings
 
@@ -33,7 +33,7 @@ KEY_TTL_SECONDS = 24 * 3600
 
 config = IdempotencyConfig(
     event_key_jmespath="key",
-    payload_validation_jmespath="[name, path, sync_type]",
+    payload_validation_jmespath="body",  # the same key with another request is a 409
     raise_on_no_idempotency_key=True,
     expires_after_seconds=KEY_TTL_SECONDS,
 )
@@ -47,27 +47,21 @@ def _start_once():
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
     def start(request: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        session = svc.start_sync(
-            caller, request["project_id"], request["name"], request["path"], SyncType(request["sync_type"])
-        )
+        session = svc.start_sync(caller, request["project_id"], SyncCreate(**request["body"]))
         return {"sync_id": int(session.sync_id)}
 
     return start
 
 
-def start_sync(
-    caller: Caller, project_id: str, name: str | None, path: str, sync_type: SyncType, key: str | None
-):
+def start_sync(caller: Caller, project_id: str, body: SyncCreate, key: str | None):
     """The session a start makes, or (same `key`, same request) the one the first such start made."""
     if not key:
-        return svc.start_sync(caller, project_id, name, path, sync_type)
+        return svc.start_sync(caller, project_id, body)
     require_role(caller, project_id, Role.editor)  # never answer a stored result to a stranger
     request = {
         "key": f"{project_id}:{caller.username}:{key[:128]}",
         "project_id": project_id,
-        "name": name,
-        "path": path,
-        "sync_type": sync_type.value,
+        "body": body.model_dump(mode="json"),
     }
     try:
         result = _start_once()(request=request, caller=caller)

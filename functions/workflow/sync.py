@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import time
 from functools import lru_cache
 from typing import Any
@@ -20,9 +19,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.core import aws
-from functions.core.connectors import CheckContext, get_type
+from functions.core.connectors import CheckContext
 from functions.core.connectors import s3 as s3_source
-from functions.core.connectors.iceberg import glue_database, warehouse_uri
+from functions.core.connectors.iceberg import table_identifier, table_name_of, warehouse_uri
 from functions.core.connectors.parquet import lake_key
 from functions.core.repositories.base import now_iso
 from functions.core.repositories.runs import RunJob
@@ -131,11 +130,10 @@ def _connector_cached(project_id: str, kind: str, connector_id: str, _epoch: int
     from functions.core.errors import NotFound
 
     try:
-        found = connector_service.resolved_config(project_id, kind, connector_id)
+        connector, cfg, _ = connector_service.parsed_config(project_id, kind, connector_id)
     except NotFound:
         raise SyncError(f"the job's {kind} {connector_id} does not exist") from None
-    connector = get_type(kind, found["type"], found["version"])  # type: ignore[arg-type]
-    return connector, connector.parse(found["config"], _ctx(project_id))
+    return connector, cfg
 
 
 def _source_access(project_id: str, source_id: str) -> tuple[Any, Any, Any]:
@@ -174,11 +172,6 @@ def _list_files(cfg: Any, client: Any) -> list[dict[str, Any]]:
         kwargs["ContinuationToken"] = token
 
 
-def _table_name(prefix: str, stream: str) -> str:
-    name = re.sub(r"[^a-z0-9_]+", "_", stream.lower()).strip("_") or "stream"
-    return f"{prefix}{name}"
-
-
 def _mode(stream: dict[str, Any]) -> str:
     """The write mode: the stream's destination_sync_mode; a full refresh in append mode overwrites."""
     dest_mode = stream.get("destination_sync_mode") or "append"
@@ -194,15 +187,12 @@ def _destination(project_id: str, job: RunJob, stream: dict[str, Any]) -> dict[s
         return {
             "kind": "iceberg",
             "warehouse": warehouse_uri(cfg, ctx),
-            "identifier": [
-                glue_database(project_id, cfg.database),
-                _table_name(cfg.table_prefix, stream["stream_name"]),
-            ],
+            "identifier": list(table_identifier(project_id, cfg, table_name_of(stream["stream_name"]))),
         }
     if connector.type == "parquet":
         return {
             "kind": "parquet",
-            "path": f"s3://{ctx.data_bucket}/{lake_key(cfg, ctx).rstrip('/')}/{_table_name('', stream['stream_name'])}",
+            "path": f"s3://{ctx.data_bucket}/{lake_key(cfg, ctx).rstrip('/')}/{table_name_of(stream['stream_name'])}",
         }
     raise SyncError(f"destination type {connector.type!r} is not supported by jobs")
 

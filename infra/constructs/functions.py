@@ -83,7 +83,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "syncs": FunctionSpec(
         512,
         29,
-        {"projects": "rw", "sync_sessions": "rw", "jobs": "rw", **_IDEMPOTENT},  # rw: sync id counters
+        # projects rw: sync id counters; connectors r: a sync's table target names an iceberg destination
+        {"projects": "rw", "connectors": "r", "sync_sessions": "rw", "jobs": "rw", **_IDEMPOTENT},
         read=(UPLOADS_PREFIX,),
         write=(UPLOADS_PREFIX,),
         delete=(UPLOADS_PREFIX,),

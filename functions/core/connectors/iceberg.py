@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
@@ -52,8 +53,6 @@ class IcebergGlueV1(ConnectorConfig):
     def _warehouse(cls, value: str | None) -> str | None:
         if value is None or value.startswith("s3://"):
             return value
-        import re
-
         if not re.match(LAKE_PATH_PATTERN, value):
             raise ValueError("warehouse must be a path of letters, digits and _ = . - separated by /")
         return check_lake_path(value, "warehouse")
@@ -62,6 +61,16 @@ class IcebergGlueV1(ConnectorConfig):
 def glue_database(project_id: str, database: str) -> str:
     """The physical Glue database of a destination: it carries the project id (DESIGN section 7)."""
     return f"p_{project_id}_{database}".lower()
+
+
+def table_name_of(text: str) -> str:
+    """A table name made from a stream's name or a lake path: lower case, runs of other characters as _."""
+    return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_")[:128] or "stream"
+
+
+def table_identifier(project_id: str, cfg: IcebergGlueV1, table: str) -> tuple[str, str]:
+    """The Glue (database, table) of table ``table`` written through this destination."""
+    return glue_database(project_id, cfg.database), f"{cfg.table_prefix}{table}"
 
 
 def warehouse_key(cfg: IcebergGlueV1, ctx: CheckContext) -> str:

@@ -69,7 +69,28 @@ def _sync_type(value: Any) -> Any:
 # ---------------------------------------------------------------- requests
 
 
-class SyncStart(Strict):
+TableName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="The Iceberg table the sync loads (default: the path's last folder, as a table name)",
+    ),
+]
+
+
+class TableTarget(Strict):
+    """An upload sync's optional table target: when the sync finishes, its validated files are also loaded
+    into a table of an `iceberg` destination (a full sync overwrites the table, an incremental one appends)."""
+
+    destination: Name | None = Field(
+        None, description="An iceberg destination of the project, by name; without it no table is loaded"
+    )
+    table: TableName | None = None
+
+
+class SyncStart(TableTarget):
     """`POST /api/ingestion/file/sync/start`; without a name the sync is named after its path."""
 
     name: Name | None = None
@@ -84,7 +105,7 @@ class SyncStart(Strict):
     _normalize_type = field_validator("sync_type", mode="before")(_sync_type)
 
 
-class SyncCreate(Strict):
+class SyncCreate(TableTarget):
     """`POST /api/v1/project/{projectid}/syncs`; without a name the sync is named after its path."""
 
     name: Name | None = None
@@ -206,6 +227,9 @@ class SyncOut(FileSyncInfo):
     rejected: int = 0
     errors: int = 0
     message: str = ""
+    destination: str | None = Field(None, description="The iceberg destination the sync loads, if any")
+    table: str | None = Field(None, description="Its table, as <glue database>.<table>")
+    table_rows: int = Field(0, description="Rows the finished sync committed to the table")
 
 
 class ColumnOut(BaseModel):

@@ -92,6 +92,11 @@ class SyncSessionRecord(Model):
     created_by = UnicodeAttribute()
     message = UnicodeAttribute(default="")
     finalizer = UnicodeAttribute(null=True)  # who is finishing the sync (an SQS message id)
+    destination_id = UnicodeAttribute(null=True)  # the table target's iceberg destination
+    destination_name = UnicodeAttribute(null=True)
+    table_name = UnicodeAttribute(null=True)  # the table's name (the destination adds its prefix)
+    table_identifier = UnicodeAttribute(null=True)  # <glue database>.<table>, once loaded
+    table_rows = NumberAttribute(default=0)
     registered = NumberAttribute(default=0)  # objects ever registered (bounded: MAX_FILES_PER_SYNC)
     pending = UnicodeSetAttribute(null=True)  # object ids registered, not yet counted
     done = UnicodeSetAttribute(null=True)  # object ids counted

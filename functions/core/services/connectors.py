@@ -3,6 +3,7 @@ stream discovery, and the rule that a connector a job uses cannot be deleted."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets as token
 from concurrent.futures import ThreadPoolExecutor
@@ -47,15 +48,16 @@ HARD_TIMEOUT_SECONDS = TEST_BUDGET_SECONDS + 5  # under API Gateway's 30 s, what
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="connector-probe")
 
 
-def _ctx(project_id: str) -> CheckContext:
+def _ctx(project_id: str, *, deadline: float | None = None) -> CheckContext:
     s = get_settings()
-    return CheckContext(
+    ctx = CheckContext(
         project_id=project_id,
         env_name=s.env_name,
         region=s.region,
         data_bucket=s.data_bucket,
         endpoint_url=s.endpoint_url,
     )
+    return ctx if deadline is None else dataclasses.replace(ctx, deadline=deadline)
 
 
 # ---------------------------------------------------------------- secrets
@@ -470,6 +472,28 @@ def discover_streams(caller: Caller, project_id: str, req: StreamsRequest) -> di
 
 
 # ---------------------------------------------------------------- for runs (functions/workflow)
+
+
+def find_by_name(project_id: str, kind: str, name: str) -> ConnectorRecord | None:
+    """The live connector of that name (case-insensitive) in the project, or None."""
+    try:
+        claim = ConnectorNameClaim.get(*ConnectorNameClaim.key(project_id, kind, name))
+    except DoesNotExist:
+        return None
+    try:
+        record = ConnectorRecord.get(*connector_key(project_id, kind, claim.connector_id))
+    except DoesNotExist:
+        return None
+    return None if record.deleted_at else record
+
+
+def parsed_config(project_id: str, kind: str, connector_id: str) -> tuple[ConnectorType, Any, CheckContext]:
+    """A live connector's type, its parsed config (secrets included) and the context it was parsed in, for
+    the data plane (a run or a sync's table load; never an API answer). NotFound when it is gone."""
+    found = resolved_config(project_id, kind, connector_id)
+    connector = get_type(kind, found["type"], found["version"])  # type: ignore[arg-type]
+    ctx = _ctx(project_id, deadline=float("inf"))
+    return connector, connector.parse(found["config"], ctx), ctx
 
 
 def resolved_config(project_id: str, kind: str, connector_id: str) -> dict[str, Any]:

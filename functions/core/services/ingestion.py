@@ -241,12 +241,13 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
         if session.sync_type == SyncType.FullSync.value
         else lake_dir(project_id, session.path)
     )
-    final: list[str] = []
+    final: list[str] = []  # where the files are once the sync finishes (a full sync's leave staging then)
+    home = lake_dir(project_id, session.path)
     for i, path in enumerate(result.files):
         src = path.split("/", 1)[1] if path.startswith(bucket + "/") else path
-        dest = f"{target}s{sync_id}-h{history_id}-{stem}{f'-{i}' if i else ''}.parquet"
-        _move(src, dest)
-        final.append(dest)
+        name = f"s{sync_id}-h{history_id}-{stem}{f'-{i}' if i else ''}.parquet"
+        _move(src, target + name)
+        final.append(home + name)
     for leftover in _keys(work + "/"):  # the writer's (empty) folder markers
         _s3().delete_object(Bucket=bucket, Key=leftover)
     message = f"{stats.rejected} rows rejected (see {rejects_key})" if stats.rejected else ""
@@ -326,6 +327,7 @@ def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: i
     except UpdateError:
         return False
     status, message = SyncStatus.Finished, ""
+    table_actions: list[Any] = []
     try:
         if session.sync_type == SyncType.FullSync.value:
             replace_path_files(session)
@@ -333,12 +335,27 @@ def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: i
         if attempt < FINISH_ATTEMPTS:
             raise  # the message is delivered again; the finalizer (its id) may resume
         status, message = SyncStatus.Failed, f"could not move the path's files into place: {exc}"
+    if status == SyncStatus.Finished and session.destination_id:
+        try:
+            identifier, rows = load_table(session)
+            table_actions = [
+                SyncSessionRecord.table_identifier.set(identifier),
+                SyncSessionRecord.table_rows.set(rows),
+            ]
+        except TableLoadError as exc:
+            status, message = SyncStatus.Failed, f"the files are in the lake; {exc}"
+        except Exception as exc:  # noqa: BLE001 - I/O, throttling, a concurrent commit: try again
+            if attempt < FINISH_ATTEMPTS:
+                raise
+            status = SyncStatus.Failed
+            message = f"the files are in the lake; loading the table failed: {exc}"
     try:
         session.update(
             actions=[
                 SyncSessionRecord.sync_status.set(status.value),
                 SyncSessionRecord.finished_time.set(now_ms()),
-                SyncSessionRecord.message.set(message),
+                SyncSessionRecord.message.set(message[:2000]),
+                *table_actions,
             ],
             condition=(SyncSessionRecord.finalizer == owner)
             & (SyncSessionRecord.sync_status == SyncStatus.Syncing.value),
@@ -368,3 +385,87 @@ def replace_path_files(session: SyncSessionRecord) -> None:
     staged = staging_dir(project_id, sync_id, path)
     for key in _keys(staged):
         _move(key, base + key[len(staged) :])
+
+
+# ---------------------------------------------------------------- a sync's table target
+
+
+class TableLoadError(Exception):
+    """The table cannot take the sync's files (its destination is gone, the schemas clash): not retried."""
+
+
+def load_table(session: SyncSessionRecord) -> tuple[str, int]:
+    """Load the finished files of a sync into its table target in one Iceberg commit: a full sync
+    overwrites the table, an incremental sync appends. Returns ("<database>.<table>", rows committed).
+
+    The commit carries the sync as its token, so a delivery that retries after the commit landed finds it
+    in the table's history and commits nothing twice."""
+    from functions.engine import (
+        EngineError,
+        IcebergTableWriter,
+        StreamSchema,
+        glue_catalog,
+        merge_schemas,
+    )
+
+    from ..connectors.iceberg import table_identifier, warehouse_uri
+    from ..errors import NotFound
+    from . import connectors as connector_svc
+
+    project_id, sync_id = session.project_id, int(session.sync_id)
+    try:
+        _, cfg, ctx = connector_svc.parsed_config(project_id, "destination", session.destination_id or "")
+    except NotFound:
+        raise TableLoadError(f"the destination '{session.destination_name}' no longer exists") from None
+    identifier = table_identifier(project_id, cfg, session.table_name or "")
+    name = ".".join(identifier)
+    files = [
+        f
+        for f in SyncFileRecord.query(
+            session.pk, SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"), consistent_read=True
+        )
+        if f.sync_status == SyncStatus.Finished.value and f.lake_files
+    ]
+    settings = get_settings()
+    catalog = glue_catalog(warehouse_uri(cfg, ctx), settings.endpoint_url, settings.region)
+    token = f"sync/{project_id}/{sync_id}"
+    try:
+        done = IcebergTableWriter.find_commit(catalog.load_table(identifier), token)
+    except Exception:  # noqa: BLE001 - no such table yet
+        done = None
+    if done is not None:
+        return name, done.inserted
+    schemas = [StreamSchema.from_list(json.loads(f.columns)) for f in files if f.columns]
+    if not schemas:
+        return name, 0  # nothing to load (and no schema to create the table with)
+    mode = "overwrite" if session.sync_type == SyncType.FullSync.value else "append"
+    try:
+        writer = IcebergTableWriter(
+            catalog, identifier, mode=mode, schema=merge_schemas(*schemas), commit_token=token
+        )
+    except EngineError as exc:
+        raise TableLoadError(f"table {name} cannot take these files: {exc}") from exc
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fs = _s3_filesystem()
+    try:
+        for f in files:
+            for uri in f.lake_files or []:
+                with fs.open_input_file(str(uri).removeprefix("s3://")) as fh:
+                    for batch in pq.ParquetFile(fh).iter_batches(batch_size=65_536):
+                        writer.write(batch)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        writer.abort()
+        raise TableLoadError(f"table {name} cannot take the rows of {f.file_name}: {exc}") from exc
+    except BaseException:
+        writer.abort()
+        raise
+    try:
+        result = writer.commit()
+    except EngineError as exc:
+        if "CommitFailed" in type(exc.__cause__).__name__:
+            raise  # a concurrent commit to the table: the delivery is retried
+        raise TableLoadError(f"loading table {name} failed: {exc}") from exc
+    log.info("sync %s loaded %d rows into %s", sync_id, result.inserted, name)
+    return name, result.inserted

@@ -29,7 +29,7 @@ from ..models import ConnectorCreate, ConnectorUpdate, JobCreate, JobOut, JobUpd
 from ..models.jobs import JobConnectorIn, JobConnectorOut, JobStreamsOut, StreamsConfigIn
 from ..pagination import decode_cursor, encode_cursor, page_size
 from ..repositories.base import connection, now_iso
-from ..repositories.connectors import ConnectorNameClaim, ConnectorRecord, connector_key
+from ..repositories.connectors import ConnectorRecord, connector_key
 from ..repositories.jobs import (
     ENTITY,
     JOB_PREFIX,
@@ -117,18 +117,6 @@ def _is_running(record: JobRecord) -> bool:
 # ---------------------------------------------------------------- connectors by name
 
 
-def _existing_connector(project_id: str, kind: str, name: str) -> ConnectorRecord | None:
-    try:
-        claim = ConnectorNameClaim.get(*ConnectorNameClaim.key(project_id, kind, name))
-    except DoesNotExist:
-        return None
-    try:
-        record = ConnectorRecord.get(*connector_key(project_id, kind, claim.connector_id))
-    except DoesNotExist:
-        return None
-    return None if record.deleted_at else record
-
-
 def _within(where: str, fn: Any, *args: Any) -> Any:
     """Call `fn`; a 400 it raises names its field under `where` (`source.config.bucket`)."""
     try:
@@ -143,7 +131,7 @@ def _resolve(
 ) -> tuple[ConnectorRecord | None, ConnectorCreate | None]:
     """(the stored connector of that name, or None with the create body of a new one)."""
     where = KIND_FIELD[kind]
-    record = _existing_connector(project_id, kind, ref.name)
+    record = connector_svc.find_by_name(project_id, kind, ref.name)
     if record is not None:
         if ref.type is not None and ref.type != record.type:
             raise Invalid(
@@ -183,7 +171,7 @@ def _create_pending(caller: Caller, project_id: str, kind: str, body: ConnectorC
     try:
         created = connector_svc.create(caller, project_id, kind, body)
     except Conflict:  # created meanwhile under the same name: use that one
-        record = _existing_connector(project_id, kind, body.name)
+        record = connector_svc.find_by_name(project_id, kind, body.name)
         if record is None:
             raise
         return record
@@ -871,7 +859,7 @@ def _upload_sync_ingest_job(project_id: str, ingest_id: str) -> dict[str, Any]:
         raise NotFound()
     session, files = found
     table = {
-        "table_name": session.path,
+        "table_name": session.table_identifier or session.path,
         "feed_id": f"{ingest_id}:{session.path}",
         "job_id": ingest_id,
         "state": SYNC_STATES.get(session.sync_status, session.sync_status.lower()),

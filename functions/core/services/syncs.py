@@ -37,6 +37,7 @@ from ..models.syncs import (
     PartETag,
     PartUrl,
     ReceivedPart,
+    SyncCreate,
     SyncFileOut,
     SyncOut,
     SyncStatus,
@@ -171,6 +172,9 @@ def sync_out(s: SyncSessionRecord) -> SyncOut:
         rejected=int(s.rejected),
         errors=int(s.errors),
         message=s.message or "",
+        destination=s.destination_name,
+        table=s.table_identifier or s.table_name,
+        table_rows=int(s.table_rows or 0),
     )
 
 
@@ -218,12 +222,38 @@ def _open_session(project_id: str, sync_id: int) -> SyncSessionRecord:
     return session
 
 
-def start_sync(
-    caller: Caller, project_id: str, name: str | None, path: str, sync_type: SyncType
-) -> SyncSessionRecord:
+def _table_target(project_id: str, body: SyncCreate, path: str) -> dict[str, str]:
+    """The session fields of a table target (none without a destination); a 400 names what is wrong."""
+    if body.destination is None:
+        if body.table is not None:
+            raise Invalid("table: give the iceberg destination to load it into", field="destination")
+        return {}
+    from ..connectors.iceberg import table_name_of
+    from . import connectors as connector_svc
+
+    record = connector_svc.find_by_name(project_id, "destination", body.destination)
+    if record is None:
+        raise Invalid(
+            f"destination: no destination named '{body.destination}' in this project", field="destination"
+        )
+    if record.type != "iceberg":
+        raise Invalid(
+            f"destination: '{record.name}' is a {record.type} destination; a sync loads tables only "
+            "into an iceberg destination (its files already land in the lake at the sync's path)",
+            field="destination",
+        )
+    return {
+        "destination_id": record.connector_id,
+        "destination_name": record.name,
+        "table_name": body.table or table_name_of(path.rsplit("/", 1)[-1]),
+    }
+
+
+def start_sync(caller: Caller, project_id: str, body: SyncCreate) -> SyncSessionRecord:
     """A new open session with the next sync id of the project."""
     require_role(caller, project_id, Role.editor)
-    normalized = normalize_path(path)
+    normalized = normalize_path(body.path)
+    target = _table_target(project_id, body, normalized)
     sync_id = next_id(project_id, "sync")
     record = SyncSessionRecord(
         *SyncSessionRecord.key(project_id, sync_id),
@@ -231,14 +261,17 @@ def start_sync(
         gsi1sk=ingest_job_id(sync_id),
         project_id=project_id,
         sync_id=sync_id,
-        name=name or "/" + normalized,
+        name=body.name or "/" + normalized,
         path=normalized,
         display_path="/" + normalized,
-        sync_type=sync_type.value,
+        sync_type=body.sync_type.value,
         sync_status=SyncStatus.Syncing.value,
         start_time=now_ms(),
         end_time=0,
         created_by=caller.username,
+        destination_id=target.get("destination_id"),
+        destination_name=target.get("destination_name"),
+        table_name=target.get("table_name"),
     )
     record.save(condition=SyncSessionRecord.pk.does_not_exist())
     return record
@@ -256,9 +289,10 @@ def end_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord
     except UpdateError:
         raise Conflict(f"Sync {sync_id} has already ended") from None
     if session.in_flight == 0:
-        if session.sync_type == SyncType.FullSync.value:
-            # Moving the path's older files to trash is the ingest worker's job (it owns lake/ and
-            # trash/); an object under uploads/ reaches it like any file does.
+        if session.sync_type == SyncType.FullSync.value or session.destination_id:
+            # Moving the path's older files to trash and loading a table are the ingest worker's jobs
+            # (it owns lake/ and trash/, and has pyarrow); an object under uploads/ reaches it like any
+            # file does.
             aws.client("s3").put_object(
                 Bucket=get_settings().data_bucket, Key=end_marker_key(project_id, sync_id), Body=b""
             )

@@ -84,3 +84,20 @@ def test_a_bad_key_is_a_clear_error(tenant: Tenant, tmp_path, capsys):
     code = cli.main([str(tmp_path / "a.csv"), "--path", "x", "--url", tenant.base, "--api-key", "ipk.a.b.c",
                      "--state", str(tmp_path / "s.json"), "--quiet"])  # fmt: skip
     assert code == 2 and "401" in capsys.readouterr().err
+
+
+def test_a_table_target_is_passed_on_and_loaded(tenant: Tenant, tmp_path):
+    r = tenant.user.call(
+        "POST",
+        f"/api/v1/project/{tenant.project}/destinations",
+        json={"name": "warehouse", "type": "iceberg", "config": {"catalog": "glue", "database": "cli"}},
+    )
+    assert r.status_code == 201, r.text
+    (tmp_path / "orders.csv").write_bytes(csv_bytes(3))
+    code, out = run(
+        tenant, tmp_path, str(tmp_path / "orders.csv"), "--path", "/cli/orders",
+        "--destination", "warehouse", "--table", "orders",
+    )  # fmt: skip
+    assert code == 0, out
+    sync = tenant.sync(json.loads(out.strip().splitlines()[-1])["sync_id"])
+    assert (sync["table"], sync["table_rows"]) == (f"p_{tenant.project}_cli.orders", 3), sync

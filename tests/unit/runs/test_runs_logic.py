@@ -65,10 +65,12 @@ def test_write_mode_per_stream(sync_mode, dest, mode):
 
 
 def test_table_names_are_glue_safe():
-    from functions.workflow.sync import _table_name
+    from functions.core.connectors.iceberg import IcebergGlueV1, table_identifier, table_name_of
 
-    assert _table_name("raw_", "Orders-2024 EU") == "raw_orders_2024_eu"
-    assert _table_name("", "---") == "stream"
+    assert table_name_of("Orders-2024 EU") == "orders_2024_eu"
+    assert table_name_of("---") == "stream"
+    cfg = IcebergGlueV1(database="sales", table_prefix="raw_")
+    assert table_identifier("Ab12", cfg, table_name_of("Orders")) == ("p_ab12_sales", "raw_orders")
 
 
 def test_steps_without_a_job_end_quietly():
