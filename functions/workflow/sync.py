@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -33,6 +34,12 @@ log = logging.getLogger("ingestplane.workflow")
 
 TARGET_UNIT_BYTES = 128 << 20
 INLINE_MAX_UNITS = 40  # more work units go through the Distributed Map and its S3 manifest
+INLINE_MAX_BYTES = 64 << 10  # ... and so do units whose JSON would make the state payload big
+# Small whole files share a unit (one Lambda invocation, one writer): per-unit orchestration costs far
+# more than reading a small file. A unit holds at most this many files and bytes.
+GROUP_MAX_FILES = 50
+GROUP_MAX_BYTES = 64 << 20
+PLAN_THREADS = 16  # files inspected at once while planning
 MAX_FILES = 50_000
 SCHEMA_SAMPLE_FILES = 5
 
@@ -256,19 +263,33 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         if mode == "upsert" and dest["kind"] == "parquet":
             raise SyncError(f"stream {name}: the parquet destination cannot upsert; use append or overwrite")
         columns = stream.get("columns") or []
-        sources: list[
-            tuple[dict[str, Any], Any, str, str, str | None]
-        ] = []  # (file, Source or None, fmt, compression, error)
-        for f in chosen:
+
+        def inspect(
+            f: dict[str, Any],
+        ) -> tuple[dict[str, Any], Any, str, str, str | None, list[dict[str, Any]]]:
+            """(file, Source or None, fmt, compression, error, pieces): its format and its split."""
             try:
                 src = open_source(f"s3://{cfg.bucket}/{f['key']}", filesystem=fs)
                 fmt, comp = s3_source._detect(src, cfg)
             except Exception as exc:  # noqa: BLE001 - an unreadable file becomes a unit that counts its error
-                sources.append((f, None, "auto", "auto", str(exc)))
-                continue
-            sources.append((f, src, fmt, comp, None))
+                return f, None, "auto", "auto", str(exc), []
+            try:
+                units = plan_units(
+                    src,
+                    TARGET_UNIT_BYTES,
+                    fmt=fmt,
+                    compression=comp,
+                    csv_options=s3_source._csv_options(cfg, fmt),
+                )
+            except Exception as exc:  # noqa: BLE001 - unreadable (e.g. a broken footer): counted by its unit
+                return f, src, fmt, comp, str(exc), []
+            return f, src, fmt, comp, None, [u.to_dict() for u in units]
+
+        # a few small reads per file (size, magic bytes, footers): S3 latency, so many files at once
+        with ThreadPoolExecutor(max_workers=PLAN_THREADS, thread_name_prefix="plan") as pool:
+            sources = list(pool.map(inspect, chosen))
         if not columns and sources:
-            readable = [(s, fmt, comp) for _, s, fmt, comp, err in sources if s is not None and not err]
+            readable = [(s, fmt, comp) for _, s, fmt, comp, err, _ in sources if s is not None and not err]
             sample = readable[:SCHEMA_SAMPLE_FILES]
             if sample:
                 try:
@@ -308,20 +329,9 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
                 "files": len(chosen),
             }
         )
-        for f, src, fmt, comp, err in sources:
-            base = {"stream": s_index, "key": f["key"], "etag": f["etag"], "file_id": _file_id(f["key"])}
-            pieces: list[dict[str, Any]] = []
-            if src is not None and err is None:
-                try:
-                    pieces = [
-                        u.to_dict()
-                        for u in plan_units(
-                            src, TARGET_UNIT_BYTES, fmt=fmt, compression=comp,
-                            csv_options=s3_source._csv_options(cfg, fmt),
-                        )
-                    ]  # fmt: skip
-                except Exception as exc:  # noqa: BLE001 - unreadable (e.g. a broken footer): counted by its unit
-                    err = str(exc)
+        entries: list[dict[str, Any]] = []  # one per file piece; grouped into units below
+        for f, _, fmt, comp, _, pieces in sources:
+            base = {"key": f["key"], "etag": f["etag"], "file_id": _file_id(f["key"])}
             if not pieces:
                 whole = {
                     "uri": f"s3://{cfg.bucket}/{f['key']}",
@@ -331,14 +341,9 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
                 }
                 pieces = [{**whole, "index": 0, "count": 1, "byte_range": None, "row_groups": None}]
             for piece in pieces:
-                units.append(
-                    {
-                        **base,
-                        "index": len(units),
-                        "unit": piece,
-                        "csv": s3_source._csv_options(cfg, piece["fmt"]),
-                    }
-                )
+                entries.append({**base, "unit": piece, "csv": s3_source._csv_options(cfg, piece["fmt"])})
+        for group in _group(entries):
+            units.append({"index": len(units), "stream": s_index, "files": group})
         events.append(
             runs.event(
                 "INFO",
@@ -352,7 +357,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     _put_json(manifest_key, units)
     runs.log_events(project_id, job_id, run_id, "plan", events)
     inline_max = int(os.environ.get("WORKFLOW_INLINE_MAX_UNITS", INLINE_MAX_UNITS))
-    distributed = len(units) > inline_max
+    distributed = len(units) > inline_max or len(json.dumps(units)) > INLINE_MAX_BYTES
     return {
         "job": job_ref,
         "run": run,
@@ -367,6 +372,29 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _group(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Work units from file pieces: a piece of a split file is a unit alone; whole small files share
+    units of at most GROUP_MAX_FILES files and GROUP_MAX_BYTES (env WORKFLOW_GROUP_MAX_FILES)."""
+    max_files = max(1, int(os.environ.get("WORKFLOW_GROUP_MAX_FILES", GROUP_MAX_FILES)))
+    groups: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for entry in entries:
+        piece = entry["unit"]
+        piece_size = int(piece.get("size") or 0)
+        if piece.get("count", 1) != 1 or piece_size >= GROUP_MAX_BYTES:
+            groups.append([entry])
+            continue
+        if current and (len(current) >= max_files or size + piece_size > GROUP_MAX_BYTES):
+            groups.append(current)
+            current, size = [], 0
+        current.append(entry)
+        size += piece_size
+    if current:
+        groups.append(current)
+    return groups
+
+
 # ---------------------------------------------------------------- ingest one unit
 
 
@@ -379,7 +407,8 @@ def _plan_doc(key: str) -> dict[str, Any]:
 
 
 def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
-    """Read, validate and stage one work unit; its result (stats, staged files) goes to S3 once."""
+    """Read, validate and stage one work unit (a file piece, or several small files into one writer); its
+    result (per-file stats, staged files) goes to S3 once."""
     from functions.engine import (
         EngineError,
         IcebergTableWriter,
@@ -407,7 +436,6 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
     dest = stream["destination"]
     job = _job(job_ref)
     _, _, fs = _source_access(project_id, job.source_id)
-    unit = WorkUnit.from_dict(item["unit"])
     lake_fs = _lake_fs()
     if dest["kind"] == "iceberg":
         sink: Any = IcebergTableWriter(
@@ -420,45 +448,54 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
         f"s3://{_bucket()}/rejects/{project_id}/{job_id}/{run_id}/{stream['stream_name']}/{index:06d}.jsonl"
     )
     rejects = RejectsWriter(reject_uri, filesystem=lake_fs)
-    try:
-        source = open_source(unit.uri, filesystem=fs)
-        if unit.fmt == "auto":
-            stats = ingest_file(
-                source, schema, sink, fmt="auto", compression=unit.compression, csv_options=item.get("csv"),
-                rejects=rejects,
-            )  # fmt: skip
-        else:
-            stats = ingest_file(source, schema, sink, unit=unit, csv_options=item.get("csv"), rejects=rejects)
-    except (EngineError, OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+    files: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for entry in item["files"]:
+        unit = WorkUnit.from_dict(entry["unit"])
+        mark = sink.mark()
+        try:
+            source = open_source(unit.uri, filesystem=fs)
+            if unit.fmt == "auto":
+                stats = ingest_file(
+                    source, schema, sink, fmt="auto", compression=unit.compression,
+                    csv_options=entry.get("csv"), rejects=rejects,
+                )  # fmt: skip
+            else:
+                stats = ingest_file(
+                    source, schema, sink, unit=unit, csv_options=entry.get("csv"), rejects=rejects
+                )
+        except (EngineError, OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            if isinstance(exc, OSError) and "SlowDown" in str(exc):
+                sink.abort()
+                rejects.close()
+                raise TransientError(str(exc)) from exc
+            sink.rollback(mark)  # this file's rows only
+            stats = FileStats(file=unit.uri, bytes=unit.size, errors=1, error=str(exc))
+        files.append({**{k: entry[k] for k in ("key", "etag", "file_id")}, "stats": stats.to_dict()})
+        events.append(
+            runs.event(
+                "ERROR" if stats.errors else ("WARNING" if stats.rejected else "INFO"),
+                (f"cannot read the file: {stats.error}" if stats.errors else
+                 f"read {stats.read} rows, {stats.inserted} valid, {stats.rejected} rejected"
+                 + (f" (rejects: {reject_uri})" if stats.rejected else "")),
+                stream=stream["stream_name"],
+                file=entry["key"],
+            )
+        )  # fmt: skip
+    rejects.close()
+    if all(f["stats"]["errors"] and not f["stats"]["inserted"] for f in files):
         sink.abort()
-        rejects.close()
-        if isinstance(exc, OSError) and "SlowDown" in str(exc):
-            raise TransientError(str(exc)) from exc
-        stats = FileStats(file=unit.uri, bytes=unit.size, errors=1, error=str(exc))
+        staged = _empty_staged(dest)
     else:
-        rejects.close()
-    staged = _empty_staged(dest) if stats.errors and not stats.inserted else sink.stage()
+        staged = sink.stage()
     result = {
         "index": index,
         "stream": item["stream"],
-        "key": item["key"],
-        "etag": item["etag"],
-        "file_id": item["file_id"],
-        "stats": stats.to_dict(),
+        "files": files,
         "staged": staged,
-        "rejects": reject_uri if stats.rejected else None,
+        "rejects": reject_uri if any(f["stats"]["rejected"] for f in files) else None,
     }
     _put_json(result_key, result)
-    events = [
-        runs.event(
-            "ERROR" if stats.errors else ("WARNING" if stats.rejected else "INFO"),
-            (f"cannot read the file: {stats.error}" if stats.errors else
-             f"read {stats.read} rows, {stats.inserted} valid, {stats.rejected} rejected"
-             + (f" (rejects: {reject_uri})" if stats.rejected else "")),
-            stream=stream["stream_name"],
-            file=item["key"],
-        )
-    ]  # fmt: skip
     runs.log_events(project_id, job_id, run_id, f"unit-{index:06d}", events)
     return done
 
@@ -513,11 +550,12 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
         return previous
     stats = TableStats(table=stream["stream_name"])
     for r in results:
-        stats.add(FileStats.from_dict(r["stats"]))
+        for f in r["files"]:
+            stats.add(FileStats.from_dict(f["stats"]))
     staged = [r["staged"] for r in results]
     dest = stream["destination"]
     committed = {"inserted": 0, "updated": 0, "skipped": True}
-    readable = any(not r["stats"]["errors"] for r in results)
+    readable = any(not f["stats"]["errors"] for r in results for f in r["files"])
     if readable:
         if dest["kind"] == "iceberg":
             # The token makes a retry after a lost answer find the commit (and its counts) in the table.
@@ -526,6 +564,8 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
             result = _find_commit(catalog, identifier, token)
             recovered = result is not None
             if result is None:
+                # From here the staged files may become data: cleanup_staged leaves them alone.
+                _put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
                 try:
                     result = IcebergTableWriter.commit_staged(
                         catalog, identifier, staged, mode=stream["mode"],
@@ -589,7 +629,7 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
         st = doc["stats"]
         for k in runs.STAT_KEYS:
             totals[k] += int(st.get(k) or 0)
-        by_key = {r["key"]: r for r in mine}
+        by_key = {f["key"]: f for r in mine for f in r["files"]}
         files = []
         for f in st["files"]:
             key = f["file"].split("/", 3)[-1] if f["file"].startswith("s3://") else f["file"]
@@ -622,7 +662,8 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
             }
         )
         # Incremental state: the files read without a file-level error (by key and ETag).
-        read_ok = {r["key"]: r["etag"] for r in mine if not r["stats"]["errors"]}
+        errored = {f["key"] for r in mine for f in r["files"] if f["stats"]["errors"]}
+        read_ok = {f["key"]: f["etag"] for r in mine for f in r["files"] if f["key"] not in errored}
         if stream["sync_mode"] == "incremental":
             state["streams"].setdefault(stream["stream_name"], {}).update(read_ok)
         else:

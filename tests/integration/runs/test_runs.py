@@ -263,6 +263,7 @@ def test_cancel_mid_run_ends_cancelled_and_commits_nothing(make_job, monkeypatch
 
     real = sync.ingest_unit
     monkeypatch.setattr(sync, "ingest_unit", lambda e: (time.sleep(0.5), real(e))[1])
+    monkeypatch.setenv("WORKFLOW_GROUP_MAX_FILES", "1")  # a unit per file: the cancel lands between them
     job = make_job([stream("orders")], {f"orders/{i}.csv": csv_bytes(ROWS) for i in range(3)})
     run_id = _start(job)["id"]
     units = f"{runs.run_prefix(job.project_id, job.job_id, run_id)}units/"
@@ -332,6 +333,7 @@ def test_a_failing_step_fails_the_run_with_its_error(make_job):
 
 def test_many_units_go_through_the_distributed_map(make_job, monkeypatch):
     monkeypatch.setenv("WORKFLOW_INLINE_MAX_UNITS", "1")
+    monkeypatch.setenv("WORKFLOW_GROUP_MAX_FILES", "1")
     job = make_job([stream("orders")], {f"orders/{i}.csv": csv_bytes(ROWS) for i in range(3)})
     run = wait_run(job, _start(job)["id"], timeout=60)
     assert run["state"] == "succeeded", run
@@ -341,3 +343,27 @@ def test_many_units_go_through_the_distributed_map(make_job, monkeypatch):
         e["stateEnteredEventDetails"]["name"] for e in history["events"] if "stateEnteredEventDetails" in e
     ]
     assert "IngestUnitsDistributed" in entered and "IngestUnitsInline" not in entered
+
+
+def test_small_files_share_units_and_a_bad_one_fails_alone(make_job, monkeypatch):
+    """Five small files in units of two: three units, one writer each; the malformed file's rows roll
+    back alone, its neighbour in the unit still lands, and each file keeps its own stats."""
+    monkeypatch.setenv("WORKFLOW_GROUP_MAX_FILES", "2")
+    files = {f"orders/{i}.csv": csv_bytes([{**r, "id": r["id"] + 10 * i} for r in ROWS]) for i in range(5)}
+    files["orders/2.csv"] = b"\x1f\x8b\x08\x00broken gzip"
+    job = make_job([stream("orders", columns=COLUMNS)], files)
+    run = wait_run(job, _start(job)["id"], timeout=60)
+    assert run["state"] == "failed" and "orders/2.csv" in run["error"], run
+    plan = json.loads(
+        aws.client("s3")
+        .get_object(
+            Bucket=local_cloud_bucket(),
+            Key=f"{runs.run_prefix(job.project_id, job.job_id, run['id'])}units.json",
+        )["Body"]
+        .read()
+    )
+    assert [len(u["files"]) for u in plan] == [2, 2, 1]
+    (table,) = run["tables"]
+    by_name = {f["name"].rsplit("/", 1)[-1]: f for f in table["files"]}
+    assert by_name["2.csv"]["errors"] == 1 and by_name["3.csv"]["inserted"] == len(ROWS)
+    assert run["stats"]["inserted"] == 4 * len(ROWS) and len(job.rows("orders")) == 4 * len(ROWS)
