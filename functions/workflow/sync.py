@@ -154,9 +154,9 @@ def _source_access_cached(project_id: str, source_id: str, _epoch: int) -> tuple
     if connector.type != "s3":
         raise SyncError(f"source type {connector.type!r} cannot be synced by a job")
     ctx = _ctx(project_id)
-    session = s3_source._session(cfg, ctx)
+    session = s3_source.source_session(cfg, ctx)
     client = session.client("s3", region_name=cfg.region or ctx.region, endpoint_url=ctx.endpoint_url)
-    return cfg, client, s3_source._filesystem(session, cfg, ctx)
+    return cfg, client, s3_source.source_filesystem(session, cfg, ctx)
 
 
 def _list_files(cfg: Any, client: Any) -> list[dict[str, Any]]:
@@ -169,7 +169,7 @@ def _list_files(cfg: Any, client: Any) -> list[dict[str, Any]]:
         except ClientError as exc:
             raise _transient(exc) from exc
         for obj in page.get("Contents", []):
-            if obj.get("Size", 0) > 0 and s3_source._matches(cfg, obj["Key"]):
+            if obj.get("Size", 0) > 0 and s3_source.key_matches(cfg, obj["Key"]):
                 out.append({"key": obj["Key"], "size": obj["Size"], "etag": obj.get("ETag", "").strip('"')})
         token = page.get("NextContinuationToken")
         if not page.get("IsTruncated") or not token:
@@ -270,7 +270,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
             """(file, Source or None, fmt, compression, error, pieces): its format and its split."""
             try:
                 src = open_source(f"s3://{cfg.bucket}/{f['key']}", filesystem=fs)
-                fmt, comp = s3_source._detect(src, cfg)
+                fmt, comp = s3_source.detect_file(src, cfg)
             except Exception as exc:  # noqa: BLE001 - an unreadable file becomes a unit that counts its error
                 return f, None, "auto", "auto", str(exc), []
             try:
@@ -279,7 +279,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
                     TARGET_UNIT_BYTES,
                     fmt=fmt,
                     compression=comp,
-                    csv_options=s3_source._csv_options(cfg, fmt),
+                    csv_options=s3_source.csv_options_for(cfg, fmt),
                 )
             except Exception as exc:  # noqa: BLE001 - unreadable (e.g. a broken footer): counted by its unit
                 return f, src, fmt, comp, str(exc), []
@@ -298,7 +298,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
                         sample_rows=1000,
                         fmt=sample[0][1],
                         compression=sample[0][2],
-                        csv_options=s3_source._csv_options(cfg, sample[0][1]),
+                        csv_options=s3_source.csv_options_for(cfg, sample[0][1]),
                     ).to_list()
                 except (EngineError, OSError, ValueError) as exc:
                     raise SyncError(f"stream {name}: cannot infer its columns: {exc}") from None
@@ -341,7 +341,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
                 }
                 pieces = [{**whole, "index": 0, "count": 1, "byte_range": None, "row_groups": None}]
             for piece in pieces:
-                entries.append({**base, "unit": piece, "csv": s3_source._csv_options(cfg, piece["fmt"])})
+                entries.append({**base, "unit": piece, "csv": s3_source.csv_options_for(cfg, piece["fmt"])})
         for group in _group(entries):
             units.append({"index": len(units), "stream": s_index, "files": group})
         events.append(

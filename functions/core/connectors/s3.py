@@ -101,7 +101,7 @@ def _validate(cfg: S3SourceV1, ctx: CheckContext) -> None:
 # ---------------------------------------------------------------- access
 
 
-def _session(cfg: S3SourceV1, ctx: CheckContext) -> Any:
+def source_session(cfg: S3SourceV1, ctx: CheckContext) -> Any:
     """A boto3 session with the source's credentials: keys, an assumed role, or the function's own."""
     import boto3
 
@@ -131,7 +131,7 @@ def _session(cfg: S3SourceV1, ctx: CheckContext) -> Any:
     return session
 
 
-def _filesystem(session: Any, cfg: S3SourceV1, ctx: CheckContext) -> Any:
+def source_filesystem(session: Any, cfg: S3SourceV1, ctx: CheckContext) -> Any:
     """A pyarrow S3 filesystem with the session's credentials on this environment's endpoint."""
     import pyarrow.fs as pafs
 
@@ -157,7 +157,7 @@ class S3File:
     modified: str
 
 
-def _matches(cfg: S3SourceV1, key: str) -> bool:
+def key_matches(cfg: S3SourceV1, key: str) -> bool:
     name = key.rsplit("/", 1)[-1]
     if key.endswith("/") or name.startswith(("_", ".")):  # folders, _SUCCESS markers, hidden files
         return False
@@ -181,7 +181,7 @@ def _list(s3: Any, cfg: S3SourceV1, limit: int) -> list[S3File]:
         page = s3.list_objects_v2(**kwargs)
         for obj in page.get("Contents", []):
             listed += 1
-            if obj.get("Size", 0) > 0 and _matches(cfg, obj["Key"]):
+            if obj.get("Size", 0) > 0 and key_matches(cfg, obj["Key"]):
                 out.append(S3File(obj["Key"], obj["Size"], str(obj.get("LastModified", ""))))
         token = page.get("NextContinuationToken")
         if not page.get("IsTruncated") or not token:
@@ -193,7 +193,7 @@ def _where(cfg: S3SourceV1) -> str:
     return f"s3://{cfg.bucket}/{cfg.prefix}"
 
 
-def _csv_options(cfg: S3SourceV1, fmt: str) -> dict[str, Any] | None:
+def csv_options_for(cfg: S3SourceV1, fmt: str) -> dict[str, Any] | None:
     if fmt not in ("csv", "tsv"):
         return None
     csv = cfg.csv or CsvSettings()
@@ -203,7 +203,7 @@ def _csv_options(cfg: S3SourceV1, fmt: str) -> dict[str, Any] | None:
     return opts
 
 
-def _detect(src: Any, cfg: S3SourceV1) -> tuple[str, str]:
+def detect_file(src: Any, cfg: S3SourceV1) -> tuple[str, str]:
     """(format, compression) of one file, checked against an explicit choice in the config."""
     from functions.engine import detect_compression, detect_format
 
@@ -224,7 +224,7 @@ def _checks(cfg: S3SourceV1, ctx: CheckContext) -> list[Check]:
     state: dict[str, Any] = {}
 
     def bucket_reachable() -> str:
-        state["session"] = _session(cfg, ctx)
+        state["session"] = source_session(cfg, ctx)
         state["s3"] = probe_client("s3", ctx, session=state["session"], region=cfg.region or ctx.region)
         try:
             state["s3"].head_bucket(Bucket=cfg.bucket)
@@ -254,7 +254,7 @@ def _checks(cfg: S3SourceV1, ctx: CheckContext) -> list[Check]:
         first = state["files"][0]
         try:
             src = open_source(
-                f"s3://{cfg.bucket}/{first.key}", filesystem=_filesystem(state["session"], cfg, ctx)
+                f"s3://{cfg.bucket}/{first.key}", filesystem=source_filesystem(state["session"], cfg, ctx)
             )
             src.head(16)
         except PROBE_ERRORS as exc:
@@ -267,9 +267,9 @@ def _checks(cfg: S3SourceV1, ctx: CheckContext) -> list[Check]:
 
         src = state["source"]
         try:
-            fmt, compression = _detect(src, cfg)
+            fmt, compression = detect_file(src, cfg)
             schema = infer_schema(
-                src, sample_rows=100, fmt=fmt, compression=compression, csv_options=_csv_options(cfg, fmt)
+                src, sample_rows=100, fmt=fmt, compression=compression, csv_options=csv_options_for(cfg, fmt)
             )
         except (EngineError, OSError, ValueError) as exc:
             raise CheckFailed(f"{src.name}: format not recognized: {exc}") from None
@@ -315,7 +315,7 @@ def _discover(cfg: S3SourceV1, ctx: CheckContext) -> dict[str, Any]:
     from functions.engine import EngineError, infer_schema, open_source
 
     try:
-        session = _session(cfg, ctx)
+        session = source_session(cfg, ctx)
         s3 = probe_client("s3", ctx, session=session, region=cfg.region or ctx.region)
         files = _list(s3, cfg, MAX_LISTED_KEYS)
     except CheckFailed as exc:
@@ -333,7 +333,7 @@ def _discover(cfg: S3SourceV1, ctx: CheckContext) -> dict[str, Any]:
             f"{len(groups)} streams under {_where(cfg)}; at most {MAX_STREAMS}: narrow prefix or files",
             field="config.prefix",
         )
-    fs = _filesystem(session, cfg, ctx)
+    fs = source_filesystem(session, cfg, ctx)
     streams, problems = [], []
     for name in sorted(groups):
         if ctx.remaining() <= 0:
@@ -349,7 +349,7 @@ def _discover(cfg: S3SourceV1, ctx: CheckContext) -> dict[str, Any]:
         for f in newest:
             try:
                 src = open_source(f"s3://{cfg.bucket}/{f.key}", filesystem=fs)
-                fmt, compression = _detect(src, cfg)
+                fmt, compression = detect_file(src, cfg)
             except (CheckFailed, EngineError, OSError) as exc:
                 stream_problems.append(f"{f.key}: {exc}")
                 continue
@@ -367,7 +367,7 @@ def _discover(cfg: S3SourceV1, ctx: CheckContext) -> dict[str, Any]:
                     sample_rows=SAMPLE_ROWS,
                     fmt=fmt,
                     compression=compressions.pop() if len(compressions) == 1 else "auto",
-                    csv_options=_csv_options(cfg, fmt),
+                    csv_options=csv_options_for(cfg, fmt),
                 )
             except (EngineError, OSError, ValueError) as exc:
                 stream_problems.append(str(exc))
