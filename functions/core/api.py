@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -106,10 +108,33 @@ def body_guard(event: dict) -> dict | None:
         status, message = 400, "Invalid request: body is not valid base64"
     elif str(content_type).lower().startswith("multipart/") and "boundary=" not in str(content_type).lower():
         status, message = 400, "Invalid request: a multipart body needs a boundary in Content-Type"
+    elif not event.get("isBase64Encoded") and _json_may_crash(body) and not _json_parses(body):
+        status, message = 400, "Invalid request: body: body is not valid JSON"
     if not status:
         return None
     resp = error_response(dialect_for_path(event.get("rawPath", "/")), status, message)
     return {"statusCode": status, "headers": resp.headers, "body": resp.body}
+
+
+_LONG_NUMBER = re.compile(r"\d{4000}")
+
+
+def _json_may_crash(body: str) -> bool:
+    """Cheap test (no parse) for the two shapes _json_parses looks for: deep nesting, huge integers."""
+    return body.count("[") + body.count("{") > 500 or _LONG_NUMBER.search(body) is not None
+
+
+def _json_parses(body: str) -> bool:
+    """False for JSON that the router's parser would crash on rather than refuse: nesting deep enough
+    to overflow the stack, an integer of more digits than Python converts. Plain syntax errors pass:
+    the router answers those itself."""
+    try:
+        json.loads(body)
+    except json.JSONDecodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _is_base64(body: str) -> bool:

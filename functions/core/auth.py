@@ -57,6 +57,9 @@ class Caller:
 # ---------------------------------------------------------------- credentials
 
 
+API_KEY_ONLY = frozenset({"query", "body", "x-api-key"})  # where only an API key is accepted
+
+
 def session_cookie_name() -> str:
     return SECURE_SESSION_COOKIE if get_settings().cookie_secure else SESSION_COOKIE
 
@@ -80,10 +83,9 @@ def extract_credential(event: dict) -> tuple[str, str] | None:
         return auth, "authorization"
     if headers.get("x-api-key", "").strip():
         return headers["x-api-key"].strip(), "x-api-key"
-    cookies = _cookies(event)
-    for name in (SECURE_SESSION_COOKIE, SESSION_COOKIE):
-        if cookies.get(name):
-            return cookies[name], "cookie"
+    cookie = _cookies(event).get(session_cookie_name())  # only this stage's name: `__Host-` must mean it
+    if cookie:
+        return cookie, "cookie"
     query = event.get("queryStringParameters") or {}
     if query.get("api_key"):
         return query["api_key"], "query"
@@ -91,7 +93,7 @@ def extract_credential(event: dict) -> tuple[str, str] | None:
     if body and not event.get("isBase64Encoded") and "api_key" in body:
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = None
         if isinstance(parsed, dict) and isinstance(parsed.get("api_key"), str):
             return parsed["api_key"], "body"
@@ -179,6 +181,8 @@ def authenticate(event: dict) -> Caller:
     credential, via = found
     if credential.startswith(API_KEY_PREFIX + "."):
         return verify_api_key(credential, via)
+    if via in API_KEY_ONLY:
+        raise Unauthorized()  # a user's token never travels in a URL, a body or x-api-key (DESIGN 5)
     claims = verify_access_token(credential)
     return Caller(kind="user", username=claims["username"], via=via)
 

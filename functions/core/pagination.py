@@ -41,12 +41,48 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     return key
 
 
-def query_page(query: Any, hash_key: str, condition: Any = None, *, limit: int | None, cursor: str | None):
+_KEY_NAMES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
+
+
+def _start_key(cursor: str | None, query: Any, hash_key: str) -> dict[str, Any] | None:
+    """The cursor's key, if it is one this query could have issued: only our key attributes, each a
+    string or number, and the query's own partition (a cursor of another list or project is a 400)."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    owner = getattr(query, "__self__", None)
+    hash_name = owner._hash_key_attribute().attr_name if owner is not None else "pk"
+    shaped = set(key) <= _KEY_NAMES and all(
+        isinstance(v, dict) and len(v) == 1 and isinstance(v.get("S", v.get("N")), str) for v in key.values()
+    )
+    if not shaped or key.get(hash_name) != {"S": hash_key}:
+        raise Invalid("cursor is not valid", field="cursor")
+    return key
+
+
+def query_page(
+    query: Any,
+    hash_key: str,
+    condition: Any = None,
+    *,
+    limit: int | None,
+    cursor: str | None,
+    **options: Any,
+):
     """One page of a pynamodb `Model.query` or `Index.query`: (records, next_cursor).
 
-    `limit` is checked by `page_size`; `cursor` is the previous page's `next_cursor` (a bad one is a 400).
+    `limit` is checked by `page_size`; `cursor` is the previous page's `next_cursor` (a bad one, or one
+    of another list, is a 400). `options` go to the query (filter_condition, scan_index_forward).
     """
+    from pynamodb.exceptions import QueryError
+
     size = page_size(limit)
-    result = query(hash_key, condition, limit=size, page_size=size, last_evaluated_key=decode_cursor(cursor))
-    records = list(result)
+    start = _start_key(cursor, query, hash_key)
+    result = query(hash_key, condition, limit=size, page_size=size, last_evaluated_key=start, **options)
+    try:
+        records = list(result)
+    except QueryError as exc:
+        if start is not None and exc.cause_response_code == "ValidationException":
+            raise Invalid("cursor is not valid", field="cursor") from None  # outside this query's range
+        raise
     return records, encode_cursor(result.last_evaluated_key)

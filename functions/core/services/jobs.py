@@ -27,7 +27,7 @@ from ..connectors import MASK, get_type
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import ConnectorCreate, ConnectorUpdate, JobCreate, JobOut, JobUpdate, StreamsRequest
 from ..models.jobs import JobConnectorIn, JobConnectorOut, JobStreamsOut, StreamsConfigIn
-from ..pagination import decode_cursor, encode_cursor, page_size
+from ..pagination import page_size, query_page
 from ..repositories.base import connection, now_iso
 from ..repositories.connectors import ConnectorRecord, connector_key
 from ..repositories.jobs import (
@@ -440,23 +440,18 @@ def list_jobs(
 ) -> Page:
     """The project's live jobs in id order, optionally those of one source and/or one destination."""
     require_role(caller, project_id, Role.viewer)
-    size = page_size(limit)
     condition = (JobRecord.entity == ENTITY) & JobRecord.deleted_at.does_not_exist()
     if source_id:
         condition &= JobRecord.source_id == source_id
     if dest_id:
         condition &= JobRecord.dest_id == dest_id
-    result = JobRecord.query(
-        project_pk(project_id),
-        JobRecord.sk.startswith(JOB_PREFIX),
-        filter_condition=condition,
-        limit=size,
-        page_size=size,
-        last_evaluated_key=decode_cursor(cursor),
-    )
-    records = [r for r in result if r.sk.count("#") == 1]
+    records, next_cursor = query_page(
+        JobRecord.query, project_pk(project_id), JobRecord.sk.startswith(JOB_PREFIX),
+        limit=limit, cursor=cursor, filter_condition=condition,
+    )  # fmt: skip
+    records = [r for r in records if r.sk.count("#") == 1]
     found = _connector_refs(project_id, records)
-    return [_out(r, found) for r in records], encode_cursor(result.last_evaluated_key)
+    return [_out(r, found) for r in records], next_cursor
 
 
 def _refs_changes(

@@ -22,7 +22,7 @@ from ..models import (
     ProjectOut,
     ProjectUpdate,
 )
-from ..pagination import decode_cursor, encode_cursor, page_size, query_page
+from ..pagination import decode_cursor, page_size, query_page
 from ..repositories.base import connection, now_iso
 from ..repositories.projects import (
     ApiKeyRecord,
@@ -99,7 +99,7 @@ def create_project(caller: Caller, body: ProjectCreate) -> ProjectOut:
 
 def list_projects(caller: Caller, limit: int | None, cursor: str | None) -> Page:
     """The caller's live projects, a page at a time."""
-    size = page_size(limit)
+    page_size(limit)  # a bad limit is a 400 for every caller
     if not caller.is_user:
         assert caller.project_id and caller.role
         if decode_cursor(cursor):
@@ -108,11 +108,9 @@ def list_projects(caller: Caller, limit: int | None, cursor: str | None) -> Page
             return [_project_out(_live_project(caller.project_id), caller.role)], None
         except NotFound:
             return [], None
-    start = decode_cursor(cursor)
-    result = MemberRecord.by_user.query(
-        f"USER#{caller.username}", limit=size, last_evaluated_key=start, page_size=size
+    members, next_cursor = query_page(
+        MemberRecord.by_user.query, f"USER#{caller.username}", limit=limit, cursor=cursor
     )
-    members = list(result)
     roles = {m.project_id: Role(m.role) for m in members}
     projects = {
         p.project_id: p
@@ -122,7 +120,7 @@ def list_projects(caller: Caller, limit: int | None, cursor: str | None) -> Page
     items = [
         _project_out(projects[m.project_id], roles[m.project_id]) for m in members if m.project_id in projects
     ]
-    return items, encode_cursor(result.last_evaluated_key)
+    return items, next_cursor
 
 
 def get_project(caller: Caller, project_id: str) -> ProjectOut:
@@ -354,6 +352,8 @@ def revoke_api_key(caller: Caller, project_id: str, key_id: str) -> ApiKeyOut:
                 actions=[ApiKeyRecord.revoked_at.set(now_iso())],
                 condition=ApiKeyRecord.revoked_at.does_not_exist(),
             )
-        except UpdateError:
-            record.refresh()
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise  # not revoked: never answer that it was
+            record.refresh(consistent_read=True)  # revoked meanwhile by another call
     return _key_out(record)

@@ -45,7 +45,7 @@ from ..models.syncs import (
     UploadOut,
     UploadStart,
 )
-from ..pagination import decode_cursor, encode_cursor, page_size
+from ..pagination import query_page
 from ..repositories.projects import project_pk
 from ..repositories.syncs import (
     MAX_FILES_PER_SYNC,
@@ -356,32 +356,21 @@ def list_history(
 
 def list_syncs(caller: Caller, project_id: str, limit: int | None, cursor: str | None) -> Page:
     require_role(caller, project_id, Role.viewer)
-    size = page_size(limit)
-    result = SyncSessionRecord.query(
-        project_pk(project_id),
-        SyncSessionRecord.sk.startswith("SYNC#"),
-        scan_index_forward=False,
-        limit=size,
-        page_size=size,
-        last_evaluated_key=decode_cursor(cursor),
-    )
-    items = [sync_out(s) for s in result]
-    return items, encode_cursor(result.last_evaluated_key)
+    records, next_cursor = query_page(
+        SyncSessionRecord.query, project_pk(project_id), SyncSessionRecord.sk.startswith("SYNC#"),
+        limit=limit, cursor=cursor, scan_index_forward=False,
+    )  # fmt: skip
+    return [sync_out(s) for s in records], next_cursor
 
 
 def list_files(caller: Caller, project_id: str, sync_id: int, limit: int | None, cursor: str | None) -> Page:
     require_role(caller, project_id, Role.viewer)
     get_session(project_id, sync_id)
-    size = page_size(limit)
-    result = SyncFileRecord.query(
-        project_pk(project_id),
-        SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"),
-        limit=size,
-        page_size=size,
-        last_evaluated_key=decode_cursor(cursor),
-    )
-    items = sorted((file_out(f) for f in result), key=lambda f: f.history_id)
-    return items, encode_cursor(result.last_evaluated_key)
+    records, next_cursor = query_page(
+        SyncFileRecord.query, project_pk(project_id), SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"),
+        limit=limit, cursor=cursor,
+    )  # fmt: skip
+    return sorted((file_out(f) for f in records), key=lambda f: f.history_id), next_cursor
 
 
 def ingest_job_records(project_id: str, job_id: str) -> tuple[SyncSessionRecord, list[SyncFileRecord]] | None:

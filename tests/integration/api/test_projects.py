@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import requests
 
+from functions.core.pagination import encode_cursor
+
 from .conftest import signup_and_login
 
 
@@ -50,7 +52,8 @@ def test_bad_project_requests_change_nothing(alice):
         r = alice.call(method, path, json=body)
         assert r.status_code == 400, (method, body, r.text)
         assert r.json()["success"] is False
-    for raw in (b"\xff\xfe{", b"{not json", b"[]", b"null"):  # bytes that are not UTF-8 / not an object
+    deep, huge = b"[" * 100_000, b'{"name": ' + b"9" * 5000 + b"}"  # crash json.loads rather than fail it
+    for raw in (b"\xff\xfe{", b"{not json", b"[]", b"null", deep, huge):  # not UTF-8 / not an object
         for content_type in (
             "application/json",
             "text/plain",
@@ -63,6 +66,17 @@ def test_bad_project_requests_change_nothing(alice):
     assert [p["name"] for p in alice.call("GET", "/api/v1/project").json()["data"]] == ["keep-me"]
     for params in ({"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"cursor": "%%%"}):
         assert alice.call("GET", "/api/v1/project", params=params).status_code == 400, params
+    # well-formed cursors this list never issued: another user's, another list's, not a key at all
+    foreign = [encode_cursor(k) for k in (
+        {"x": 1}, {"pk": {"S": "PROJECT#zz"}}, {"gsi1pk": {"S": "USER#mallory"}, "pk": {"S": "P"}},
+        {"gsi1pk": {"S": "USER#" + alice.username}, "pk": {"N": 1}},
+    )]  # fmt: skip
+    for cursor in foreign:
+        r = alice.call("GET", "/api/v1/project", params={"cursor": cursor})
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "cursor", (cursor, r.text)
+    keys_url = f"/api/v1/project/{pid}/api-keys"
+    for cursor in foreign:  # (a key of this project outside the list's range: DynamoDB's 400, not moto's)
+        assert alice.call("GET", keys_url, params={"cursor": cursor}).status_code == 400, cursor
 
 
 def test_pagination_walks_every_project_once(alice):

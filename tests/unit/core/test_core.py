@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -45,6 +46,22 @@ def test_each_dialect_shapes_its_errors(path, dialect, body):
     assert error_body(dialect, 400, "m") == body
 
 
+@pytest.fixture
+def stage(monkeypatch):
+    """Settings of a stage (secure cookies or not), read afresh; the process's own come back after."""
+    from functions.core.settings import get_settings
+
+    def use(secure: bool) -> None:
+        for name in ("PROJECTS_TABLE", "CONNECTORS_TABLE", "JOBS_TABLE", "SYNC_SESSIONS_TABLE",
+                     "IDEMPOTENCY_TABLE", "DATA_BUCKET", "USER_POOL_ID", "USER_POOL_CLIENT_ID"):  # fmt: skip
+            monkeypatch.setenv(name, os.environ.get(name, "unit"))
+        monkeypatch.setenv("COOKIE_SECURE", "true" if secure else "false")
+        get_settings.cache_clear()
+
+    yield use
+    get_settings.cache_clear()
+
+
 def _event(headers=None, cookies=None, query=None, body=None):
     return {"headers": headers or {}, "cookies": cookies, "queryStringParameters": query, "body": body}
 
@@ -56,7 +73,7 @@ def _event(headers=None, cookies=None, query=None, body=None):
         (_event(headers={"authorization": "abc"}), ("abc", "authorization")),
         (_event(headers={"x-api-key": "k"}), ("k", "x-api-key")),
         (_event(cookies=["other=1", "session=tok"]), ("tok", "cookie")),
-        (_event(cookies=["__Host-session=tok"]), ("tok", "cookie")),
+        (_event(cookies=["__Host-session=tok"]), None),  # not this (local, http) stage's cookie
         (_event(query={"api_key": "k"}), ("k", "query")),
         (_event(body=json.dumps({"api_key": "k", "x": 1})), ("k", "body")),
         (_event(body="{not json api_key"), None),
@@ -64,8 +81,31 @@ def _event(headers=None, cookies=None, query=None, body=None):
         (_event(), None),
     ],
 )
-def test_credential_forms(event, expected):
+def test_credential_forms(event, expected, stage):
+    stage(secure=False)
     assert extract_credential(event) == expected
+
+
+def test_a_secure_stage_reads_only_its_host_cookie(stage):
+    """A sibling subdomain can plant `session=`; it cannot plant `__Host-session`."""
+    stage(secure=True)
+    assert extract_credential(_event(cookies=["session=planted"])) is None
+    assert extract_credential(_event(cookies=["session=planted", "__Host-session=t"])) == ("t", "cookie")
+
+
+@pytest.mark.parametrize("via", ["query", "body", "x-api-key"])
+def test_a_user_token_is_refused_where_only_api_keys_go(via, stage):
+    stage(secure=False)
+    from functions.core.auth import authenticate
+    from functions.core.errors import Unauthorized
+
+    event = {
+        "query": _event(query={"api_key": "eyJ.a.b"}),
+        "body": _event(body=json.dumps({"api_key": "eyJ.a.b"})),
+        "x-api-key": _event(headers={"x-api-key": "eyJ.a.b"}),
+    }[via]
+    with pytest.raises(Unauthorized):
+        authenticate(event)
 
 
 def test_every_route_belongs_to_one_family_and_matches_itself():
