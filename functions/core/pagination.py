@@ -50,7 +50,7 @@ def _start_key(cursor: str | None, query: Any, hash_key: str) -> dict[str, Any] 
     key = decode_cursor(cursor)
     if key is None:
         return None
-    owner = getattr(query, "__self__", None)
+    owner = getattr(getattr(query, "func", query), "__self__", None)  # (a functools.partial too)
     hash_name = owner._hash_key_attribute().attr_name if owner is not None else "pk"
     shaped = set(key) <= _KEY_NAMES and all(
         isinstance(v, dict) and len(v) == 1 and isinstance(v.get("S", v.get("N")), str) for v in key.values()

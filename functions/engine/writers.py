@@ -222,17 +222,26 @@ class ParquetLakeWriter:
     def commit_staged(
         staged: list[dict[str, Any]], *, filesystem: pafs.FileSystem | None = None
     ) -> CommitResult:
-        """Make the staged output of several writers (one per work unit) visible in one step."""
-        files, rows = [], 0
+        """Make the staged output of several writers (one per work unit) visible in one step. Safe to run
+        again after an interruption: a file already moved (gone from staging, present at its place) is
+        skipped, and the staging folders go only once every file is in place."""
+        files, rows, folders = [], 0, []
         for st in staged:
             fs, root = _fs_and_path(st["path"], filesystem)
             for path in st["files"]:
                 dest = f"{root}/{path.rsplit('/', 1)[-1]}"
-                fs.move(path, dest)
+                try:
+                    fs.move(path, dest)
+                except OSError:  # (S3 says so with a plain OSError)
+                    moved = fs.get_file_info([path, dest])
+                    if not (moved[0].type == pafs.FileType.NotFound and moved[1].type == pafs.FileType.File):
+                        raise  # not a move done before: a real failure
                 files.append(dest)
             rows += int(st["rows"])
+            folders.append((fs, st["staging"]))
+        for fs, folder in folders:
             try:
-                fs.delete_dir(st["staging"])
+                fs.delete_dir(folder)
             except (FileNotFoundError, OSError):
                 pass
         return CommitResult(inserted=rows, files=files)
@@ -363,6 +372,8 @@ class IcebergTableWriter:
             raise SchemaError(f"primary key columns not in the table: {missing}")
         self.chunk_bytes = chunk_bytes
         self.commit_token = commit_token
+        self._owns_staged = True
+        self._replaced_paths: list[str] = []
         self._buffer = _Buffer()
         self._staged: list[Any] = []  # DataFile
         self._keys: list[pa.Table] = []  # upsert: key columns of each staged chunk
@@ -477,6 +488,7 @@ class IcebergTableWriter:
         from pyiceberg.io.pyarrow import parquet_file_to_data_file
 
         writer = cls(catalog, identifier, mode=mode, primary_key=primary_key, commit_token=commit_token)
+        writer._owns_staged = False  # the units' files: a failed commit leaves them to the run's cleanup
         try:
             for st in staged:
                 for paths in st["chunks"]:
@@ -507,11 +519,39 @@ class IcebergTableWriter:
         self._flush()
         try:
             result = self._commit()
-        except Exception as exc:  # noqa: BLE001 - any failure here means nothing was committed
-            self.abort()
-            raise CommitError(f"commit to {self.identifier} failed, table unchanged: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - the catalog may or may not have taken it: find out
+            landed, unchanged = self._landed()
+            if landed is not None:
+                self._done = True
+                return landed  # the commit happened (its answer was lost)
+            state = "table unchanged" if unchanged else "the table may hold it; its files are kept"
+            raise CommitError(f"commit to {self.identifier} failed, {state}: {exc}") from exc
         self._done = True
+        for path in self._replaced_paths:  # superseded staged chunks of an upsert: never referenced
+            try:
+                self.table.io.delete(path)
+            except OSError:
+                pass
         return result
+
+    def _landed(self) -> tuple[CommitResult | None, bool]:
+        """After a failed commit call: (the commit's result if it landed, found by its token; whether the
+        table provably does not reference the staged files). Staged files are deleted only in that last
+        case, and never those handed in by :meth:`commit_staged` (their owner, the run, cleans up):
+        an orphan costs storage, a deleted referenced file costs the table."""
+        try:
+            table = self.catalog.load_table(self.identifier)
+            if self.commit_token:
+                found = self.find_commit(table, self.commit_token)
+                if found is not None:
+                    return found, False
+            referenced = {t.file.file_path for t in table.scan().plan_files()}
+        except Exception:  # noqa: BLE001 - cannot tell: keep every file
+            return None, False
+        unchanged = not referenced & {f.file_path for f in self._staged}
+        if unchanged and self._owns_staged:
+            self.abort()
+        return None, unchanged
 
     @staticmethod
     def find_commit(table: Any, commit_token: str) -> CommitResult | None:
@@ -623,8 +663,7 @@ class IcebergTableWriter:
                 with tx.update_snapshot(props).fast_append() as append:
                     for f in new_files:
                         append.append_data_file(f)
-        for old, _ in replaced:
-            self.table.io.delete(old.file_path)
+        self._replaced_paths = [old.file_path for old, _ in replaced]
         return CommitResult(inserted=incoming.num_rows - updated, updated=updated, files=files)
 
 

@@ -580,8 +580,11 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
                 committed["recovered"] = True
         else:
             fs = _lake_fs()
+            # From here the staged files may become data: cleanup_staged leaves them alone.
+            _put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
             if stream["mode"] == "overwrite":
-                _trash_parquet(fs, dest["path"], prefix)
+                ours = {p.rsplit("/", 1)[-1] for st in staged for p in st.get("files", [])}
+                _trash_parquet(fs, dest["path"], prefix, keep=ours)
             result = ParquetLakeWriter.commit_staged(staged, filesystem=fs)
             committed = {"inserted": result.inserted, "updated": 0, "skipped": False}
     if not committed["skipped"]:
@@ -593,8 +596,9 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
     return doc
 
 
-def _trash_parquet(fs: Any, path: str, prefix: str) -> None:
-    """Full refresh of a parquet destination: the path's current files move to trash/ (never deleted)."""
+def _trash_parquet(fs: Any, path: str, prefix: str, keep: set[str]) -> None:
+    """Full refresh of a parquet destination: the path's current files move to trash/ (never deleted),
+    except `keep`, this run's own (moved there by a try of this commit that was interrupted)."""
     import pyarrow.fs as pafs
 
     root = path[len("s3://") :]
@@ -605,7 +609,11 @@ def _trash_parquet(fs: Any, path: str, prefix: str) -> None:
         return
     bucket = root.split("/", 1)[0]
     for info in infos:
-        if info.type == pafs.FileType.File and info.base_name.endswith(".parquet"):
+        if (
+            info.type == pafs.FileType.File
+            and info.base_name.endswith(".parquet")
+            and info.base_name not in keep
+        ):
             fs.move(info.path, f"{bucket}/trash/{run_part}/{info.base_name}")
 
 
@@ -668,6 +676,8 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
             state["streams"].setdefault(stream["stream_name"], {}).update(read_ok)
         else:
             state["streams"][stream["stream_name"]] = read_ok
+        # saved as each table commits: if a later table fails, the next run does not read these again
+        _put_json(runs.state_key(project_id, job_id), state)
         events.append(
             runs.event(
                 "ERROR" if st["errors"] else "INFO",
@@ -676,7 +686,6 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
                 stream=stream["stream_name"],
             )
         )
-    _put_json(runs.state_key(project_id, job_id), state)
     outcome = {
         "state": "failed" if failed_files else "succeeded",
         "error": (f"{len(failed_files)} file(s) could not be read: " + "; ".join(failed_files))[:2000]

@@ -19,7 +19,6 @@ import logging
 import secrets
 import time
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -145,11 +144,9 @@ def list_runs(
     """The job's runs, newest first, one page."""
     _job(project_id, job_id)
     records, next_cursor = query_page(
-        partial(RunRecord.by_job.query, scan_index_forward=False),
-        job_runs_key(project_id, job_id),
-        limit=limit,
-        cursor=cursor,
-    )
+        RunRecord.by_job.query, job_runs_key(project_id, job_id), limit=limit, cursor=cursor,
+        scan_index_forward=False,
+    )  # fmt: skip
     return [to_dict(r) for r in records], next_cursor
 
 

@@ -124,6 +124,36 @@ def test_failed_commit_raises_and_leaves_table_unchanged(catalog, namespace, mon
     assert read_back(catalog, ident).equals(rows(range(3)))
 
 
+def test_a_commit_whose_answer_is_lost_keeps_its_files(catalog, namespace, monkeypatch):
+    """The catalog takes the commit, then the call fails: with a token the writer finds the commit and
+    answers its counts; without one it says the outcome is unknown. Either way no file the table now
+    references is deleted, so the table reads back whole."""
+    real = type(catalog).commit_table
+
+    def lost_answer(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        raise RuntimeError("connection reset after the commit")
+
+    for token in ("run-lost/0", None):
+        ident = f"{namespace}.lost_{'token' if token else 'none'}"
+        w = IcebergTableWriter(catalog, ident, mode="append", schema=SCHEMA)
+        w.write(rows(range(3)))
+        w.commit()
+        w = IcebergTableWriter(catalog, ident, mode="upsert", primary_key=["id"], commit_token=token)
+        w.write(rows(range(2, 6), name="up"))
+        monkeypatch.setattr(type(catalog), "commit_table", lost_answer)
+        if token:
+            result = w.commit()
+            assert (result.inserted, result.updated) == (3, 1)
+        else:
+            with pytest.raises(CommitError, match="may hold it; its files are kept"):
+                w.commit()
+        monkeypatch.undo()
+        got = read_back(catalog, ident)
+        assert got.column("id").to_pylist() == list(range(6))
+        assert got.column("name").to_pylist()[2:] == ["up2", "up3", "up4", "up5"]
+
+
 def test_ingest_csv_from_s3_into_iceberg(catalog, namespace, s3fs, lake_bucket, tmp_path):
     key = f"{lake_bucket}/in/{namespace}.csv"
     with s3fs.open_output_stream(key) as out:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 import pyarrow as pa
+import pytest
 import pyarrow.parquet as pq
 
 from functions.engine import (
@@ -137,3 +138,25 @@ def test_units_staged_separately_commit_in_one_step(make_file, tmp_path):
     assert sorted(p.name for p in lake.iterdir()) == sorted(f.rsplit("/", 1)[-1] for f in result.files)
     ids = pa.concat_tables([pq.read_table(f) for f in result.files]).column("id").to_pylist()
     assert sorted(ids) == list(range(5000))
+
+
+def test_a_lake_commit_interrupted_midway_completes_when_run_again(make_file, tmp_path):
+    src = make_file("r.csv", "id,v\n" + "".join(f"{i},x\n" for i in range(3000)))
+    lake = tmp_path / "lake"
+    staged = []
+    for u in plan_units(src, target_bytes=8000):
+        writer = ParquetLakeWriter(str(lake), SCHEMA)
+        ingest_file(src, SCHEMA, writer, unit=u)
+        staged.append(writer.stage())
+    assert len(staged) > 2
+    # the state a first try left when it died after two moves: two files in place, the rest staged
+    fs = pa.fs.LocalFileSystem()
+    for st in staged[:2]:
+        for path in st["files"]:
+            fs.move(path, f"{lake}/{path.rsplit('/', 1)[-1]}")
+    result = ParquetLakeWriter.commit_staged(staged)  # the retried step
+    assert result.inserted == 3000
+    ids = pa.concat_tables([pq.read_table(f) for f in result.files]).column("id").to_pylist()
+    assert sorted(ids) == list(range(3000))
+    with pytest.raises(OSError):  # a staged file that is neither staged nor in place is an error
+        ParquetLakeWriter.commit_staged([{**staged[0], "files": [staged[0]["files"][0] + ".gone"]}])
