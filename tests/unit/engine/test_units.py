@@ -5,8 +5,8 @@ from __future__ import annotations
 import gzip
 
 import pyarrow as pa
-import pytest
 import pyarrow.parquet as pq
+import pytest
 
 from functions.engine import (
     ParquetLakeWriter,
