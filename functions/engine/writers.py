@@ -43,6 +43,14 @@ def _fs_and_path(uri: str, filesystem: pafs.FileSystem | None) -> tuple[pafs.Fil
     return filesystem, path.rstrip("/")
 
 
+def _make_dir(fs: pafs.FileSystem, path: str) -> None:
+    """A folder for files to come: S3 has none to make (and pyarrow's create_dir there asks HeadBucket,
+    which a role allowed ListBucket only under its prefixes may not do, and leaves marker objects)."""
+    if isinstance(fs, pafs.S3FileSystem):
+        return
+    fs.create_dir(path, recursive=True)
+
+
 @dataclass
 class CommitResult:
     """What a commit made visible: rows inserted and updated, and the files written."""
@@ -151,7 +159,7 @@ class ParquetLakeWriter:
             self._close_file()
             self._sealed = False
         if self._writer is None:
-            self.fs.create_dir(self.staging, recursive=True)
+            _make_dir(self.fs, self.staging)
             path = f"{self.staging}/part-{self.write_id}-{len(self._files):05d}.parquet"
             self._files.append(path)
             self._writer = pq.ParquetWriter(
@@ -282,7 +290,7 @@ class RejectsWriter:
             return
         parent = self.path.rsplit("/", 1)[0]
         if self._out is None and self._pq is None:
-            self.fs.create_dir(parent, recursive=True)
+            _make_dir(self.fs, parent)
             if self.fmt == "parquet":
                 self._pq = pq.ParquetWriter(self.path, self.SCHEMA, filesystem=self.fs, compression="zstd")
             else:

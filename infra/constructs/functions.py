@@ -50,6 +50,7 @@ class FunctionSpec:
     delete: tuple[str, ...] = ()
     # secrets, secrets-read, glue, sync, schedule, sources (read the environment's external source buckets)
     capabilities: tuple[str, ...] = field(default_factory=tuple)
+    user_pool: tuple[str, ...] = ()  # Cognito admin actions on the environment's user pool
 
 
 _IDEMPOTENT = {"idempotency": "rw"}
@@ -60,8 +61,11 @@ _DATA_PREFIXES = (UPLOADS_PREFIX, LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECT
 FUNCTIONS: dict[str, FunctionSpec] = {
     # API functions: under API Gateway's 30 s integration limit. Every family reads `projects` to
     # authenticate API keys and check membership.
-    "auth": FunctionSpec(512, 15, {"projects": "rw"}),
-    "projects": FunctionSpec(512, 15, {"projects": "rw", **_IDEMPOTENT}),
+    # signup confirms the user it just made; adding a member checks the username exists
+    "auth": FunctionSpec(512, 15, {"projects": "rw"}, user_pool=("cognito-idp:AdminConfirmSignUp",)),
+    "projects": FunctionSpec(
+        512, 15, {"projects": "rw", **_IDEMPOTENT}, user_pool=("cognito-idp:AdminGetUser",)
+    ),
     "connectors": FunctionSpec(
         1024,  # stream discovery and connection tests read sample files with pyarrow
         29,
@@ -156,6 +160,7 @@ class Functions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
+        self.user_pool_id = user_pool_id
         self.state_machine_name = state_machine_name
         # Built from the name, not the state machine: its definition names the workflow function (no cycle).
         self.state_machine_arn = state_machine_arn(self, state_machine_name)
@@ -251,6 +256,11 @@ class Functions(Construct):
     ) -> None:
         function, role = self.by_name[name], self.roles[name]
         reasons = []
+        if spec.user_pool:
+            pool = Stack.of(self).format_arn(
+                service="cognito-idp", resource="userpool", resource_name=self.user_pool_id
+            )
+            role.add_to_policy(iam.PolicyStatement(actions=list(spec.user_pool), resources=[pool]))
         for logical, mode in spec.tables.items():
             table = tables[logical]
             (table.grant_read_write_data if mode == "rw" else table.grant_read_data)(function)

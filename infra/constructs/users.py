@@ -21,13 +21,14 @@ class UserDirectory(Construct):
             "Pool",
             user_pool_name=physical_name(config.name, "users"),
             self_sign_up_enabled=True,
-            sign_in_aliases=cognito.SignInAliases(email=True),
+            # a username to sign up and sign in with, the email as an alias (not the username itself)
+            sign_in_aliases=cognito.SignInAliases(username=True, email=True),
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
             standard_attributes=cognito.StandardAttributes(
                 email=cognito.StandardAttribute(required=True, mutable=True)
             ),
             password_policy=cognito.PasswordPolicy(
-                min_length=12,
+                min_length=8,  # the API's rule (functions/core/models/accounts.py POLICY_TEXT)
                 require_lowercase=True,
                 require_uppercase=True,
                 require_digits=True,

@@ -32,7 +32,7 @@ from infra.routes import FAMILIES, WORKERS, match
 
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 # Meets the local user pool's policy (infra/local/provision.py) and the signup model.
-SAMPLE_PASSWORD = "Sampl3Passw0rd"  # noqa: S105 - throwaway local users only
+SAMPLE_PASSWORD = "Sampl3-Passw0rd"  # noqa: S105 - throwaway local users only
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9._~=+/-]*$")  # values go into JSON bodies and URLs unescaped
 
 

@@ -26,8 +26,7 @@ CDK_JSON = REPO_ROOT / "cdk.json"
 DEFAULT_CORS_ORIGINS = ("http://localhost:8000",)
 DEFAULT_MAP_CONCURRENCY = 10
 # People sign up with a username and sign in with it or their email (DESIGN 5.1, functions/core/services
-# /accounts.py). NOTE for the lead: infra/constructs/users.py has SignInAliases(email=True), which makes
-# the email the username (signup by username then fails), and a 12-character policy with symbols.
+# /accounts.py); the same pool settings as infra/constructs/users.py (tests/infra/test_local_parity.py).
 USER_POOL_SETTINGS: dict[str, Any] = {
     "AliasAttributes": ["email"],
     "AutoVerifiedAttributes": ["email"],
@@ -38,7 +37,7 @@ USER_POOL_SETTINGS: dict[str, Any] = {
             "RequireUppercase": True,
             "RequireLowercase": True,
             "RequireNumbers": True,
-            "RequireSymbols": False,
+            "RequireSymbols": True,
         }
     },
 }

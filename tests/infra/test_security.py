@@ -10,10 +10,11 @@ def test_user_pool_self_signup_email_password_policy(dev):
     (pool,) = dev.of_type("AWS::Cognito::UserPool").values()
     props = pool["Properties"]
     assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is False
-    assert props["UsernameAttributes"] == ["email"]
+    assert "UsernameAttributes" not in props  # people sign up with a username ...
+    assert props["AliasAttributes"] == ["email"]  # ... and may sign in with their email too
     assert props["AutoVerifiedAttributes"] == ["email"]
     policy = props["Policies"]["PasswordPolicy"]
-    assert policy["MinimumLength"] >= 12
+    assert policy["MinimumLength"] >= 8
     assert all(
         policy[k] for k in ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols")
     )

@@ -9,6 +9,11 @@ from pydantic import BaseModel, Field, field_validator
 from ..auth import Role
 from .common import EMAIL_RE, Strict, Username
 
+# The user pool's policy (infra/constructs/users.py, infra/local/provision.py), as the API says it.
+POLICY_TEXT = (
+    "must have at least 8 characters with an upper-case letter, a lower-case letter, a digit and a symbol"
+)
+
 
 class SignupRequest(Strict):
     email: Annotated[str, Field(max_length=254)]
@@ -25,10 +30,13 @@ class SignupRequest(Strict):
     @field_validator("password")
     @classmethod
     def _password(cls, v: str) -> str:
-        if not (any(c.islower() for c in v) and any(c.isupper() for c in v) and any(c.isdigit() for c in v)):
-            raise ValueError(
-                "must have at least 8 characters with an upper-case letter, a lower-case letter and a digit"
-            )
+        if not (
+            any(c.islower() for c in v)
+            and any(c.isupper() for c in v)
+            and any(c.isdigit() for c in v)
+            and any(not c.isalnum() and not c.isspace() for c in v)
+        ):
+            raise ValueError(POLICY_TEXT)
         return v
 
 

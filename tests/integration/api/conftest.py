@@ -10,7 +10,7 @@ import pytest
 import requests
 
 _counter = itertools.count()
-PASSWORD = "Str0ngPassw0rd"
+PASSWORD = "Str0ng-Passw0rd"
 
 
 @dataclass

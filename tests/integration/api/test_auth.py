@@ -48,6 +48,7 @@ def test_signup_validation_and_duplicates(base_url):
         ({"email": "a@example.com", "username": "x", "password": PASSWORD}, "username"),
         ({"email": "a@example.com", "username": "valid_name", "password": "short"}, "password"),
         ({"email": "a@example.com", "username": "valid_name", "password": "alllowercase1"}, "password"),
+        ({"email": "a@example.com", "username": "valid_name", "password": "NoSymbol1234"}, "password"),
         ({"email": "a@example.com", "username": "valid_name", "password": PASSWORD, "role": "admin"}, "role"),
     ]
     for body, field_name in bad:

@@ -49,14 +49,14 @@ def test_app_client_allows_user_password_auth(local_cloud):
     idp.sign_up(
         ClientId=local_cloud.client_id,
         Username="prov",
-        Password="Str0ngPassw0rd",
+        Password="Str0ng-Passw0rd",
         UserAttributes=[{"Name": "email", "Value": "prov@example.com"}],
     )
     idp.admin_confirm_sign_up(UserPoolId=local_cloud.user_pool_id, Username="prov")
     auth = idp.initiate_auth(
         ClientId=local_cloud.client_id,
         AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": "prov", "PASSWORD": "Str0ngPassw0rd"},
+        AuthParameters={"USERNAME": "prov", "PASSWORD": "Str0ng-Passw0rd"},
     )
     assert auth["AuthenticationResult"]["IdToken"]
 
