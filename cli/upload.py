@@ -15,6 +15,7 @@ Talks to the upload-sync dialect over plain HTTP (standard library only):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -85,14 +86,21 @@ class Client:
     api_key: str
     retries: int = 5
 
-    def call(self, method: str, path: str, payload: dict | None = None, query: dict | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        payload: dict | None = None,
+        query: dict | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
         url = self.base_url.rstrip("/") + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        body = (
-            json.dumps({**(payload or {}), "api_key": self.api_key}).encode() if payload is not None else None
-        )
+        body = json.dumps(payload).encode() if payload is not None else None
         headers = {"Content-Type": "application/json", "x-api-key": self.api_key}
+        if idempotency_key:  # a retry after a lost answer gets the first answer, not a second effect
+            headers["Idempotency-Key"] = idempotency_key
 
         def once() -> Any:
             status, _, raw = _request(method, url, body, headers)
@@ -121,7 +129,12 @@ class Client:
         url = f"{self.base_url.rstrip('/')}/api/lake/file/upload?" + urllib.parse.urlencode(
             {"sync_id": sync_id}
         )
-        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}", "x-api-key": self.api_key}
+        headers = {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "x-api-key": self.api_key,
+            # the same file into the same sync: a retried upload is stored (and counted) once
+            "Idempotency-Key": hashlib.sha256(f"{sync_id}|{State.file_key(path)}".encode()).hexdigest(),
+        }
 
         def once() -> None:
             status, _, raw = _request("POST", url, body, headers)
@@ -198,21 +211,27 @@ class State:
     path: Path
     sync_id: int | None = None
     files: dict[str, dict] = field(default_factory=dict)
-    target: dict[str, Any] = field(default_factory=dict)  # the service, lake path and sync type
+    target: dict[str, Any] = field(default_factory=dict)  # the service, lake path, sync type, table
+    start_key: str = field(default_factory=lambda: uuid.uuid4().hex)  # the sync start's Idempotency-Key
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def load(cls, path: Path) -> State:
         try:
             raw = json.loads(path.read_text())
-            return cls(path, raw.get("sync_id"), raw.get("files", {}), raw.get("target", {}))
+            return cls(
+                path, raw.get("sync_id"), raw.get("files", {}), raw.get("target", {}),
+                raw.get("start_key") or uuid.uuid4().hex,
+            )  # fmt: skip
         except (OSError, ValueError):
             return cls(path)
 
     def save(self) -> None:
         with self._lock:
             tmp = self.path.with_suffix(".tmp")
-            data = {"target": self.target, "sync_id": self.sync_id, "files": self.files}
+            data = {
+                "target": self.target, "sync_id": self.sync_id, "files": self.files, "start_key": self.start_key,
+            }  # fmt: skip
             tmp.write_text(json.dumps(data, indent=1))
             tmp.replace(self.path)
 
@@ -305,12 +324,16 @@ def run(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
     client = Client(args.url, args.api_key, args.retries)
     files = collect(args.files)
     state = State.load(Path(args.state))
-    target = {"url": args.url.rstrip("/"), "path": args.path, "full": bool(args.full)}
+    target = {
+        "url": args.url.rstrip("/"), "path": args.path, "full": bool(args.full),
+        "destination": args.destination, "table": args.table, "sync_id": args.sync_id,
+    }  # fmt: skip
     if state.target != target:  # a state left by another command: not this upload's
         state = State(Path(args.state))
     state.target = target
     sync_id = args.sync_id or state.sync_id
     if sync_id is None:
+        state.save()  # the start key first: a rerun after a lost answer resumes that same sync
         started = client.call(
             "POST",
             "/api/ingestion/file/sync/start",
@@ -318,6 +341,7 @@ def run(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
              "sync_type": "FullSync" if args.full else "IncrementalSync",
              **({"destination": args.destination} if args.destination else {}),
              **({"table": args.table} if args.table else {})},
+            idempotency_key=state.start_key,
         )  # fmt: skip
         sync_id = int(started["sync_id"])
         state.sync_id, state.files = sync_id, {}

@@ -78,6 +78,12 @@ IdempotencyKey = Annotated[
     str | None,
     Header(max_length=128, description="Makes a retried start answer the sync the first one started"),
 ]
+UploadIdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=128, description="Makes a retried upload of the same file store it once (counted once)"
+    ),
+]
 TheFile = Annotated[UploadFile, File(description=f"The file (at most {MAX_DIRECT_UPLOAD_BYTES} bytes)")]
 
 
@@ -176,10 +182,11 @@ def dialect_upload(
     path: Annotated[str | None, Query(max_length=4096, description="The sync's lake path")] = None,
     api_key: ApiKey = None,
     project_id: DialectProject = None,
+    idempotency_key: UploadIdempotencyKey = None,
 ):
     caller = _caller()
     project = svc.dialect_project(caller, project_id)
-    svc.direct_upload(caller, project, sync_id, path, file.filename, file.content)
+    svc.direct_upload(caller, project, sync_id, path, file.filename, file.content, idempotency_key)
     return _raw(UploadCode())
 
 
@@ -285,8 +292,12 @@ def list_files(projectid: ProjectId, sync_id: SyncId, limit: Limit = None, curso
     tags=["syncs"],
     responses=responses(Envelope[SyncFileOut], 403, 404, 409, 413, status=201),
 )
-def upload_file(projectid: ProjectId, sync_id: SyncId, file: TheFile):
-    record = svc.direct_upload(_caller(), projectid, sync_id, None, file.filename, file.content)
+def upload_file(
+    projectid: ProjectId, sync_id: SyncId, file: TheFile, idempotency_key: UploadIdempotencyKey = None
+):
+    record = svc.direct_upload(
+        _caller(), projectid, sync_id, None, file.filename, file.content, idempotency_key
+    )
     return native_ok(dump(svc.file_out(record)), "file received", status=201)
 
 

@@ -56,3 +56,9 @@ def _connection(region: str, host: str | None) -> Connection:
 def now_iso() -> str:
     """The current UTC time as ISO 8601 with milliseconds and a Z."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def condition_failed(exc: Exception) -> bool:
+    """Whether a pynamodb write failed on its condition (a lost race: expected), not on DynamoDB itself
+    (throttling, a network error: to be raised and retried, never taken for a lost race)."""
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"

@@ -29,7 +29,9 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from .. import aws
 from ..constants import LAKE_PREFIX, REJECTS_PREFIX, UPLOADS_PREFIX
+from ..errors import Invalid, NotFound
 from ..models.syncs import SyncStatus, SyncType
+from ..repositories.base import condition_failed
 from ..repositories.syncs import SyncFileRecord, SyncSessionRecord
 from ..settings import get_settings
 from .syncs import (
@@ -137,7 +139,7 @@ def ingest_object(
         etag = _s3().head_object(Bucket=_bucket(), Key=key)["ETag"].strip('"')
     try:
         session = get_session(project_id, sync_id, consistent=True)
-    except Exception:  # noqa: BLE001 - NotFound: a stray object under uploads/, nothing to count
+    except NotFound:  # a stray object under uploads/, nothing to count
         log.warning("no sync %s in project %s for %s", sync_id, project_id, key)
         return
     try:
@@ -154,6 +156,9 @@ def ingest_object(
     except SyncClosed:
         log.warning("sync %s of project %s has ended; %s is not part of it", sync_id, project_id, key)
         return
+    except Invalid as exc:  # the sync is full: this object is not part of it (retrying changes nothing)
+        log.warning("%s is not part of sync %s of project %s: %s", key, sync_id, project_id, exc.message)
+        return
     if not created:
         if record.sync_status != SyncStatus.Syncing.value:
             return  # counted already: a duplicate or replayed event
@@ -163,7 +168,9 @@ def ingest_object(
                 condition=(SyncFileRecord.sync_status == SyncStatus.Syncing.value)
                 & (SyncFileRecord.lease_owner.does_not_exist() | (SyncFileRecord.lease_owner == message_id)),
             )
-        except UpdateError:
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
             return  # another message (the object's other event) is ingesting it
     try:
         outcome = _ingest_retrying(session, record)
@@ -279,7 +286,9 @@ def record_outcome(record: SyncFileRecord, outcome: Outcome) -> bool:
         file_actions.append(SyncFileRecord.rejects_file.set(outcome.rejects_file))
     try:
         record.update(actions=file_actions, condition=SyncFileRecord.sync_status == SyncStatus.Syncing.value)
-    except UpdateError:
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
         record.refresh(consistent_read=True)  # written before (by an attempt that stopped): count that
     failed = record.sync_status == SyncStatus.Failed.value
     oid = record.sk.rsplit("#", 1)[-1]
@@ -300,7 +309,9 @@ def record_outcome(record: SyncFileRecord, outcome: Outcome) -> bool:
             ],
             condition=SyncSessionRecord.pending.contains(oid),
         )
-    except UpdateError:
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
         return False  # counted already
     return True
 
@@ -324,7 +335,9 @@ def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: i
             & (SyncSessionRecord.in_flight == 0)
             & (SyncSessionRecord.finalizer.does_not_exist() | (SyncSessionRecord.finalizer == owner)),
         )
-    except UpdateError:
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
         return False
     status, message = SyncStatus.Finished, ""
     table_actions: list[Any] = []
@@ -360,7 +373,9 @@ def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: i
             condition=(SyncSessionRecord.finalizer == owner)
             & (SyncSessionRecord.sync_status == SyncStatus.Syncing.value),
         )
-    except UpdateError:
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
         return False
     return True
 
@@ -395,21 +410,21 @@ class TableLoadError(Exception):
 
 
 def load_table(session: SyncSessionRecord) -> tuple[str, int]:
-    """Load the finished files of a sync into its table target in one Iceberg commit: a full sync
-    overwrites the table, an incremental sync appends. Returns ("<database>.<table>", rows committed).
+    """Load a finished sync into its table target in one Iceberg commit. An incremental sync appends its
+    own finished files; a full sync overwrites the table with what its lake path now holds (after the
+    swap: this sync's files and any later sync's), so table and path agree. Returns
+    ("<database>.<table>", rows committed).
 
-    The commit carries the sync as its token, so a delivery that retries after the commit landed finds it
-    in the table's history and commits nothing twice."""
-    from functions.engine import (
-        EngineError,
-        IcebergTableWriter,
-        StreamSchema,
-        glue_catalog,
-        merge_schemas,
-    )
+    The commit carries the sync as its token: a delivery that retries after the commit landed finds it
+    in the table's history and commits nothing twice. TableLoadError is for what a retry cannot fix; any
+    other error is raised to be retried."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyiceberg.exceptions import NoSuchTableError
+
+    from functions.engine import IcebergTableWriter, SchemaError, StreamSchema, glue_catalog, merge_schemas
 
     from ..connectors.iceberg import table_identifier, warehouse_uri
-    from ..errors import NotFound
     from . import connectors as connector_svc
 
     project_id, sync_id = session.project_id, int(session.sync_id)
@@ -419,53 +434,55 @@ def load_table(session: SyncSessionRecord) -> tuple[str, int]:
         raise TableLoadError(f"the destination '{session.destination_name}' no longer exists") from None
     identifier = table_identifier(project_id, cfg, session.table_name or "")
     name = ".".join(identifier)
-    files = [
-        f
-        for f in SyncFileRecord.query(
-            session.pk, SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"), consistent_read=True
-        )
-        if f.sync_status == SyncStatus.Finished.value and f.lake_files
-    ]
     settings = get_settings()
     catalog = glue_catalog(warehouse_uri(cfg, ctx), settings.endpoint_url, settings.region)
     token = f"sync/{project_id}/{sync_id}"
     try:
-        done = IcebergTableWriter.find_commit(catalog.load_table(identifier), token)
-    except Exception:  # noqa: BLE001 - no such table yet
-        done = None
-    if done is not None:
-        return name, done.inserted
-    schemas = [StreamSchema.from_list(json.loads(f.columns)) for f in files if f.columns]
-    if not schemas:
-        return name, 0  # nothing to load (and no schema to create the table with)
-    mode = "overwrite" if session.sync_type == SyncType.FullSync.value else "append"
+        existing = catalog.load_table(identifier)
+    except NoSuchTableError:
+        existing = None
+    if existing is not None:
+        done = IcebergTableWriter.find_commit(existing, token)
+        if done is not None:
+            return name, done.inserted
+    fs = _s3_filesystem()
+    bucket = _bucket()
+    if session.sync_type == SyncType.FullSync.value:
+        base = lake_dir(project_id, session.path)
+        uris = [f"{bucket}/{k}" for k in _keys(base, delimiter="/") if k.endswith(".parquet")]
+        mode = "overwrite"
+    else:
+        uris = [
+            str(uri).removeprefix("s3://")
+            for f in SyncFileRecord.query(
+                session.pk, SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"), consistent_read=True
+            )
+            if f.sync_status == SyncStatus.Finished.value
+            for uri in f.lake_files or []
+        ]
+        mode = "append"
+    schemas = [StreamSchema.from_arrow(pq.read_schema(uri, filesystem=fs)) for uri in uris]
+    if not schemas and (mode == "append" or existing is None):
+        return name, 0  # nothing to add (and no schema to create a table with)
     try:
         writer = IcebergTableWriter(
-            catalog, identifier, mode=mode, schema=merge_schemas(*schemas), commit_token=token
-        )
-    except EngineError as exc:
+            catalog, identifier, mode=mode, schema=merge_schemas(*schemas) if schemas else None,
+            commit_token=token,
+        )  # fmt: skip
+    except SchemaError as exc:
         raise TableLoadError(f"table {name} cannot take these files: {exc}") from exc
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    fs = _s3_filesystem()
     try:
-        for f in files:
-            for uri in f.lake_files or []:
-                with fs.open_input_file(str(uri).removeprefix("s3://")) as fh:
-                    for batch in pq.ParquetFile(fh).iter_batches(batch_size=65_536):
-                        writer.write(batch)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-        writer.abort()
-        raise TableLoadError(f"table {name} cannot take the rows of {f.file_name}: {exc}") from exc
-    except BaseException:
-        writer.abort()
+        for uri in uris:
+            with fs.open_input_file(uri) as fh:
+                for batch in pq.ParquetFile(fh).iter_batches(batch_size=65_536):
+                    writer.write(batch)
+    except BaseException as exc:
+        writer.abort()  # staged files only: nothing was committed
+        if isinstance(exc, (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)):
+            raise TableLoadError(f"table {name} cannot take the rows of {uri}: {exc}") from exc
+        if isinstance(exc, FileNotFoundError):
+            raise TableLoadError(f"a file of the sync is gone from the lake: {exc}") from exc
         raise
-    try:
-        result = writer.commit()
-    except EngineError as exc:
-        if "CommitFailed" in type(exc.__cause__).__name__:
-            raise  # a concurrent commit to the table: the delivery is retried
-        raise TableLoadError(f"loading table {name} failed: {exc}") from exc
-    log.info("sync %s loaded %d rows into %s", sync_id, result.inserted, name)
+    result = writer.commit()  # a CommitError is raised and retried; the token keeps it to one commit
+    log.info("sync %s loaded %d rows into %s (%s)", sync_id, result.inserted, name, mode)
     return name, result.inserted

@@ -28,7 +28,7 @@ from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import ConnectorCreate, ConnectorUpdate, JobCreate, JobOut, JobUpdate, StreamsRequest
 from ..models.jobs import JobConnectorIn, JobConnectorOut, JobStreamsOut, StreamsConfigIn
 from ..pagination import page_size, query_page
-from ..repositories.base import connection, now_iso
+from ..repositories.base import condition_failed, connection, now_iso
 from ..repositories.connectors import ConnectorRecord, connector_key
 from ..repositories.jobs import (
     ENTITY,
@@ -593,7 +593,7 @@ def _set_active(record: JobRecord, activate: bool, by: str) -> None:
             condition=JobRecord.deleted_at.does_not_exist(),
         )
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise Conflict("The job was changed by someone else; read it again and retry") from None
         raise
     sync_schedule(record)

@@ -23,7 +23,7 @@ from ..models import (
     ProjectUpdate,
 )
 from ..pagination import decode_cursor, page_size, query_page
-from ..repositories.base import connection, now_iso
+from ..repositories.base import condition_failed, connection, now_iso
 from ..repositories.projects import (
     ApiKeyRecord,
     MemberRecord,
@@ -353,7 +353,7 @@ def revoke_api_key(caller: Caller, project_id: str, key_id: str) -> ApiKeyOut:
                 condition=ApiKeyRecord.revoked_at.does_not_exist(),
             )
         except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise  # not revoked: never answer that it was
             record.refresh(consistent_read=True)  # revoked meanwhile by another call
     return _key_out(record)

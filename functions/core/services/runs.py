@@ -29,7 +29,7 @@ from .. import aws
 from ..constants import LOGS_PREFIX
 from ..errors import Conflict, Invalid, NotFound
 from ..pagination import decode_cursor, encode_cursor, page_size, query_page
-from ..repositories.base import now_iso
+from ..repositories.base import condition_failed, now_iso
 from ..repositories.runs import RunJob, RunRecord, job_runs_key, run_key
 from ..settings import get_settings
 
@@ -165,7 +165,7 @@ def _claim(project_id: str, job_id: str, run_id: str, *, scheduled: bool = False
     try:
         job.update(actions=[RunJob.current_run_id.set(run_id)], condition=condition)
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         current = _job(project_id, job_id)  # NotFound when missing or deleted
         if scheduled and not current.activate:
@@ -186,7 +186,7 @@ def _release(project_id: str, job_id: str, run_id: str, state: str | None, ended
     try:
         job.update(actions=actions, condition=RunJob.current_run_id == run_id)
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
 
 
@@ -278,7 +278,7 @@ def cancel_run(project_id: str, job_id: str, *, by: str) -> dict[str, Any]:
             condition=RunRecord.state.is_in(*ACTIVE) & (RunRecord.committing != True),  # noqa: E712
         )
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         record.refresh(consistent_read=True)
         if record.state in ACTIVE:
@@ -326,7 +326,7 @@ def begin_run(job: dict[str, Any], run: dict[str, Any], execution_arn: str | Non
         try:
             record.update(actions=actions, condition=RunRecord.state.is_in(*ACTIVE))
         except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
             return None
         return to_dict(record)
@@ -351,7 +351,7 @@ def begin_run(job: dict[str, Any], run: dict[str, Any], execution_arn: str | Non
     try:
         record.save(condition=RunRecord.pk.does_not_exist())
     except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         record = _run(project_id, run_id)  # a retried step: the run exists
         if record.state not in ACTIVE:
@@ -382,7 +382,7 @@ def mark_committing(project_id: str, run_id: str) -> bool:
     try:
         record.update(actions=[RunRecord.committing.set(True)], condition=RunRecord.state.is_in(*ACTIVE))
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         return False
     return True
@@ -430,7 +430,7 @@ def finish_run(
     try:
         record.update(actions=actions, condition=RunRecord.state.is_in(*ACTIVE))
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         record.refresh(consistent_read=True)
         _release(project_id, job_id, run_id, record.state, record.end_time)

@@ -12,6 +12,7 @@ write per object identity (key + ETag) adds it to the session's `in_flight` exac
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -46,6 +47,7 @@ from ..models.syncs import (
     UploadStart,
 )
 from ..pagination import query_page
+from ..repositories.base import condition_failed
 from ..repositories.projects import project_pk
 from ..repositories.syncs import (
     MAX_FILES_PER_SYNC,
@@ -104,8 +106,14 @@ def clean_file_name(raw: str | None) -> str:
     return name
 
 
-def upload_key(project_id: str, sync_id: int, file_name: str) -> str:
-    return f"{UPLOADS_PREFIX}{project_id}/{sync_id}/{secrets.token_hex(8)}/{file_name}"
+def upload_key(project_id: str, sync_id: int, file_name: str, idempotency_key: str | None = None) -> str:
+    """Where an upload is stored: a random folder, or one named by the client's idempotency key (so a
+    retried upload of the same file lands on the same key and ETag, and is counted once)."""
+    if idempotency_key:
+        token = hashlib.sha256(f"{project_id}\0{sync_id}\0{idempotency_key}".encode()).hexdigest()[:16]
+    else:
+        token = secrets.token_hex(8)
+    return f"{UPLOADS_PREFIX}{project_id}/{sync_id}/{token}/{file_name}"
 
 
 def end_marker_key(project_id: str, sync_id: int) -> str:
@@ -219,6 +227,8 @@ def _open_session(project_id: str, sync_id: int) -> SyncSessionRecord:
     session = get_session(project_id, sync_id)
     if session.end_time:
         raise Conflict(f"Sync {sync_id} has ended; start a new sync to upload more files")
+    if session.registered >= MAX_FILES_PER_SYNC:  # refused before anything is stored
+        raise Invalid(f"a sync holds at most {MAX_FILES_PER_SYNC} files; start another sync")
     return session
 
 
@@ -286,8 +296,20 @@ def end_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord
             actions=[SyncSessionRecord.end_time.set(now_ms())],
             condition=SyncSessionRecord.end_time == 0,
         )
-    except UpdateError:
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        session.refresh(consistent_read=True)
+        if session.sync_status == SyncStatus.Syncing.value and session.in_flight == 0:
+            _finish_when_ended(session)  # the first end stopped before asking for the finish: ask again
         raise Conflict(f"Sync {sync_id} has already ended") from None
+    _finish_when_ended(session)
+    return session
+
+
+def _finish_when_ended(session: SyncSessionRecord) -> None:
+    """Ask for the finish of an ended session with nothing in flight (else its last file does)."""
+    project_id, sync_id = session.project_id, int(session.sync_id)
     if session.in_flight == 0:
         if session.sync_type == SyncType.FullSync.value or session.destination_id:
             # Moving the path's older files to trash and loading a table are the ingest worker's jobs
@@ -301,7 +323,6 @@ def end_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord
 
             finish_sync_if_done(project_id, sync_id, owner=f"api:{secrets.token_hex(8)}")
             session.refresh()
-    return session
 
 
 def get_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord:
@@ -426,7 +447,9 @@ def register_object(
             & ~SyncSessionRecord.pending.contains(oid)
             & ~SyncSessionRecord.done.contains(oid),
         )
-    except UpdateError:
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
         try:
             current = SyncSessionRecord.get(*SyncSessionRecord.key(project_id, sync_id), consistent_read=True)
         except DoesNotExist:
@@ -476,7 +499,13 @@ def _register_or_conflict(project_id: str, sync_id: int, **kw) -> SyncFileRecord
 
 
 def direct_upload(
-    caller: Caller, project_id: str, sync_id: int, path: str | None, file_name: str | None, content: bytes
+    caller: Caller,
+    project_id: str,
+    sync_id: int,
+    path: str | None,
+    file_name: str | None,
+    content: bytes,
+    idempotency_key: str | None = None,
 ) -> SyncFileRecord:
     """A small file sent in the request itself: stored under uploads/, then ingested like any other."""
     require_role(caller, project_id, Role.editor)
@@ -486,7 +515,7 @@ def direct_upload(
     name = clean_file_name(file_name)
     if not content:
         raise Invalid("the file is empty", field="file")
-    key = upload_key(project_id, sync_id, name)
+    key = upload_key(project_id, sync_id, name, idempotency_key)
     resp = aws.client("s3").put_object(Bucket=get_settings().data_bucket, Key=key, Body=content)
     return _register_or_conflict(
         project_id,

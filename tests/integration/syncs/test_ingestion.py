@@ -8,6 +8,8 @@ import hashlib
 import json
 import uuid
 
+import requests
+
 from infra.local import runtime
 
 from .conftest import Tenant, csv_bytes, keys, parquet_bytes
@@ -192,3 +194,26 @@ def test_a_record_that_fails_is_reported_alone(tenant: Tenant, s3, local_cloud):
     result = runtime.invoke("ingest", batch)
     assert result == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
     assert tenant.wait_counted(sync_id, 1)["total_files"] == 1
+
+
+def test_a_retried_upload_with_its_idempotency_key_is_stored_and_counted_once(
+    tenant: Tenant, s3, local_cloud
+):
+    sync_id = tenant.start()
+    headers = {"Idempotency-Key": "file-1"}
+    for _ in range(2):  # the answer to the first was lost: the client sends it again
+        r = requests.post(
+            f"{tenant.base}/api/lake/file/upload",
+            params={"sync_id": sync_id, "api_key": tenant.key},
+            files={"file": ("a.csv", csv_bytes(2))},
+            headers=headers,
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+    other = tenant.upload(sync_id, "a.csv", csv_bytes(2))  # no key: another upload of the same name
+    assert other.status_code == 200
+    assert tenant.end(sync_id).status_code == 200
+    done = tenant.wait_done(sync_id)
+    assert (done["sync_status"], done["total_files"], done["read"]) == ("Finished", 2, 4), done
+    stored = keys(s3, local_cloud.bucket, f"uploads/{tenant.project}/{sync_id}/")
+    assert len([k for k in stored if k.endswith("/a.csv")]) == 2

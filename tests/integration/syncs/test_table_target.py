@@ -81,6 +81,11 @@ def test_syncs_load_their_files_into_the_table_append_then_overwrite(tenant: Ten
     assert ingestion.load_table(session) == (ident, 2)
     assert len(_table(tenant, ident).metadata.snapshots) == snapshots
 
+    # an empty full sync empties the path, and so the table
+    empty = _sync(tenant, {}, sync_type="FullSync", destination="warehouse", table="orders")
+    assert empty["sync_status"] == "Finished" and empty["table_rows"] == 0, empty
+    assert _rows(tenant, ident) == []
+
 
 def test_rows_the_table_cannot_take_fail_the_sync_but_stay_in_the_lake(tenant: Tenant):
     _destination(tenant, "warehouse", "iceberg", {"catalog": "glue", "database": "typed"})
