@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 MANUAL = "manual"
 Clock = Callable[[], datetime]
-_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
+_RATE = re.compile(r"^rate\(([1-9][0-9]{0,5})\s+(minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")
-_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+_AT = re.compile(r"^at\(([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})\)$")
 _UNIT = {"minute": 60, "hour": 3600, "day": 86400}
 _MONTHS = {
     m: i
@@ -41,7 +41,9 @@ def _field(expr: str, low: int, high: int, names: dict[str, int] | None = None) 
         step = 1
         if "/" in part:
             part, step_s = part.split("/", 1)
-            step = int(step_s)
+            step = _number(step_s)
+            if step < 1:
+                raise ValueError(f"cron step must be at least 1: {expr}")
         if part in ("*", ""):
             start, end = low, high
         elif "-" in part:
@@ -56,11 +58,20 @@ def _field(expr: str, low: int, high: int, names: dict[str, int] | None = None) 
     return values
 
 
+_NUMBER = re.compile(r"^[0-9]{1,4}$")  # ASCII digits only: Python's int() also takes "+5", "0_5", "٥"
+
+
+def _number(token: str) -> int:
+    if not _NUMBER.match(token):
+        raise ValueError(f"not a cron number: {token!r}")
+    return int(token)
+
+
 def _value(token: str, names: dict[str, int] | None) -> int:
     token = token.upper()
     if names and token in names:
         return names[token]
-    return int(token)
+    return _number(token)
 
 
 @dataclass(frozen=True)
@@ -142,7 +153,7 @@ def next_fire(expression: str, after: datetime, anchor: datetime, tz: str = "UTC
     raise ValueError(f"unsupported schedule expression: {expression}")
 
 
-_EVERY = re.compile(r"^(\d{1,4})-(minute|minutes|hour|hours|day|days|week|weeks|month|months)$")
+_EVERY = re.compile(r"^([0-9]{1,4})-(minute|minutes|hour|hours|day|days|week|weeks|month|months)$")
 _UNIX_DOW = {str(i): str(i + 1) for i in range(7)} | {"7": "1"}  # Unix 0..7 (0 and 7 = Sunday) -> AWS 1..7
 
 

@@ -48,7 +48,8 @@ class FunctionSpec:
     read: tuple[str, ...] = ()
     write: tuple[str, ...] = ()
     delete: tuple[str, ...] = ()
-    # secrets, secrets-read, glue, sync, schedule, sources (read the environment's external source buckets)
+    # secrets, secrets-read, glue (databases and tables), glue-databases, sync, schedule, sources (read the
+    # environment's external source buckets)
     capabilities: tuple[str, ...] = field(default_factory=tuple)
     user_pool: tuple[str, ...] = ()  # Cognito admin actions on the environment's user pool
 
@@ -63,32 +64,31 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     # authenticate API keys and check membership.
     # signup confirms the user it just made; adding a member checks the username exists
     "auth": FunctionSpec(512, 15, {"projects": "rw"}, user_pool=("cognito-idp:AdminConfirmSignUp",)),
-    "projects": FunctionSpec(
-        512, 15, {"projects": "rw", **_IDEMPOTENT}, user_pool=("cognito-idp:AdminGetUser",)
-    ),
+    "projects": FunctionSpec(512, 15, {"projects": "rw"}, user_pool=("cognito-idp:AdminGetUser",)),
     "connectors": FunctionSpec(
         1024,  # stream discovery and connection tests read sample files with pyarrow
         29,
-        {"projects": "r", "connectors": "rw", "jobs": "r", **_IDEMPOTENT},
+        {"projects": "r", "connectors": "rw", "jobs": "r"},
         read=(UPLOADS_PREFIX, LAKE_PREFIX),
         write=(LAKE_PREFIX,),  # connection tests write and remove a probe object in the lake
         delete=(LAKE_PREFIX,),
-        capabilities=("secrets", "glue", "sources"),
+        capabilities=("secrets", "glue-databases", "sources"),  # a connection test may create the database
     ),
     "jobs": FunctionSpec(
         1024,  # a job's streams are checked by discovery, which reads sample files with pyarrow
         29,
         # connectors rw + secrets: a job names its connectors and may create them (and the
         # application API's update changes the S3 source).
-        {"projects": "r", "connectors": "rw", "jobs": "rw", "sync_sessions": "r", **_IDEMPOTENT},
+        {"projects": "r", "connectors": "rw", "jobs": "rw", "sync_sessions": "r"},
         read=(UPLOADS_PREFIX, LAKE_PREFIX, LOGS_PREFIX),
         capabilities=("sync", "schedule", "secrets", "sources"),
     ),
     "syncs": FunctionSpec(
         512,
         29,
-        # projects rw: sync id counters; connectors r: a sync's table target names an iceberg destination
-        {"projects": "rw", "connectors": "r", "sync_sessions": "rw", "jobs": "rw", **_IDEMPOTENT},
+        # projects rw: sync id counters; connectors r: a sync's table target names an iceberg destination;
+        # idempotency: a start with an Idempotency-Key
+        {"projects": "rw", "connectors": "r", "sync_sessions": "rw", **_IDEMPOTENT},
         read=(UPLOADS_PREFIX,),
         write=(UPLOADS_PREFIX,),
         delete=(UPLOADS_PREFIX,),
@@ -97,7 +97,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "ingest": FunctionSpec(
         2048,
         300,
-        {"projects": "rw", "connectors": "r", "jobs": "rw", "sync_sessions": "rw", **_IDEMPOTENT},
+        {"projects": "rw", "connectors": "r", "sync_sessions": "rw"},  # connectors: a sync's table target
         read=_DATA_PREFIXES,
         write=(LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
         delete=(LAKE_PREFIX,),
@@ -106,7 +106,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "workflow": FunctionSpec(
         2048,
         900,
-        {"projects": "r", "connectors": "r", "jobs": "rw", "sync_sessions": "rw", **_IDEMPOTENT},
+        {"projects": "r", "connectors": "r", "jobs": "rw"},
         read=_DATA_PREFIXES,
         write=(LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
         delete=(LAKE_PREFIX,),
@@ -322,26 +322,18 @@ class Functions(Construct):
             reasons.append(
                 r"^Resource::arn:<AWS::Partition>:secretsmanager:.*:secret:ingestplane/.+/connectors/\*$"
             )
-        if "glue" in caps:
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "glue:GetDatabase",
-                        "glue:GetDatabases",
-                        "glue:CreateDatabase",
-                        "glue:GetTable",
-                        "glue:GetTables",
-                        "glue:CreateTable",
-                        "glue:UpdateTable",
-                    ],
-                    resources=[
-                        stack.format_arn(service="glue", resource="catalog"),
-                        stack.format_arn(service="glue", resource="database", resource_name="*"),
-                        stack.format_arn(service="glue", resource="table", resource_name="*/*"),
-                    ],
-                )
-            )
-            reasons.append(r"^Resource::arn:<AWS::Partition>:glue:.*:(database/\*|table/\*/\*)$")
+        if caps & {"glue", "glue-databases"}:
+            # Databases are p_<project id>_<name> (functions/core/connectors/iceberg.py glue_database).
+            actions = ["glue:GetDatabase", "glue:GetDatabases", "glue:CreateDatabase"]
+            resources = [
+                stack.format_arn(service="glue", resource="catalog"),
+                stack.format_arn(service="glue", resource="database", resource_name="p_*"),
+            ]
+            if "glue" in caps:  # writers of tables
+                actions += ["glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"]
+                resources.append(stack.format_arn(service="glue", resource="table", resource_name="p_*/*"))
+            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
+            reasons.append(r"^Resource::arn:<AWS::Partition>:glue:.*:(database/p_\*|table/p_\*/\*)$")
         if "sources" in caps:
             # S3 sources in other accounts: only roles their owners named for this service.
             role.add_to_policy(
@@ -405,6 +397,6 @@ class Functions(Construct):
                 "executions of the sync state machine, schedules in this environment's group, objects of "
                 "the source buckets cdk.json allows, source roles their owners named ingestplane-source-* "
                 "(any account: the bucket owner's, with an external id); Glue "
-                "databases and tables are named by users in destination configs, so they cannot be listed.",
+                "databases p_<project id>_* and their tables, named by users in destination configs.",
                 applies_to=reasons,
             )

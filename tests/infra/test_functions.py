@@ -150,7 +150,11 @@ def test_connector_secrets_are_scoped_to_the_environment(dev):
 
 def test_glue_only_for_functions_that_write_tables_and_s3_only_by_prefix(dev):
     for name in ALL:
-        assert _grants(dev, name, "glue:UpdateTable") == (name in ("connectors", "ingest", "workflow"))
+        assert _grants(dev, name, "glue:UpdateTable") == (name in ("ingest", "workflow"))
+        assert _grants(dev, name, "glue:CreateDatabase") == (name in ("connectors", "ingest", "workflow"))
+        for statement in role_statements(dev, name):
+            if any(a.startswith("glue:") for a in actions_of(statement)):
+                assert not mentions(statement["Resource"], "database/*"), (name, statement)  # p_* only
         for statement in role_statements(dev, name):
             object_actions = [a for a in actions_of(statement) if a.startswith("s3:") and "Object" in a]
             if object_actions and "s3:ListBucket" not in actions_of(statement):

@@ -4,15 +4,9 @@ an HTTP client bound to its gateway."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
-
-from infra.local.provision import ASL_PATH
-
-# Used only while the real ASL (infra/state_machines/sync.asl.json) does not exist yet.
-STAND_IN_ASL = Path(__file__).parent / "local_cloud" / "stand_in_sync.asl.json"
 
 
 @pytest.fixture(scope="session")
@@ -20,21 +14,16 @@ def local_cloud(moto_endpoint: str) -> Iterator:
     """The local cloud on free ports, provisioned on the session's moto server, env vars exported."""
     from infra.local import LocalCloud
 
-    asl = None if ASL_PATH.exists() else STAND_IN_ASL.read_text()
     cloud = LocalCloud(
         gateway_port=0,
         aws_endpoint=moto_endpoint,
-        asl_definition=asl,
         scheduler_interval=2.0,
         quiet=True,
     )
     cloud.start()
-    try:
-        from functions.core import aws  # cached clients made before the env was set would escape it
+    from functions.core import aws  # cached clients made before the env was set would escape it
 
-        aws.client.cache_clear()
-    except (ImportError, AttributeError):
-        pass
+    aws.client.cache_clear()
     try:
         yield cloud
     finally:

@@ -154,7 +154,14 @@ def test_bad_input_gets_the_dialects_errors(tenant: Tenant):
     )
     assert r.status_code == 400 and r.json()["code"] == 400 and "sync_type" in r.json()["msg"]
     r = requests.post(url, data="{not json", headers={"Content-Type": "application/json"}, timeout=30)
-    assert r.status_code in (400, 401) and r.json()["code"] != 0
+    assert r.status_code == 400 and r.json()["code"] == 400  # the body is refused before any credential
+    r = requests.post(
+        url,
+        data="{not json",
+        headers={"Content-Type": "application/json", "x-api-key": tenant.key},
+        timeout=30,
+    )
+    assert r.status_code == 400 and r.json()["code"] == 400, r.text
     r = requests.post(
         url, data="x", headers={"Content-Type": "text/plain", "x-api-key": tenant.key}, timeout=30
     )
@@ -197,8 +204,8 @@ def test_another_projects_sync_id_is_not_found(tenant: Tenant, base_url):
     sync_id = tenant.start()
     stranger = new_tenant(base_url, "stranger")
     stranger.start()  # the stranger has a sync with the same id in their own project
-    up = stranger.upload(sync_id + 5, "a.csv", csv_bytes())
-    assert up.status_code == 404 and up.json()["code"] == 404
+    up = stranger.upload(sync_id, "a.csv", csv_bytes(), project_id=tenant.project)  # the owner's sync
+    assert up.status_code == 404 and up.json()["code"] == 404, up.text
     r = stranger.user.call("GET", f"/api/v1/project/{tenant.project}/syncs/{sync_id}")
     assert r.status_code == 404
     r = requests.post(

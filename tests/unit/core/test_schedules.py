@@ -104,6 +104,9 @@ def test_frequency_is_normalized(frequency, expression):
         "0-minutes", "5-years", "13-months", "every day", "* * * *", "61 * * * *", "0 2 1 * 1",
         "0 2 * * 8", "rate(0 minutes)", "rate(5 minute)", "rate(1 weeks)", "cron(0 12 * * *)",
         "cron(0 12 * * * *)", "cron(0 12 ? * ? *)", "cron(0 12 L * ? *)", "\x00", "9" * 500,
+        # what Python's int() takes and AWS does not: underscores, signs, other scripts' digits; bad steps
+        "0_5 * * * *", "+5 * * * *", "\u0665 * * * *", "*/-1 * * * *", "*/0 * * * *",
+        "rate(100000000000 minutes)", "\u0665-minutes",
     ],
 )  # fmt: skip
 def test_invalid_frequency_is_refused(frequency):
