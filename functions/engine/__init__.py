@@ -12,8 +12,8 @@ Contract (what the jobs, upload-sync and connectors code call):
   row_groups=None, schema=None) -> Iterator[pyarrow.RecordBatch]`` in bounded memory, all batches of
   one schema (``schema``'s, else inferred from the first block). ``csv_options``: a :class:`CsvOptions`
   or dict (delimiter, header, column_names, quote_char, escape_char, double_quote, newlines_in_values,
-  null_values, block_size, use_threads). gzip and zstd are detected by magic bytes and streamed; a
-  zstd frame declaring a huge size allocates nothing up front.
+  null_values, block_size; parsing is serial so rejected rows keep their numbers). gzip and zstd are
+  detected by magic bytes and streamed; a zstd frame declaring a huge size allocates nothing up front.
 - ``infer_schema(sources, sample_rows=10_000, ...) -> StreamSchema`` (text typed by one rule set,
   see :mod:`.infer`: big integers and long decimals become exact decimals, zoned times timestamptz);
   ``merge_schemas(*schemas)``;

@@ -27,7 +27,6 @@ class CsvOptions:
     newlines_in_values: bool = False
     null_values: tuple[str, ...] | None = None
     block_size: int = 8 << 20
-    use_threads: bool = False
 
     def __post_init__(self) -> None:
         if len(self.delimiter) != 1:

@@ -266,7 +266,8 @@ def _parse_csv_block(
     include = [n for n in target.names if n in names] if target is not None else list(names)
     if target is not None and not include:
         include = names[:1]
-    read_opts = pcsv.ReadOptions(column_names=names, use_threads=opts.use_threads, block_size=len(block) + 1)
+    # serial parsing: pyarrow gives a ragged row no row number when it parses with threads
+    read_opts = pcsv.ReadOptions(column_names=names, use_threads=False, block_size=len(block) + 1)
     attempts: list[tuple[dict[str, pa.DataType] | None, bool]] = []
     if target is not None:
         attempts.append(({n: target.field(n).type for n in include if n in target.names}, True))
@@ -417,7 +418,7 @@ def _iter_csv_stream(
         column_names=list(opts.column_names) if opts.column_names else None,
         autogenerate_column_names=not opts.header and not opts.column_names,
         skip_rows=1 if (opts.header and opts.column_names) else 0,
-        use_threads=opts.use_threads,
+        use_threads=False,  # ragged rows need their row numbers, which threaded parsing does not give
         block_size=opts.block_size,
     )
     err = _wrap_io(source, "CSV")
@@ -521,6 +522,14 @@ def _iter_jsonl(
                 if raw:
                     table = _json_times_as_text(block, table)
                 yield Parsed(table, next_row, None, typed=False)
+                next_row += n_lines
+                continue
+            # pyarrow skips blank lines: if that is the whole difference, the parse stands
+            kept = [next_row + i for i, line in enumerate(block.split(b"\n")[:-1]) if line.strip()]
+            if table.num_rows == len(kept):
+                if raw:
+                    table = _json_times_as_text(block, table, kept, next_row)
+                yield Parsed(table, next_row, kept, typed=False)
                 next_row += n_lines
                 continue
         except pa.ArrowInvalid:

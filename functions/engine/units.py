@@ -22,8 +22,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .errors import UnreadableFileError
 from .formats import detect_compression, detect_format
 from .options import CsvOptions
 from .sources import Source
@@ -74,8 +76,11 @@ def plan_units(
     fmt = detect_format(source, comp) if fmt == "auto" else fmt
     whole = WorkUnit(source.uri, fmt, comp, size=source.size)
     if fmt == "parquet" and comp == "none" and source.size > 0:
-        with source.open() as f:
-            meta = pq.ParquetFile(f).metadata
+        try:
+            with source.open() as f:
+                meta = pq.ParquetFile(f).metadata
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise UnreadableFileError(f"{source.name}: not a readable Parquet file: {exc}") from exc
         groups: list[list[int]] = []
         sizes: list[int] = []
         for i in range(meta.num_row_groups):

@@ -88,6 +88,8 @@ def coerce_table(
             for i in bad_utf8:
                 reasons.setdefault(i, f"column {f.name!r}: invalid UTF-8")
         if from_text and pa.types.is_string(arr.type) and not pa.types.is_string(f.type):
+            # as pyarrow's typed parse (the fast path) does: " 12" is 12, whatever rows share the block
+            arr = pc.utf8_trim_whitespace(arr)
             arr = pc.if_else(pc.is_in(arr, pa.array(NULL_STRINGS)), pa.scalar(None, pa.string()), arr)
         try:
             columns.append(_cast(arr, f.type))

@@ -211,3 +211,20 @@ def test_byte_ranges_of_compressed_files_are_refused(make_file):
 def test_unknown_format(make_file):
     with pytest.raises(EngineError, match="unknown format"):
         list(read_batches(make_file("x.csv", "a\n1\n"), fmt="xml"))
+
+
+def test_json_lines_with_blank_lines_keep_the_fast_parse(make_file, monkeypatch):
+    """Blank lines (a trailing one is common) are skipped, not a reason to parse line by line."""
+    import functions.engine.readers as readers
+    from functions.engine import ingest_file
+
+    body = "".join(f'{{"id": {i}}}\n' + ("\n" if i % 100 == 0 else "") for i in range(2000)) + "\n"
+    schema = StreamSchema.from_list([{"name": "id", "type": "int64"}])
+    calls = []
+    real = readers._jsonl_by_line
+    monkeypatch.setattr(readers, "_jsonl_by_line", lambda *a, **k: calls.append(1) or real(*a, **k))
+    stats = ingest_file(make_file("blank.jsonl", body), schema, None)
+    assert (stats.read, stats.inserted, stats.rejected) == (2000, 2000, 0)
+    assert calls == []  # no line-by-line fallback
+    bad = ingest_file(make_file("bad.jsonl", '{"id": 1}\n\n{"id": "x"}\n'), schema, None)
+    assert (bad.inserted, bad.rejected) == (1, 1)

@@ -160,3 +160,10 @@ def test_a_lake_commit_interrupted_midway_completes_when_run_again(make_file, tm
     assert sorted(ids) == list(range(3000))
     with pytest.raises(OSError):  # a staged file that is neither staged nor in place is an error
         ParquetLakeWriter.commit_staged([{**staged[0], "files": [staged[0]["files"][0] + ".gone"]}])
+
+
+def test_planning_a_corrupt_parquet_file_names_it(make_file):
+    from functions.engine import UnreadableFileError
+
+    with pytest.raises(UnreadableFileError, match=r"broken\.parquet: not a readable Parquet file"):
+        plan_units(make_file("broken.parquet", b"PAR1" + b"\0" * 64 + b"PAR1"), fmt="parquet")

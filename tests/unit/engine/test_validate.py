@@ -7,7 +7,7 @@ import decimal
 
 import pyarrow as pa
 
-from functions.engine import StreamSchema, coerce_table
+from functions.engine import StreamSchema, coerce_table, ingest_file
 
 
 def target(**cols: str) -> pa.Schema:
@@ -118,3 +118,12 @@ def test_many_bad_values_in_a_large_column():
     good, bad, _ = coerce_table(pa.table({"a": values}), target(a="int64"))
     assert bad == list(range(0, 100_000, 1000))
     assert good.num_rows == 99_900
+
+
+def test_padded_numbers_are_accepted_whatever_rows_share_their_block(make_file):
+    """' 12' is 12 on the fast path (pyarrow's typed parse) and on the fallback one a bad row forces."""
+    schema = StreamSchema.from_list([{"name": "id", "type": "int64"}, {"name": "x", "type": "float64"}])
+    alone = ingest_file(make_file("a.csv", "id,x\n 12, 1.5\n"), schema, None)
+    mixed = ingest_file(make_file("b.csv", "id,x\n 12, 1.5\nx,1\n"), schema, None)
+    assert (alone.inserted, alone.rejected) == (1, 0)
+    assert (mixed.inserted, mixed.rejected) == (1, 1)
