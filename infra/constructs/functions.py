@@ -62,8 +62,14 @@ _DATA_PREFIXES = (UPLOADS_PREFIX, LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECT
 FUNCTIONS: dict[str, FunctionSpec] = {
     # API functions: under API Gateway's 30 s integration limit. Every family reads `projects` to
     # authenticate API keys and check membership.
-    # signup confirms the user it just made; adding a member checks the username exists
-    "auth": FunctionSpec(512, 15, {"projects": "rw"}, user_pool=("cognito-idp:AdminConfirmSignUp",)),
+    # signup confirms the user it just made (or removes it if that fails); adding a member checks the
+    # username exists
+    "auth": FunctionSpec(
+        512,
+        15,
+        {"projects": "rw"},
+        user_pool=("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminDeleteUser"),
+    ),
     "projects": FunctionSpec(512, 15, {"projects": "rw"}, user_pool=("cognito-idp:AdminGetUser",)),
     "connectors": FunctionSpec(
         1024,  # stream discovery and connection tests read sample files with pyarrow

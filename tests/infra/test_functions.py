@@ -127,8 +127,11 @@ def test_only_jobs_starts_syncs_and_manages_schedules(dev):
 
 
 def test_cognito_admin_actions_only_where_the_code_calls_them(dev):
-    """signup confirms the user it made (auth); adding a member looks the user up (projects)."""
-    wanted = {"auth": {"cognito-idp:AdminConfirmSignUp"}, "projects": {"cognito-idp:AdminGetUser"}}
+    """signup confirms the user it made or removes it (auth); adding a member looks the user up."""
+    wanted = {
+        "auth": {"cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminDeleteUser"},
+        "projects": {"cognito-idp:AdminGetUser"},
+    }
     for name in ALL:
         statements = [
             s for s in role_statements(dev, name) if any(a.startswith("cognito-idp:") for a in actions_of(s))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from ..auth import Role
 from .common import EMAIL_RE, Strict, Username
@@ -18,7 +18,7 @@ POLICY_TEXT = (
 class SignupRequest(Strict):
     email: Annotated[str, Field(max_length=254)]
     username: Username
-    password: Annotated[str, Field(min_length=8, max_length=256)]
+    password: Annotated[str, StringConstraints(strip_whitespace=False), Field(min_length=8, max_length=256)]
 
     @field_validator("email")
     @classmethod
@@ -42,7 +42,8 @@ class SignupRequest(Strict):
 
 class LoginRequest(Strict):
     username: Annotated[str, Field(min_length=1, max_length=254)]
-    password: Annotated[str, Field(min_length=1, max_length=256)]
+    # a password is taken exactly as typed (Strict trims other strings)
+    password: Annotated[str, StringConstraints(strip_whitespace=False), Field(min_length=1, max_length=256)]
 
 
 class UserOut(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from botocore.exceptions import ClientError
 
 from .. import aws
@@ -9,13 +11,16 @@ from ..errors import Conflict, Invalid, TooManyRequests, Unauthorized
 from ..models import LoginOut, LoginRequest, SignupRequest, UserOut
 from ..settings import get_settings
 
+log = logging.getLogger("ingestplane.accounts")
+
 
 def _cognito():
     return aws.client("cognito-idp")
 
 
 def signup(body: SignupRequest) -> UserOut:
-    """A confirmed user who can log in at once; a taken username is a 409."""
+    """A confirmed user who can log in at once; a taken username or email is a 409. A user the pool made
+    but could not confirm is removed again, so a retry is not blocked by a half-made account."""
     settings = get_settings()
     try:
         _cognito().sign_up(
@@ -24,19 +29,32 @@ def signup(body: SignupRequest) -> UserOut:
             Password=body.password,
             UserAttributes=[{"Name": "email", "Value": body.email}],
         )
+    except ClientError as exc:
+        raise _signup_error(exc) from None
+    try:
         _cognito().admin_confirm_sign_up(UserPoolId=settings.user_pool_id, Username=body.username)
     except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if code in ("UsernameExistsException", "AliasExistsException"):
-            raise Conflict("Username already exists", field="username") from None
-        if code == "InvalidPasswordException":
-            raise Invalid("Password does not meet the password policy", field="password") from None
-        if code == "InvalidParameterException":
-            raise Invalid("Invalid sign-up details") from None
-        if code in ("TooManyRequestsException", "LimitExceededException"):
-            raise TooManyRequests() from None
-        raise
+        try:
+            _cognito().admin_delete_user(UserPoolId=settings.user_pool_id, Username=body.username)
+        except ClientError:
+            log.exception("could not remove the unconfirmed user %s", body.username)
+        raise _signup_error(exc) from None
     return UserOut(username=body.username, email=body.email)
+
+
+def _signup_error(exc: ClientError) -> Exception:
+    code = exc.response["Error"]["Code"]
+    if code == "UsernameExistsException":
+        return Conflict("Username already exists", field="username")
+    if code == "AliasExistsException":  # the email is another user's sign-in alias
+        return Conflict("Email already in use", field="email")
+    if code == "InvalidPasswordException":
+        return Invalid("Password does not meet the password policy", field="password")
+    if code == "InvalidParameterException":
+        return Invalid("Invalid sign-up details")
+    if code in ("TooManyRequestsException", "LimitExceededException"):
+        return TooManyRequests()
+    return exc
 
 
 def login(body: LoginRequest) -> LoginOut:

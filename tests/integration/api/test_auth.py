@@ -184,3 +184,31 @@ def test_logs_have_correlation_ids_and_no_secrets(base_url):
     assert all(r["correlation_id"] and r["status"] and r["path"] for r in requests_logged)
     for secret in (PASSWORD, "Wr0ng-but-secret", user.token, key, key.rsplit(".", 1)[1]):
         assert secret not in logged
+
+
+def test_a_signup_that_cannot_be_confirmed_leaves_no_half_made_user(base_url, monkeypatch):
+    """Cognito made the user but refused to confirm it (its email is another user's alias): 409 on the
+    email, and the username is free again for a retry."""
+    import uuid
+
+    from botocore.exceptions import ClientError
+
+    from functions.core.services import accounts
+
+    real = accounts._cognito()
+
+    class RefusesConfirm:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def admin_confirm_sign_up(self, **kwargs):
+            raise ClientError({"Error": {"Code": "AliasExistsException", "Message": "taken"}}, "Confirm")
+
+    name = f"half_{uuid.uuid4().hex[:8]}"
+    body = {"email": f"{name}@example.com", "username": name, "password": PASSWORD}
+    monkeypatch.setattr(accounts, "_cognito", lambda: RefusesConfirm())
+    r = requests.post(f"{base_url}/signup", json=body, timeout=30)
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "email", r.text
+    monkeypatch.undo()
+    r = requests.post(f"{base_url}/signup", json=body, timeout=30)
+    assert r.status_code == 201, r.text
