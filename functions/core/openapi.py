@@ -23,6 +23,15 @@ ERROR_TEXT = {
     429: "Too many requests",
 }
 
+PUBLIC_PATHS = frozenset({"/signup", "/login", "/health"})
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+_GATEWAY_414 = {  # answered by API Gateway (and the local gateway) before any function runs
+    "description": "Request URI too long",
+    "content": {
+        "application/json": {"schema": {"type": "object", "properties": {"message": {"type": "string"}}}}
+    },
+}
+
 DOCUMENT_PATH = Path(__file__).resolve().parent.parent / "auth" / "openapi.json"
 
 
@@ -53,11 +62,26 @@ def merged_openapi() -> dict[str, Any]:
                 version="0.1.0",
                 description="Data-ingestion control plane: projects, connectors, jobs, upload syncs.",
                 security_schemes={
-                    "bearer": {"type": "http", "scheme": "bearer"},
+                    "bearer": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "an access token or API key",
+                    },
                     "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
-                    "cookie": {"type": "apiKey", "in": "cookie", "name": "session"},
-                },
-                security=[{"bearer": []}, {"apiKey": []}, {"cookie": []}],
+                    "apiKeyQuery": {
+                        "type": "apiKey",
+                        "in": "query",
+                        "name": "api_key",
+                        "description": "an API key (also accepted as api_key in a JSON body)",
+                    },
+                    "cookie": {
+                        "type": "apiKey",
+                        "in": "cookie",
+                        "name": "session",
+                        "description": "set by /login; named __Host-session where served over https",
+                    },
+                },  # fmt: skip
+                security=[{"bearer": []}, {"apiKey": []}, {"apiKeyQuery": []}, {"cookie": []}],
             )
         )
         if not doc:
@@ -67,10 +91,20 @@ def merged_openapi() -> dict[str, Any]:
             continue
         doc["paths"].update(part.get("paths", {}))
         doc["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
-    # Validation errors are answered 400 in the dialect's envelope, never Powertools' default 422.
-    for operations in doc.get("paths", {}).values():
+    # Validation errors are answered 400 in the dialect's envelope, never Powertools' default 422; every
+    # request body over the limit is a 413 (functions/core/api.py body_guard), a URI over the gateway's a
+    # 414; public routes need no
+    # credential (DESIGN 5).
+    for path, operations in doc.get("paths", {}).items():
         for operation in operations.values():
-            operation.get("responses", {}).pop("422", None)
+            answers = operation.setdefault("responses", {})
+            answers.pop("422", None)
+            answers.setdefault("413", {"description": ERROR_TEXT[413], "content": _ERROR_CONTENT})
+            answers.setdefault("414", _GATEWAY_414)
+            if path in PUBLIC_PATHS:
+                operation["security"] = []
+                if path != "/login":  # (wrong credentials there are a 401)
+                    answers.pop("401", None)
     for unused in ("HTTPValidationError", "ValidationError"):
         doc["components"]["schemas"].pop(unused, None)
     return doc

@@ -8,6 +8,7 @@ logic, not only the 401 path.
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,17 @@ def fuzz_user(base_url):
 @settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_document(case, base_url, fuzz_user):
     # Aim half of the generated project ids at the fuzzing user's real project.
-    if case.path_parameters and "projectid" in case.path_parameters and hash(str(case.body)) % 2 == 0:
+    # (a stable hash: `derandomize` only repeats a run if this choice repeats too)
+    if (
+        case.path_parameters
+        and "projectid" in case.path_parameters
+        and zlib.crc32(str(case.body).encode()) % 2
+    ):
         case.path_parameters["projectid"] = fuzz_user.project
     headers = dict(case.headers or {})
     headers.setdefault("Authorization", f"Bearer {fuzz_user.token}")
-    case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
+    response = case.call(base_url=base_url, headers=headers)
+    if response.status_code == 414:  # the gateway refused a URI over its limit before any function ran
+        assert response.json() == {"message": "Request-URI Too Long"}
+        return
+    case.validate_response(response, checks=CHECKS)
