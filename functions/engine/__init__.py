@@ -24,8 +24,8 @@ Contract (what the jobs, upload-sync and connectors code call):
 - ``ingest_file(source, schema, sink, *, fmt, compression, csv_options, unit, rejects) -> FileStats``;
   ``TableStats().add(file_stats)`` merges them, ``apply_commit(inserted, updated)`` sets the commit's
   counts. Both have ``to_dict()`` with read, inserted, updated, rejected, errors, bytes, duration_ms.
-- ``plan_units(source, target_bytes=128 MiB) -> list[WorkUnit]`` (``WorkUnit.to_dict/from_dict``); the
-  record-boundary and quoted-newline rules are in :mod:`.units`.
+- ``plan_units(source, target_bytes=128 MiB, ...) -> list[WorkUnit]`` (``WorkUnit.to_dict/from_dict``);
+  the record-boundary rule is in :mod:`.units`, the quote rule (where a CSV record ends) in :mod:`.records`.
 - Writers (stage, then one ``commit() -> CommitResult(inserted, updated, files)``; ``abort()``; for units
   run in separate processes ``stage() -> dict`` (JSON) per unit and one ``commit_staged(...)``):
   ``ParquetLakeWriter(path, schema, filesystem=None)``, ``RejectsWriter(path, fmt="jsonl"|"parquet")``,

@@ -12,10 +12,11 @@ from .errors import EngineError
 class CsvOptions:
     """How to parse delimited text.
 
-    ``newlines_in_values``: when False (the default, as in pyarrow and most CSV producers) a newline
-    always ends a record, so files split into byte ranges at newlines and parse in parallel. When True a
-    quoted value may hold a newline; such a file is read as one stream and never split (the only safe
-    choice: no byte offset tells whether it sits inside quotes without reading from the file's start).
+    ``newlines_in_values``: whether a record may span lines through a quoted (or escaped) newline. True
+    (the default, as RFC 4180 and DuckDB read CSV): such a record is data. False: it is rejected, as one
+    record with its lines in the reject, for sources where a newline must always end a record. Either
+    way records are found by the same quote rule (``records.py``), so files split into units at record
+    starts and a value never leaks into the next record.
     """
 
     delimiter: str = ","
@@ -24,13 +25,18 @@ class CsvOptions:
     quote_char: str | None = '"'
     escape_char: str | None = None
     double_quote: bool = True
-    newlines_in_values: bool = False
+    newlines_in_values: bool = True
     null_values: tuple[str, ...] | None = None
     block_size: int = 8 << 20
 
     def __post_init__(self) -> None:
-        if len(self.delimiter) != 1:
-            raise EngineError(f"delimiter must be one character, got {self.delimiter!r}")
+        chars = {"delimiter": self.delimiter, "quote_char": self.quote_char, "escape_char": self.escape_char}
+        for name, c in chars.items():
+            if c is not None and (len(c) != 1 or not c.isascii() or c in "\r\n"):
+                raise EngineError(f"{name} must be one ASCII character other than a line break, got {c!r}")
+        used = [c for c in chars.values() if c is not None]
+        if len(set(used)) != len(used):
+            raise EngineError("delimiter, quote_char and escape_char must be different characters")
         if self.column_names is not None:
             object.__setattr__(self, "column_names", tuple(self.column_names))
         if self.null_values is not None:

@@ -8,14 +8,12 @@ exactly the rows at fault. Parquet streams by row group; Avro goes through fasta
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
@@ -23,11 +21,13 @@ import pyarrow.parquet as pq
 from .errors import EngineError, UnreadableFileError
 from .formats import _BOM, FORMATS, detect_compression, detect_format, open_stream
 from .options import CsvOptions
+from .records import RecordScanner, Spans
 from .sources import Source
 
 BATCH_ROWS = 65_536
 MAX_RECORD_BYTES = 64 << 20
-UNBALANCED = "unbalanced quotes: a quoted value spans a line break (read with newlines_in_values=True)"  # a "record" longer than this means a runaway line, not data
+NEVER_CLOSED = "a quoted value opened in this record is never closed (the file ends inside it)"
+SPANS_LINES = "the record spans lines (a quoted newline) and newlines_in_values is false"
 
 
 @dataclass
@@ -84,33 +84,42 @@ def align_offset(source: Source, offset: int) -> int:
     return source.size
 
 
-def _read_first_line(source: Source) -> bytes:
+def _read_first_record(source: Source, scanner: RecordScanner | None) -> bytes:
+    """The file's first record (its header), read from the start whatever range is being read."""
     with source.open() as f:
         buf = b""
         while True:
             data = f.read(1 << 16)
-            if not data:
-                return buf
             buf += data
-            i = buf.find(b"\n")
-            if i >= 0:
-                return buf[: i + 1]
+            head, rest = _split_first_record(buf.removeprefix(_BOM), scanner)
+            if rest or not data:
+                return head
             if len(buf) > MAX_RECORD_BYTES:
-                raise UnreadableFileError(f"{source.name}: first line longer than {MAX_RECORD_BYTES} bytes")
+                raise UnreadableFileError(f"{source.name}: first record longer than {MAX_RECORD_BYTES} bytes")
 
 
-class _TextStream:
+class TextStream:
     """The decompressed bytes of a text file (or of one byte range) as blocks of whole lines."""
 
-    def __init__(self, source: Source, compression: str, byte_range: tuple[int, int] | None, block_size: int):
+    def __init__(
+        self,
+        source: Source,
+        compression: str,
+        byte_range: tuple[int, int] | None,
+        block_size: int,
+        scanner: RecordScanner | None = None,
+    ):
         self.source = source
         self.block_size = block_size
+        self.scanner = scanner
         self.at_file_start = True
+        self.offset = 0  # where the next block starts in the (decompressed) file
         if byte_range is not None:
             if compression != "none":
                 raise EngineError("byte ranges apply to uncompressed files only")
             start, end = align_offset(source, byte_range[0]), align_offset(source, byte_range[1])
             self.at_file_start = start == 0
+            self.offset = start
             f = source.open()
             f.seek(start)
             remaining = [max(0, end - start)]
@@ -130,7 +139,10 @@ class _TextStream:
             self._close = stream.close
         self._err = _wrap_io(source, compression if compression != "none" else "file")
 
-    def blocks(self) -> Iterator[bytes]:
+    def blocks(self) -> Iterator[tuple[bytes, Spans | None]]:
+        """Blocks of whole records, each with its records that span lines (quoted or escaped newlines,
+        found by the scanner; None when there are none). The last block may end in a record never
+        closed."""
         carry = b""
         first = True
         try:
@@ -140,7 +152,9 @@ class _TextStream:
                 except OSError as exc:
                     raise self._err(exc) from exc
                 if first and self.at_file_start:
-                    data = data.removeprefix(_BOM)
+                    if data.startswith(_BOM):
+                        data = data[len(_BOM) :]
+                        self.offset += len(_BOM)
                     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
                         raise UnreadableFileError(
                             f"{self.source.name}: UTF-16 text (byte-order mark); only UTF-8 text is read"
@@ -148,27 +162,45 @@ class _TextStream:
                 first = False
                 if not data:
                     if carry:
-                        yield carry if carry.endswith(b"\n") else carry + b"\n"
+                        block = carry if carry.endswith(b"\n") else carry + b"\n"
+                        yield block, self.scanner.spans_of(block) if self.scanner is not None else None
                     return
                 buf = carry + data if carry else data
-                cut = buf.rfind(b"\n")
-                if cut < 0:
+                if self.scanner is not None:
+                    cut, spans = self.scanner.cut(buf)
+                else:
+                    cut, spans = buf.rfind(b"\n") + 1, None
+                if cut == 0:
                     carry = buf
                     if len(carry) > MAX_RECORD_BYTES:
+                        why = "not line-delimited text"
+                        if self.scanner is not None and self.scanner.has_multiline(carry + b"\n"):
+                            why = "a quoted value opened there is never closed"
                         raise UnreadableFileError(
-                            f"{self.source.name}: no line break in the first {len(carry)} bytes of a record "
-                            f"(limit {MAX_RECORD_BYTES}); not line-delimited text"
+                            f"{self.source.name}: no record ends in the {len(carry)} bytes from offset "
+                            f"{self.offset} (limit {MAX_RECORD_BYTES}): {why}"
                         )
                     continue
-                yield buf[: cut + 1]
-                carry = buf[cut + 1 :]
+                yield buf[:cut], spans
+                self.offset += cut
+                carry = buf[cut:]
         finally:
             self._close()
 
 
-def _split_first_line(block: bytes) -> tuple[bytes, bytes]:
+def _split_first_record(block: bytes, scanner: RecordScanner | None) -> tuple[bytes, bytes]:
+    """(first record, rest); the rest is empty while the first record is not complete."""
     i = block.find(b"\n")
-    return (block, b"") if i < 0 else (block[: i + 1], block[i + 1 :])
+    if i < 0:
+        return block, b""
+    if scanner is None or not scanner.has_multiline(block[: i + 1]):
+        return block[: i + 1], block[i + 1 :]
+    lines = block.split(b"\n")[:-1]
+    _, last = scanner.spans(lines)[0]
+    if last is None:
+        return block, b""
+    n = sum(len(line) + 1 for line in lines[: last + 1])
+    return block[:n], block[n:]
 
 
 def _csv_parse_options(opts: CsvOptions, handler: Any = None) -> pcsv.ParseOptions:
@@ -177,7 +209,8 @@ def _csv_parse_options(opts: CsvOptions, handler: Any = None) -> pcsv.ParseOptio
         quote_char=opts.quote_char if opts.quote_char else False,
         double_quote=opts.double_quote,
         escape_char=opts.escape_char if opts.escape_char else False,
-        newlines_in_values=opts.newlines_in_values,
+        # blocks hold whole records (see records.py), so pyarrow's own record splitting is not needed
+        newlines_in_values=False,
         invalid_row_handler=handler,
     )
 
@@ -230,19 +263,6 @@ class _Ragged:
         return "skip"
 
 
-def _unbalanced_quotes(block: bytes, opts: CsvOptions) -> bool:
-    """True when a line of ``block`` holds an odd number of quote characters: a quoted value spanning a
-    line break, which this mode (a newline always ends a record) must reject, never join."""
-    if not opts.quote_char or opts.escape_char:
-        return False
-    q = opts.quote_char.encode()
-    if q not in block:
-        return False
-    lines = pc.list_flatten(pc.split_pattern(pa.array([block], pa.binary()), b"\n"))
-    odd = pc.bit_wise_and(pc.count_substring(lines, q), 1)
-    return bool(pc.any(pc.equal(odd, 1)).as_py())
-
-
 def _is_utf8(data: bytes) -> bool:
     offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
     try:
@@ -254,6 +274,11 @@ def _is_utf8(data: bytes) -> bool:
         return False
 
 
+def _is_blank(line: bytes) -> bool:
+    """A line pyarrow skips at a record start (it counts as no record)."""
+    return line in (b"", b"\r")
+
+
 def _parse_csv_block(
     block: bytes,
     names: list[str],
@@ -262,7 +287,15 @@ def _parse_csv_block(
     first_row: int,
     source: Source,
     raw: bool = False,
+    scanner: RecordScanner | None = None,
+    spans: Spans | None = None,
 ) -> Parsed:
+    """Parse a block of whole records. ``spans`` (from the scanner) are its records that span lines:
+    parsed as data with ``newlines_in_values``, rejected without it; a record the file ends inside is
+    always rejected."""
+    if spans and (not opts.newlines_in_values or spans[-1][1] is None):
+        lines = block.split(b"\n")[:-1]
+        return _parse_csv_without_spans(lines, spans, names, opts, target, first_row, source, raw, scanner)
     include = [n for n in target.names if n in names] if target is not None else list(names)
     if target is not None and not include:
         include = names[:1]
@@ -276,9 +309,6 @@ def _parse_csv_block(
         attempts.append(({n: pa.binary() for n in names}, False))
     else:
         attempts.append((None, False))
-    if not opts.newlines_in_values and _unbalanced_quotes(block, opts):
-        return _csv_lines_slowly(block, names, opts, target, first_row)
-    last: Exception | None = None
     # pyarrow cannot hand a ragged row that is not UTF-8 to the handler: such blocks go the slow way
     utf8 = _is_utf8(block)
     for types, typed in attempts:
@@ -290,8 +320,7 @@ def _parse_csv_block(
                 parse_options=_csv_parse_options(opts, ragged if utf8 else None),
                 convert_options=_convert_options(opts, types, include),
             )
-        except pa.ArrowInvalid as exc:
-            last = exc
+        except pa.ArrowInvalid:
             continue
         invalid: list[tuple[int, str, str]] = []
         rows = None
@@ -308,16 +337,79 @@ def _parse_csv_block(
         return Parsed(
             table, first_row, rows, typed=typed and target is not None, from_text=True, invalid=invalid
         )
-    if not opts.newlines_in_values:
-        return _csv_lines_slowly(block, names, opts, target, first_row)
-    raise UnreadableFileError(f"{source.name}: cannot parse CSV near record {first_row}: {last}")
+    return _csv_records_slowly(_records_of(block, scanner), names, opts, target, first_row)
 
 
-def _csv_lines_slowly(
-    block: bytes, names: list[str], opts: CsvOptions, target: pa.Schema | None, first_row: int
+def _records_of(block: bytes, scanner: RecordScanner | None) -> list[bytes]:
+    """The non-blank records of a block of whole records, each without its final newline."""
+    lines = block.split(b"\n")[:-1]
+    spans = (scanner.spans_of(block) if scanner is not None else None) or []
+    out: list[bytes] = []
+    i = 0
+    for first, last in [*spans, (len(lines), len(lines))]:
+        out.extend(line for line in lines[i:first] if not _is_blank(line))
+        if first < len(lines):
+            stop = len(lines) - 1 if last is None else last
+            out.append(b"\n".join(lines[first : stop + 1]))
+            i = stop + 1
+    return out
+
+
+def _parse_csv_without_spans(
+    lines: list[bytes],
+    spans: Spans,
+    names: list[str],
+    opts: CsvOptions,
+    target: pa.Schema | None,
+    first_row: int,
+    source: Source,
+    raw: bool,
+    scanner: RecordScanner | None,
 ) -> Parsed:
-    """Slow path for a block pyarrow refused (e.g. a ragged row that is not UTF-8): one line is one
-    record here, so Python's csv module splits each line; values stay bytes for the validator."""
+    """A block whose records spanning lines are rejected (each one record): the other records are
+    parsed as one block and keep their record numbers."""
+    kept: list[bytes] = []
+    numbers: list[int] = []  # the record number of each kept record
+    invalid: list[tuple[int, str, str]] = []
+    row, i = first_row, 0
+    for first, last in [*spans, (len(lines), len(lines))]:
+        for line in lines[i:first]:
+            if not _is_blank(line):
+                kept.append(line)
+                numbers.append(row)
+                row += 1
+        if first == len(lines):
+            break
+        stop = len(lines) - 1 if last is None else last
+        text = b"\n".join(lines[first : stop + 1])
+        if last is not None and opts.newlines_in_values:
+            kept.append(text)
+            numbers.append(row)
+        else:
+            invalid.append(
+                (row, NEVER_CLOSED if last is None else SPANS_LINES, text.decode("utf-8", "replace"))
+            )
+        row += 1
+        i = stop + 1
+    block = b"\n".join(kept) + b"\n" if kept else b""
+    if not block:
+        include = [n for n in target.names if n in names] if target is not None else names
+        empty = pa.table({n: pa.array([], pa.binary()) for n in include})
+        return Parsed(empty, first_row, [], from_text=True, invalid=invalid)
+    inner = _parse_csv_block(
+        block, names, opts, target, 1, source, raw, scanner, scanner.spans_of(block) if scanner else None
+    )
+    rows = [numbers[r - 1] for r in (inner.rows or range(1, inner.table.num_rows + 1))]
+    invalid += [(numbers[r - 1], reason, text) for r, reason, text in inner.invalid]
+    invalid.sort(key=lambda x: x[0])
+    return Parsed(inner.table, first_row, rows, inner.typed, True, invalid)
+
+
+def _csv_records_slowly(
+    records: list[bytes], names: list[str], opts: CsvOptions, target: pa.Schema | None, first_row: int
+) -> Parsed:
+    """Slow path for a block pyarrow refused (e.g. a ragged row that is not UTF-8): Python's csv module
+    splits each record; values stay bytes for the validator."""
     import csv
 
     from .validate import NULL_STRINGS
@@ -328,37 +420,27 @@ def _csv_lines_slowly(
     values: list[list[bytes | None]] = [[] for _ in include]
     rows: list[int] = []
     invalid: list[tuple[int, str, str]] = []
-    row = first_row
-    q = opts.quote_char.encode() if opts.quote_char and not opts.escape_char else None
-    for line in block.split(b"\n"):
-        text = line.removesuffix(b"\r").decode("utf-8", "surrogateescape")
-        if not text:
-            continue
-        if q is not None and line.count(q) % 2:
-            invalid.append((row, UNBALANCED, line.decode("utf-8", "replace")))
-            row += 1
-            continue
+    for row, record in enumerate(records, first_row):
+        text = record.removesuffix(b"\r").decode("utf-8", "surrogateescape")
         try:
             fields = next(
                 csv.reader(
                     [text], delimiter=opts.delimiter, quotechar=opts.quote_char or '"',
-                quoting=csv.QUOTE_MINIMAL if opts.quote_char else csv.QUOTE_NONE,
+                    quoting=csv.QUOTE_MINIMAL if opts.quote_char else csv.QUOTE_NONE,
                     doublequote=opts.double_quote, escapechar=opts.escape_char, strict=False,
                 )
             )  # fmt: skip
         except csv.Error as exc:
-            invalid.append((row, f"unparseable CSV line: {exc}", line.decode("utf-8", "replace")))
-            row += 1
+            invalid.append((row, f"unparseable CSV record: {exc}", record.decode("utf-8", "replace")))
             continue
         if len(fields) != len(names):
-            raw = line.decode("utf-8", "replace")
+            raw = record.decode("utf-8", "replace")
             invalid.append((row, f"ragged row: expected {len(names)} columns, got {len(fields)}", raw))
         else:
             rows.append(row)
             for out, i in zip(values, pos, strict=True):
                 v = fields[i]
                 out.append(None if v in nulls else v.encode("utf-8", "surrogateescape"))
-        row += 1
     table = pa.table({n: pa.array(v, pa.binary()) for n, v in zip(include, values, strict=True)})
     return Parsed(table, first_row, rows, typed=False, from_text=True, invalid=invalid)
 
@@ -375,114 +457,36 @@ def _iter_csv(
     target: pa.Schema | None,
     raw: bool = False,
 ) -> Iterator[Parsed]:
-    if opts.newlines_in_values:
-        yield from _iter_csv_stream(source, compression, opts, target, raw)
-        return
-    text = _TextStream(source, compression, byte_range, opts.block_size)
+    scanner = RecordScanner.for_options(opts)
+    text = TextStream(source, compression, byte_range, opts.block_size, scanner)
     names: list[str] | None = list(opts.column_names) if opts.column_names else None
     if byte_range is not None and not text.at_file_start and names is None:
-        first = _read_first_line(source).removeprefix(_BOM)
+        first = _read_first_record(source, scanner)
         names = _header_names(first, opts, source)
     skip_header = opts.header and text.at_file_start
     next_row = 1
     yielded = False
-    for block in text.blocks():
-        while skip_header and block:
-            header, block = _split_first_line(block)
-            if header.strip():  # blank lines before the header are skipped, as pyarrow skips them
-                skip_header = False
-                if names is None:
-                    names = _header_names(header, opts, source)
+    for block, spans in text.blocks():
+        if skip_header:
+            while skip_header and block:
+                header, block = _split_first_record(block, scanner)
+                if header.strip():  # blank lines before the header are skipped, as pyarrow skips them
+                    skip_header = False
+                    if names is None:
+                        names = _header_names(header, opts, source)
+            if spans is not None and scanner is not None:
+                spans = scanner.spans_of(block)  # the header's lines are gone: line numbers moved
         if len(block) < 4096 and not block.strip():
             continue
         if names is None:
-            names = _header_names(_split_first_line(block)[0], opts, source)
-        parsed = _parse_csv_block(block, names, opts, target, next_row, source, raw)
+            names = _header_names(_split_first_record(block, scanner)[0], opts, source)
+        parsed = _parse_csv_block(block, names, opts, target, next_row, source, raw, scanner, spans)
         next_row += _count_records(parsed)
         yielded = True
         yield parsed
     if not yielded and names and text.at_file_start:
         # a header-only file still names its columns (inference lists them, with no type evidence)
         yield Parsed(pa.table({n: pa.array([], pa.binary()) for n in names}), 1, from_text=True)
-
-
-def _iter_csv_stream(
-    source: Source, compression: str, opts: CsvOptions, target: pa.Schema | None, raw: bool = False
-) -> Iterator[Parsed]:
-    """A file whose quoted values may hold newlines: one pyarrow stream, columns read as raw bytes."""
-    ragged = _Ragged()
-    stream = open_stream(source, compression)
-    first = stream.read(3)
-    rest = pa.input_stream(io.BufferedReader(_Prefixed(first.removeprefix(_BOM), stream)))  # type: ignore[arg-type]
-    read_opts = pcsv.ReadOptions(
-        column_names=list(opts.column_names) if opts.column_names else None,
-        autogenerate_column_names=not opts.header and not opts.column_names,
-        skip_rows=1 if (opts.header and opts.column_names) else 0,
-        use_threads=False,  # ragged rows need their row numbers, which threaded parsing does not give
-        block_size=opts.block_size,
-    )
-    err = _wrap_io(source, "CSV")
-    try:
-        probe = pcsv.open_csv(rest, read_options=read_opts, parse_options=_csv_parse_options(opts, ragged))
-        names = probe.schema.names
-        probe.close()
-    except (pa.ArrowInvalid, OSError) as exc:
-        if "Empty CSV file" in str(exc):
-            return
-        raise err(exc) from exc
-    include = [n for n in target.names if n in names] if target is not None else names
-    as_bytes = target is not None or raw
-    stream = open_stream(source, compression)
-    first = stream.read(3)
-    rest = pa.input_stream(io.BufferedReader(_Prefixed(first.removeprefix(_BOM), stream)))  # type: ignore[arg-type]
-    ragged = _Ragged()
-    reader = pcsv.open_csv(
-        rest,
-        read_options=read_opts,
-        parse_options=_csv_parse_options(opts, ragged),
-        convert_options=_convert_options(
-            opts,
-            {n: pa.binary() for n in include} if as_bytes else None,
-            include if target is not None else None,
-        ),
-    )
-    next_row = 1
-    try:
-        for batch in reader:
-            invalid: list[tuple[int, str, str]] = []
-            for number, text in ragged.rows:
-                reason, _, record = text.partition("|")
-                row = number - (1 if opts.header else 0) if number else next_row
-                invalid.append((row, f"ragged row: {reason}", record))
-            ragged.rows.clear()
-            total = batch.num_rows + len(invalid)
-            skipped = {r for r, _, _ in invalid}
-            rows = [r for r in range(next_row, next_row + total) if r not in skipped] if invalid else None
-            parsed = Parsed(pa.Table.from_batches([batch]), next_row, rows, False, True, invalid)
-            next_row += total
-            yield parsed
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise err(exc) from exc
-
-
-class _Prefixed(io.RawIOBase):
-    """A raw stream that yields ``prefix`` and then the rest of ``stream``."""
-
-    def __init__(self, prefix: bytes, stream: Any):
-        self._prefix = prefix
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        n = len(b)
-        if self._prefix:
-            chunk, self._prefix = self._prefix[:n], self._prefix[n:]
-        else:
-            chunk = self._stream.read(n)
-        b[: len(chunk)] = chunk
-        return len(chunk)
 
 
 def _json_parse_schema(target: pa.Schema) -> pa.Schema:
@@ -503,10 +507,10 @@ def _iter_jsonl(
     block_size: int,
     raw: bool = False,
 ) -> Iterator[Parsed]:
-    text = _TextStream(source, compression, byte_range, block_size)
+    text = TextStream(source, compression, byte_range, block_size)
     next_row = 1
     schema = _json_parse_schema(target) if target is not None else None
-    for block in text.blocks():
+    for block, _ in text.blocks():
         n_lines = block.count(b"\n")
         parse = pjson.ParseOptions(
             explicit_schema=schema,

@@ -4,14 +4,14 @@ Record-boundary rule (text): a record belongs to the unit its first byte falls i
 offset ``o > 0`` begins right after the first newline at or after ``o - 1`` and ends likewise at its end
 offset, so consecutive units cover every record exactly once.
 
-Quoted newlines: no byte offset tells whether it sits inside quotes without reading from the file's
-start, so text is split only where a newline always ends a record: JSON Lines (JSON escapes newlines in
-strings) and CSV/TSV read with ``newlines_in_values=False`` (the default). In that mode a line whose
-quote characters do not balance is a record broken by a quoted newline: it is rejected (each of its
-lines, with the reason "unbalanced quotes"), never joined or misread, so a file gives the same counts
-read whole or in units. CSV with ``newlines_in_values=True`` (quoted newlines parsed as data) and
-compressed files are always one unit. Reject row numbers in a byte-range unit count from the unit's first
-record; the reject's ``byte_offset`` is the unit's start offset.
+Quoted newlines: a quoted value may hold a newline (RFC 4180; the quote rule is in ``records.py``), so
+a newline inside quotes is not a record boundary, and no byte offset tells whether it sits inside quotes
+without reading from the file's start. So the planner of a CSV/TSV file with a quote or escape character
+reads the file once and moves each bound to a record start it found; the units then start at record
+starts and give exactly the records (and counts) of the file read whole. Text with no quote or escape
+character (TSV by default) and JSON Lines (JSON escapes newlines in strings) split at any newline,
+without that read. Compressed files are always one unit. Reject row numbers in a byte-range unit count
+from the unit's first record; the reject's ``byte_offset`` is the unit's start offset.
 
 Units run anywhere (one process, or one Lambda each): in-process they share one writer and one
 ``commit()``; across processes each ends with ``writer.stage()`` and one step calls ``commit_staged``.
@@ -19,6 +19,7 @@ Units run anywhere (one process, or one Lambda each): in-process they share one 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,6 +29,8 @@ import pyarrow.parquet as pq
 from .errors import UnreadableFileError
 from .formats import detect_compression, detect_format
 from .options import CsvOptions
+from .readers import TextStream
+from .records import RecordScanner
 from .sources import Source
 
 TARGET_BYTES = 128 << 20
@@ -96,17 +99,59 @@ def plan_units(
             WorkUnit(source.uri, fmt, comp, i, len(groups), row_groups=tuple(g), size=s)
             for i, (g, s) in enumerate(zip(groups, sizes, strict=True))
         ]
-    splittable = comp == "none" and (
-        fmt == "jsonl"
-        or (fmt in ("csv", "tsv") and not CsvOptions.for_format(fmt, csv_options).newlines_in_values)
-    )
-    if not splittable or source.size <= target_bytes:
+    opts = CsvOptions.for_format(fmt, csv_options) if fmt in ("csv", "tsv") else None
+    if comp != "none" or fmt not in ("jsonl", "csv", "tsv") or source.size <= target_bytes:
         return [whole]
     n = -(-source.size // target_bytes)
     bounds = [source.size * i // n for i in range(n + 1)]
+    scanner = RecordScanner.for_options(opts) if opts is not None else None
+    if scanner is not None:
+        bounds = _record_bounds(source, opts, scanner, bounds)  # type: ignore[arg-type]
+        if len(bounds) <= 2:
+            return [whole]
     return [
         WorkUnit(
-            source.uri, fmt, comp, i, n, byte_range=(bounds[i], bounds[i + 1]), size=bounds[i + 1] - bounds[i]
+            source.uri, fmt, comp, i, len(bounds) - 1, byte_range=(bounds[i], bounds[i + 1]),
+            size=bounds[i + 1] - bounds[i],
         )
-        for i in range(n)
-    ]
+        for i in range(len(bounds) - 1)
+    ]  # fmt: skip
+
+
+def _record_bounds(source: Source, opts: CsvOptions, scanner: RecordScanner, bounds: list[int]) -> list[int]:
+    """Unit bounds moved to record starts, by the same rule as ``align_offset`` (the first record start
+    at or after the bound). The file is read once from its start: nothing else tells whether an offset
+    sits inside a quoted value. Blocks hold whole records, so only blocks with a record spanning lines
+    need their records listed."""
+    text = TextStream(source, "none", None, opts.block_size, scanner)
+    wanted = iter(bounds[1:-1])
+    b = next(wanted, None)
+    out = [0]
+    for block, spans in text.blocks():
+        start, end = text.offset, text.offset + len(block)
+        if b is None:
+            break
+        if b >= end:
+            continue
+        if spans:
+            lines = block.split(b"\n")[:-1]
+            inside = {
+                i
+                for first, last in spans
+                for i in range(first + 1, (len(lines) - 1 if last is None else last) + 1)
+            }
+            starts, pos = [], start
+            for i, line in enumerate(lines):
+                if i not in inside:
+                    starts.append(pos)
+                pos += len(line) + 1
+        while b is not None and b < end:
+            if spans:
+                i = bisect_left(starts, b)
+                at = starts[i] if i < len(starts) else end
+            else:
+                at = b if b == start else start + block.index(b"\n", b - start - 1) + 1
+            if out[-1] < at < source.size:
+                out.append(at)
+            b = next(wanted, None)
+    return [*out, source.size]

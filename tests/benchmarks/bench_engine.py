@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from tests.benchmarks.engine_data import ROOT, bench_rows, big_csv, taxi_files
+from tests.benchmarks.engine_data import ROOT, bench_rows, big_csv, quoted_csv, taxi_files
 
 RSS_TARGET_MB = 512
 
@@ -77,6 +77,15 @@ def run_engine(src: str, out: str, fmt: str = "auto") -> None:
     _report(
         table.read, started, inserted=stats["inserted"], rejected=stats["rejected"], files=len(result.files)
     )
+
+
+def run_plan(src: str, target_mb: str) -> None:
+    """Planning units of ``target_mb``: a CSV with quotes is read once to put every bound at a record start."""
+    from functions.engine import open_source, plan_units
+
+    started = time.perf_counter()
+    units = plan_units(open_source(src), int(target_mb) << 20)
+    _report(0, started, units=len(units))
 
 
 def run_pyarrow(src: str, out: str) -> None:
@@ -209,7 +218,7 @@ def run_seed(endpoint: str, warehouse: str, ident: str, base_rows: int) -> None:
 
 
 RUNS = {"engine": run_engine, "pyarrow": run_pyarrow, "duckdb": run_duckdb, "pycsv": run_pycsv,
-        "upsert": run_upsert, "seed": run_seed}  # fmt: skip
+        "upsert": run_upsert, "seed": run_seed, "plan": run_plan}  # fmt: skip
 
 
 # ---- the driver
@@ -285,6 +294,17 @@ def main() -> None:
               f"(target < {RSS_TARGET_MB} MB)")  # fmt: skip
         big.unlink()  # large and cheap to remake
         big.with_name(big.name + ".rows").unlink()
+
+        print("\nQuoted CSV: every value quoted, about one row in nine with a value spanning two lines")
+        quoted = quoted_csv(rows)
+        q_mb = quoted.stat().st_size / 1e6
+        q_engine = _spawn("engine", quoted, _fresh_dir(tmp, "engine-quoted"))
+        q_duck = _spawn("duckdb", quoted, _fresh_dir(tmp, "duckdb-quoted"))
+        _line("engine (quoted, multi-line values)", q_engine, q_mb)
+        _line("DuckDB COPY, threads=1", q_duck, q_mb, q_engine)
+        plan = _spawn("plan", quoted, 32)
+        print(f"  planning 32 MB units: {plan['seconds']:.2f} s for {plan['units']} units (one read of the "
+              f"file to find record starts, {q_mb / plan['seconds']:.0f} MB/s)")  # fmt: skip
 
         _bench_upsert(rows)
 

@@ -98,6 +98,26 @@ def big_csv(rows: int | None = None, factor: int = 4) -> Path:
     return _done(path, rows * factor)
 
 
+def quoted_csv(rows: int | None = None) -> Path:
+    """The taxi rows as CSV with every value quoted and a ``note`` column whose value spans two lines
+    (with a delimiter and doubled quotes) in about one row of nine: the quote rule's workload."""
+    import duckdb
+
+    rows = rows or bench_rows()
+    path = ROOT / f"taxi-{rows}-quoted.csv"
+    if _fresh(path, rows):
+        return path
+    src = taxi_files(rows)["parquet"]
+    note = "CASE WHEN vendor_id = 1 AND passenger_count < 3 THEN 'line one' || chr(10) || 'line two, \"quoted\"' ELSE 'one line' END"
+    con = duckdb.connect()
+    con.execute(
+        f"COPY (SELECT *, {note} AS note FROM read_parquet('{src}')) TO '{path}' "
+        "(FORMAT csv, HEADER, FORCE_QUOTE *, TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S')"
+    )
+    con.close()
+    return _done(path, rows)
+
+
 def _write_avro(parquet: Path, dest: Path) -> None:
     import datetime as dt
 

@@ -31,13 +31,28 @@ CURSOR_HINTS = ("updated_at", "modified_at", "last_modified", "updated", "modifi
 TEMPORAL = ("timestamptz", "timestamp", "date")
 
 
+# one ASCII character that is not a line break (tab allowed): what the CSV parser can take
+CsvChar = Annotated[str, Field(min_length=1, max_length=1, pattern=r"^[\t\x20-\x7e]$")]
+
+
 class CsvSettings(ConnectorConfig):
-    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    delimiter: CsvChar = ","
     header: bool = True
-    quote_char: Annotated[str | None, Field(min_length=1, max_length=1)] = '"'
-    escape_char: Annotated[str | None, Field(min_length=1, max_length=1)] = None
+    quote_char: CsvChar | None = '"'
+    escape_char: CsvChar | None = None
     null_values: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Field(max_length=50)] = None
-    newlines_in_values: bool = False
+    newlines_in_values: bool = Field(
+        default=True,
+        description="A quoted value may hold a line break (RFC 4180). False: a record that spans lines "
+        "is rejected (one reject holding its lines) instead of read.",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CsvSettings:
+        chars = [c for c in (self.delimiter, self.quote_char, self.escape_char) if c is not None]
+        if len(set(chars)) != len(chars):
+            raise ValueError("delimiter, quote_char and escape_char must be different characters")
+        return self
 
 
 class S3SourceV1(ConnectorConfig):

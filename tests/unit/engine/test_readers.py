@@ -61,8 +61,12 @@ def test_tsv_has_no_quoting(make_file):
 def test_unknown_csv_option_and_bad_delimiter():
     with pytest.raises(EngineError, match="unknown CSV option"):
         CsvOptions.for_format("csv", {"delimeter": ";"})
-    with pytest.raises(EngineError, match="one character"):
+    with pytest.raises(EngineError, match="one ASCII character"):
         CsvOptions(delimiter=";;")
+    with pytest.raises(EngineError, match="one ASCII character"):
+        CsvOptions(quote_char="\n")
+    with pytest.raises(EngineError, match="different characters"):
+        CsvOptions(delimiter="|", escape_char="|")
     assert CsvOptions.for_format("tsv", None).delimiter == "\t"
     assert CsvOptions(column_names=["a"]).to_dict()["column_names"] == ["a"]
 

@@ -70,17 +70,15 @@ def test_reject_row_numbers_in_units_are_relative_to_the_unit_offset(make_file):
     assert line == b"x,b"
 
 
-def test_jsonl_splits_csv_with_quoted_newlines_does_not(make_file):
+def test_jsonl_and_csv_with_quoted_newlines_split(make_file):
     js = make_file("e.jsonl", "".join(f'{{"id": {i}, "v": "a\\nb"}}\n' for i in range(2000)))
     assert len(plan_units(js, target_bytes=5000)) > 1
     q = make_file("q.csv", "id,v\n" + '1,"multi\nline"\n' * 2000)
-    assert len(plan_units(q, target_bytes=5000, csv_options={"newlines_in_values": True})) == 1
-
-
-def test_quoted_newline_without_the_option_is_rejected_not_misread(make_file):
-    src = make_file("q.csv", 'id,v\n1,"multi\nline"\n2,ok\n')
-    stats = ingest_file(src, SCHEMA, None)
-    assert (stats.read, stats.inserted, stats.rejected) == (3, 1, 2)
+    units = plan_units(q, target_bytes=5000)
+    assert len(units) > 1
+    body = q.read_range(0, q.size)
+    # a unit starts after a record's last line, never between a value's two lines
+    assert all(body[u.byte_range[0] : u.byte_range[0] + 2] == b"1," for u in units[1:])
 
 
 def test_compressed_and_small_files_are_one_unit(make_file):
@@ -107,18 +105,118 @@ def test_parquet_units_by_row_groups(tmp_path):
     assert len(one) == 1 and one[0].row_groups is None
 
 
-def test_quoted_newline_gives_the_same_counts_whole_or_split(make_file):
-    body = "".join(f"{i},plain\n" if i % 97 else f'{i},"two\nlines"\n' for i in range(3000))
-    src = make_file("mixed.csv", "id,v\n" + body)
-    whole = ingest_file(src, SCHEMA, None)
-    split = TableStats("t")
-    for u in plan_units(src, target_bytes=1000):
-        split.add(ingest_file(src, SCHEMA, None, unit=u))
-    broken = len(range(0, 3000, 97))
-    assert (whole.read, whole.inserted, whole.rejected) == (3000 + broken, 3000 - broken, 2 * broken)
+def _multiline_csv(rows: int) -> str:
+    """Every third value spans 2 to 5 lines and holds delimiters, doubled quotes and a line that would
+    parse as a record of its own, so most byte offsets near a unit bound sit inside quotes."""
+    out = ["id,v\n"]
+    for i in range(rows):
+        if i % 3:
+            out.append(f'{i},"plain, with a comma"\n')
+        else:
+            body = "\n".join([f'part {i} ""quoted""', "99,not a record", *["more, text"] * (i % 4)])
+            out.append(f'{i},"{body}"\n')
+    return "".join(out)
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_quoted_newlines_give_the_same_records_whole_or_split(make_file, tmp_path, allowed):
+    src = make_file("mixed.csv", _multiline_csv(3000))
+    options = {"newlines_in_values": allowed, "block_size": 2048}
+    units = plan_units(src, target_bytes=8000, csv_options=options)
+    assert len(units) > 10
+    # every unit starts at a record start: right after a newline that is not inside quotes
+    text = src.read_range(0, src.size)
+    for u in units[1:]:
+        start = u.byte_range[0]
+        assert text[start - 1 : start] == b"\n" and text[:start].count(b'"') % 2 == 0
+
+    def read(unit_list):
+        lake = tmp_path / f"lake-{allowed}-{len(unit_list)}"
+        writer = ParquetLakeWriter(str(lake), SCHEMA)
+        total = TableStats("t")
+        for u in unit_list:
+            total.add(ingest_file(src, SCHEMA, writer, unit=u, csv_options=options))
+        result = writer.commit()
+        table = pa.concat_tables([pq.read_table(f) for f in result.files]) if result.files else None
+        return total, sorted(table.to_pylist(), key=lambda r: r["id"]) if table is not None else []
+
+    whole, whole_rows = read([plan_units(src, csv_options={"newlines_in_values": allowed})[0]])
+    split, split_rows = read(units)
+    multiline = len(range(0, 3000, 3))
+    if allowed:
+        assert (whole.read, whole.inserted, whole.rejected) == (3000, 3000, 0)
+        assert whole_rows[3]["v"] == 'part 3 "quoted"\n99,not a record\nmore, text\nmore, text\nmore, text'
+    else:  # each record that spans lines is one reject; none of its lines becomes a row
+        assert (whole.read, whole.inserted, whole.rejected) == (3000, 3000 - multiline, multiline)
+        assert all(r["id"] % 3 for r in whole_rows)
     assert (split.read, split.inserted, split.rejected) == (whole.read, whole.inserted, whole.rejected)
-    allowed = ingest_file(src, SCHEMA, None, csv_options={"newlines_in_values": True})
-    assert (allowed.read, allowed.inserted, allowed.rejected) == (3000, 3000, 0)
+    assert split_rows == whole_rows
+
+
+def test_a_line_inside_a_quoted_value_is_never_a_row(make_file):
+    data = 'id,v\n1,"a\n2,b\nc"\n3,ok\n'
+    rejects: list[dict] = []
+
+    class Collect:
+        def write(self, t):
+            rejects.extend(t.to_pylist())
+
+    strict = ingest_file(make_file("s.csv", data), SCHEMA, None, csv_options={"newlines_in_values": False},
+                         rejects=Collect())  # fmt: skip
+    assert (strict.read, strict.inserted, strict.rejected) == (2, 1, 1)
+    assert rejects[0]["row"] == 1 and rejects[0]["record"] == '1,"a\n2,b\nc"'
+    assert "spans lines" in rejects[0]["reason"]
+    rows = read_batches_list(make_file("d.csv", data))
+    assert rows == [{"id": 1, "v": "a\n2,b\nc"}, {"id": 3, "v": "ok"}]
+
+
+def test_a_header_with_a_quoted_newline_names_every_unit(make_file):
+    src = make_file("h.csv", 'id,"v\nsecond line"\n' + "".join(f"{i},x{i}\n" for i in range(3000)))
+    schema = StreamSchema.from_list(
+        [{"name": "id", "type": "int64"}, {"name": "v\nsecond line", "type": "string"}]
+    )
+    units = plan_units(src, target_bytes=4000)
+    assert len(units) > 3
+    total = TableStats("t")
+    for u in units:
+        total.add(ingest_file(src, schema, None, unit=u))
+    assert (total.read, total.inserted, total.rejected) == (3000, 3000, 0)
+
+
+def test_a_quote_inside_a_field_is_data(make_file):
+    data = 'id,v\n1,12" ruler\n2,"q"x\n3,say ""hi""\n4,"a ""b"", c"\n'
+    assert read_batches_list(make_file("b.csv", data)) == [
+        {"id": 1, "v": '12" ruler'},
+        {"id": 2, "v": "qx"},
+        {"id": 3, "v": 'say ""hi""'},
+        {"id": 4, "v": 'a "b", c'},
+    ]
+
+
+def test_a_quote_never_closed_rejects_its_record_only(make_file, monkeypatch):
+    src = make_file("o.csv", 'id,v\n1,ok\n2,"never closed\n3,x\n')
+    stats = ingest_file(src, SCHEMA, None)
+    assert (stats.read, stats.inserted, stats.rejected, stats.errors) == (2, 1, 1, 0)
+    import functions.engine.readers as readers
+
+    monkeypatch.setattr(readers, "MAX_RECORD_BYTES", 1000)
+    long = make_file("l.csv", 'id,v\n1,"opened\n' + "2,x\n" * 2000)
+    stats = ingest_file(long, SCHEMA, None, csv_options={"block_size": 256})
+    assert stats.errors == 1 and "never closed" in stats.error
+
+
+def test_escaped_newline_is_data(make_file):
+    data = "id,v\n1,a\\\nb\n2,c\n"
+    assert read_batches_list(make_file("e.csv", data), {"escape_char": "\\"}) == [
+        {"id": 1, "v": "a\nb"},
+        {"id": 2, "v": "c"},
+    ]
+
+
+def read_batches_list(src, options=None):
+    from functions.engine import read_batches
+
+    return pa.Table.from_batches(list(read_batches(src, csv_options=options))).to_pylist()
 
 
 def test_units_staged_separately_commit_in_one_step(make_file, tmp_path):
