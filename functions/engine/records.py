@@ -18,12 +18,14 @@ start are followed together, one vectorized match per line step.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .options import CsvOptions
+
+ROUNDS = 8  # line steps taken one vectorized match at a time before the transition table is built
 
 # records that span lines, as (first, last) line indexes; last is None for a record still open
 Spans = list[tuple[int, int | None]]
@@ -94,87 +96,124 @@ class RecordScanner:
         """:meth:`spans` of a block of whole lines (it ends with a newline); None when there are none."""
         if not self.has_multiline(block):
             return None
-        return self.spans(block.split(b"\n")[:-1]) or None
+        return self.spans(lines_of(block)) or None
 
-    def _open(self, lines: pa.Array) -> tuple[list[bool], list[bytes]]:
-        """For each line read from a field start: whether it ends open, and the prefix that recreates the
-        state it ends in (meaningful where open)."""
-        opens = pc.match_substring_regex(lines, self._opens).to_pylist()
-        if self._in_quotes is None:
-            return opens, [self._q if self._q else self._plain] * len(opens)
-        quoted = pc.match_substring_regex(lines, self._in_quotes).to_pylist()
-        return opens, [self._q if x else self._plain for x in quoted]
+    def _open(self, lines: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """For each line read from a field start: whether it ends open, and whether it ends inside
+        quotes (else after an escaped newline; meaningful where open)."""
+        opens = pc.match_substring_regex(lines, self._opens)
+        if self._in_quotes is not None:
+            return opens, pc.match_substring_regex(lines, self._in_quotes)
+        return opens, opens if self._q else pc.and_(opens, pa.scalar(False))
 
-    def spans(self, lines: list[bytes]) -> Spans:
+    def _entered(self, in_quotes: pa.Array | bool, lines: pa.Array) -> pa.Array:
+        """``lines`` prefixed so that read from a field start they begin in the state they are entered
+        in: inside quotes (the quote) or after an escaped newline (a plain character)."""
+        q, plain = pa.scalar(self._q, pa.binary()), pa.scalar(self._plain, pa.binary())
+        prefix = (
+            (q if in_quotes else plain) if isinstance(in_quotes, bool) else pc.if_else(in_quotes, q, plain)
+        )
+        return pc.binary_join_element_wise(prefix, lines, pa.scalar(b"", pa.binary()))
+
+    def spans(self, lines: pa.Array | list[bytes]) -> Spans:
         """The records of ``lines`` (the first starts a record) that span lines, as (first, last) line
         indexes; ``last`` is None for a record still open after the final line.
 
-        Every opener's record is followed in rounds, one vectorized match per round over the next line
-        of each record still open (most close on their second line); the openers that fall inside an
-        earlier record are then dropped."""
-        if not lines:
+        Every opener's record is followed in rounds, all at once: one vectorized match per round over
+        the next line of each record still open (most close on their second line); lines with no quote
+        or escape character are skipped, as they cannot change the state. Records still open after
+        ROUNDS rounds go through a table of every line's transitions (a few vectorized matches, then a
+        plain loop) and only the records kept are walked, so no input makes the work grow faster than
+        its lines. Openers that fall inside an earlier record are dropped."""
+        arr = lines if isinstance(lines, pa.Array) else pa.array(lines, pa.binary())
+        n = len(arr)
+        openers = pc.indices_nonzero(pc.match_substring_regex(arr, self._opens))
+        if not len(openers):
             return []
-        arr = pa.array(lines, pa.binary())
-        matched = pc.match_substring_regex(arr, self._opens)
-        openers = pc.indices_nonzero(matched).to_pylist()
-        if not openers:
-            return []
-        _, prefixes = self._open(pc.take(arr, pa.array(openers, pa.int64())))
-        # a line with no quote or escape character leaves the state as it was: inside quotes it stays
-        # open, after an escaped newline it ends the record; the rounds skip such lines
-        marks = None
+        marks = pc.and_(pc.is_valid(arr), pa.scalar(False))
         for c in self.specials:
-            has = pc.match_substring(arr, c.decode("latin-1"))
-            marks = has if marks is None else pc.or_(marks, has)
-        special = pc.indices_nonzero(marks).to_pylist()
-        last: dict[int, int | None] = {}
-        pending = [(o, o + 1, prefix) for o, prefix in zip(openers, prefixes, strict=True)]
-        while pending:
-            ahead = []
-            for o, j, prefix in pending:
-                i = bisect_left(special, j)
-                nxt = special[i] if i < len(special) else len(lines)
-                if prefix != self._q and nxt != j and j < len(lines):
-                    last[o] = j
-                elif prefix == self._q and nxt == len(lines) or j == len(lines):
-                    last[o] = None
-                else:
-                    ahead.append((o, nxt if prefix == self._q else j, prefix))
-            pending = ahead
-            if not pending:
+            marks = pc.or_(marks, pc.match_substring(arr, c.decode("latin-1")))
+        # the next line at or after line j (j <= n) holding a quote or escape character, else n: the
+        # (number of such lines before j)-th of them
+        flags = pa.concat_arrays([marks.cast(pa.int64()), pa.array([1], pa.int64())])
+        before = pc.subtract(pc.cumulative_sum(flags), flags)
+        special = pc.indices_nonzero(flags).cast(pa.int64())
+
+        def next_special(at: pa.Array) -> pa.Array:
+            return pc.take(special, pc.take(before, at))
+
+        last: list[int | None] = [-1] * len(openers)  # -1: not known yet
+        idx = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), len(openers))), 1)
+        j = pc.add(openers.cast(pa.int64()), 1)
+        _, inq = self._open(pc.take(arr, openers))
+
+        def settle(where: pa.Array, ends: pa.Array | None) -> None:
+            values = ends.to_pylist() if ends is not None else None
+            for pos, k in enumerate(pc.filter(idx, where).to_pylist()):
+                last[k] = values[pos] if values is not None else None
+
+        for _ in range(ROUNDS):
+            if not len(idx):
                 break
-            nexts = pc.take(arr, pa.array([j for _, j, _ in pending], pa.int64()))
-            joined = pc.binary_join_element_wise(
-                pa.array([p for _, _, p in pending], pa.binary()), nexts, b""
-            )
-            still, prefixes = self._open(joined)
-            carried = []
-            for (o, j, _), is_open, prefix in zip(pending, still, prefixes, strict=True):
-                if is_open:
-                    carried.append((o, j + 1, prefix))
-                else:
-                    last[o] = j
-            pending = carried
+            nxt = next_special(j)
+            # after an escaped newline a line with no special character ends the record; inside quotes
+            # such lines stay inside, so the record jumps to its next line with one
+            plain_close = pc.and_(pc.invert(inq), pc.and_(pc.less(j, n), pc.not_equal(nxt, j)))
+            settle(plain_close, pc.filter(j, plain_close))
+            j = pc.if_else(inq, nxt, j)
+            at_end = pc.and_(pc.invert(plain_close), pc.greater_equal(j, n))
+            settle(at_end, None)
+            keep = pc.invert(pc.or_(plain_close, at_end))
+            idx, j, inq = pc.filter(idx, keep), pc.filter(j, keep), pc.filter(inq, keep)
+            if not len(idx):
+                break
+            still, inq_next = self._open(self._entered(inq, pc.take(arr, j)))
+            closed = pc.invert(still)
+            settle(closed, pc.filter(j, closed))
+            idx, j, inq = pc.filter(idx, still), pc.add(pc.filter(j, still), 1), pc.filter(inq_next, still)
+        walking = dict(zip(idx.to_pylist(), zip(j.to_pylist(), inq.to_pylist(), strict=True), strict=True))
+        tables: dict[bool, tuple[list[bool], list[bool]]] = {}
+        starts = openers.to_pylist()
         out: Spans = []
         k = 0
-        while k < len(openers):
-            first = openers[k]
-            end = last[first]
-            out.append((first, end))
+        while k < len(starts):
+            if k in walking:  # still open after the rounds: step through the transition table
+                at, state = walking[k]
+                current: bool | None = state
+                while at < n and current is not None:
+                    if current not in tables:
+                        opens, quoted = self._open(self._entered(current, arr))
+                        tables[current] = (opens.to_pylist(), quoted.to_pylist())
+                    opens_l, quoted_l = tables[current]
+                    current = quoted_l[at] if opens_l[at] else None
+                    at += 1
+                last[k] = None if current is not None else at - 1
+            end = last[k]
+            out.append((starts[k], end))
             if end is None:
                 break
-            k = bisect_right(openers, end, k)
+            k += 1
+            if k < len(starts) and starts[k] <= end:
+                k = bisect_right(starts, end, k)
         return out
 
     def cut(self, buf: bytes) -> tuple[int, Spans | None]:
         """(n, spans): ``buf[:n]`` is the longest prefix of whole records (0: none yet) and ``spans`` its
         records that span lines (as :meth:`spans` gives them; None when there are none)."""
         end = buf.rfind(b"\n") + 1
-        if end == 0 or not self.has_multiline(buf[:end]):
+        head = buf[:end] if end < len(buf) else buf
+        if end == 0 or not self.has_multiline(head):
             return end, None
-        lines = buf[: end - 1].split(b"\n")
+        lines = lines_of(head)
         found = self.spans(lines)
         if found and found[-1][1] is None:
             first = found[-1][0]
-            return sum(len(line) + 1 for line in lines[:first]), found[:-1] or None
+            start = (pc.sum(pc.binary_length(lines.slice(0, first))).as_py() or 0) + first
+            return start, found[:-1] or None
         return end, found or None
+
+
+def lines_of(block: bytes) -> pa.Array:
+    """The lines of a block that ends with a newline, as a binary array (without the newlines)."""
+    lines = pc.list_flatten(pc.split_pattern(pa.array([block], pa.binary()), "\n"))
+    return lines.slice(0, len(lines) - 1)

@@ -105,8 +105,8 @@ def plan_units(
     n = -(-source.size // target_bytes)
     bounds = [source.size * i // n for i in range(n + 1)]
     scanner = RecordScanner.for_options(opts) if opts is not None else None
-    if scanner is not None:
-        bounds = _record_bounds(source, opts, scanner, bounds)  # type: ignore[arg-type]
+    if opts is not None and scanner is not None:
+        bounds = _record_bounds(source, opts, scanner, bounds)
         if len(bounds) <= 2:
             return [whole]
     return [
