@@ -212,7 +212,7 @@ def csv_options_for(cfg: S3SourceV1, fmt: str) -> dict[str, Any] | None:
     if fmt not in ("csv", "tsv"):
         return None
     csv = cfg.csv or CsvSettings()
-    opts = csv.model_dump(exclude_none=True)
+    opts = csv.model_dump()  # a null quote_char or escape_char means none, not the engine's default
     if fmt == "tsv" and csv.delimiter == ",":
         opts["delimiter"] = "\t"
     return opts

@@ -7,7 +7,7 @@ import pytest
 from functions.core.connectors import MASK, CheckContext, get_type, list_types
 from functions.core.connectors.base import CheckFailed, masked, run_checks
 from functions.core.connectors.iceberg import glue_database, warehouse_uri
-from functions.core.connectors.s3 import S3SourceV1, stream_of, suggest_cursor
+from functions.core.connectors.s3 import S3SourceV1, csv_options_for, stream_of, suggest_cursor
 from functions.core.errors import Invalid
 
 CTX = CheckContext(
@@ -89,3 +89,18 @@ def test_checks_stop_at_the_first_failure_and_at_the_deadline():
     )
     late = run_checks(spent, [("a", lambda: "ok"), ("b", lambda: "ok")])
     assert [r.status for r in late] == ["failed", "skipped"] and "timed out" in late[0].message
+
+
+def test_csv_settings_reach_the_engine_as_given():
+    from functions.engine import CsvOptions
+
+    cfg = S3SourceV1.model_validate({"bucket": "raw-exports", "csv": {"quote_char": None, "delimiter": ";"}})
+    opts = CsvOptions.for_format("csv", csv_options_for(cfg, "csv"))
+    assert (opts.quote_char, opts.delimiter, opts.newlines_in_values) == (None, ";", True)
+    tsv = CsvOptions.for_format(
+        "tsv", csv_options_for(S3SourceV1.model_validate({"bucket": "raw-exports"}), "tsv")
+    )
+    assert tsv.delimiter == "\t"
+    for bad in ({"delimiter": "\n"}, {"quote_char": "é"}, {"delimiter": "|", "escape_char": "|"}):
+        with pytest.raises(ValueError):
+            S3SourceV1.model_validate({"bucket": "raw-exports", "csv": bad})
