@@ -32,10 +32,20 @@ Contract (what the jobs, upload-sync and connectors code call):
   ``IcebergTableWriter(catalog, identifier, mode="append"|"overwrite"|"upsert", primary_key=[...],
   schema=None)``; ``glue_catalog(warehouse, endpoint_url, region)`` builds the pyiceberg Glue catalog.
 - Errors: ``EngineError`` and its subclasses ``UnreadableFileError`` (clear, file-specific message),
-  ``SourceNotFoundError``, ``SchemaError``, ``CommitError``.
+  ``SourceNotFoundError``, ``SchemaError``, ``CommitError``. A read that may pass on a retry (network,
+  throttling, an S3 5xx) raises ``SourceUnavailableError`` (an ``OSError``, not an ``EngineError``):
+  it is never a verdict on the file, and ``ingest_file`` lets it through; ``is_transient(exc)`` tells.
 """
 
-from .errors import CommitError, EngineError, SchemaError, SourceNotFoundError, UnreadableFileError
+from .errors import (
+    CommitError,
+    EngineError,
+    SchemaError,
+    SourceNotFoundError,
+    SourceUnavailableError,
+    UnreadableFileError,
+    is_transient,
+)
 from .formats import detect_compression, detect_format
 from .infer import infer_schema
 from .ingest import ingest_file
@@ -51,7 +61,8 @@ from .writers import CommitResult, IcebergTableWriter, ParquetLakeWriter, Reject
 __all__ = [
     "Column", "CommitError", "CommitResult", "CsvOptions", "EngineError", "Evolution", "FileStats",
     "IcebergTableWriter", "ParquetLakeWriter", "RejectsWriter", "SchemaError", "Source",
-    "SourceNotFoundError", "StreamSchema", "TableStats", "UnreadableFileError", "WorkUnit",
-    "coerce_table", "detect_compression", "detect_format", "evolve_schema", "glue_catalog",
-    "infer_schema", "ingest_file", "merge_schemas", "open_source", "plan_units", "read_batches",
+    "SourceNotFoundError", "SourceUnavailableError", "StreamSchema", "TableStats", "UnreadableFileError",
+    "WorkUnit", "coerce_table", "detect_compression", "detect_format", "evolve_schema", "glue_catalog",
+    "infer_schema", "ingest_file", "is_transient", "merge_schemas", "open_source", "plan_units",
+    "read_batches",
 ]  # fmt: skip

@@ -21,3 +21,29 @@ class SchemaError(EngineError):
 
 class CommitError(EngineError):
     """A writer could not commit its staged data; nothing became visible."""
+
+
+class SourceUnavailableError(OSError):
+    """Reading a source failed for a reason that passes (network, throttling, an S3 5xx): try again
+    later. It says nothing about the file, so the engine raises it instead of UnreadableFileError and
+    never counts the file as bad (a full refresh would otherwise drop its rows)."""
+
+
+# what pyarrow's S3 filesystem and botocore say when a read may work on a second try
+TRANSIENT_MARKERS = (
+    "NETWORK_CONNECTION", "SLOW_DOWN", "SlowDown", "SERVICE_UNAVAILABLE", "INTERNAL_FAILURE", "THROTTLING",
+    "Throttling", "RequestTimeout", "Timeout was reached", "Connection reset", "Connection was closed",
+    "HTTP status 500", "HTTP status 502", "HTTP status 503", "HTTP status 504",
+)  # fmt: skip
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for an I/O failure that may pass on a retry (never for a file that is bad)."""
+    if isinstance(exc, SourceUnavailableError):
+        return True
+    return isinstance(exc, OSError) and any(m in str(exc) for m in TRANSIENT_MARKERS)
+
+
+def unless_transient(exc: BaseException, error: EngineError) -> Exception:
+    """``error`` (the verdict on the file), or a SourceUnavailableError when ``exc`` may pass."""
+    return SourceUnavailableError(str(exc)) if is_transient(exc) else error

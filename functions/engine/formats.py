@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .errors import EngineError, UnreadableFileError
+from .errors import EngineError, UnreadableFileError, unless_transient
 from .sources import Source
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet", "avro")
@@ -79,7 +79,9 @@ def detect_format(source: Source, compression: str = "auto") -> str:
             with open_stream(source, comp) as stream:
                 head = stream.read(4096)
         except OSError as exc:
-            raise UnreadableFileError(f"{source.name}: cannot decompress {comp} data: {exc}") from exc
+            raise unless_transient(
+                exc, UnreadableFileError(f"{source.name}: cannot decompress {comp} data: {exc}")
+            ) from exc
     if head.startswith(_PARQUET_MAGIC):
         return "parquet"
     if head.startswith(_AVRO_MAGIC):

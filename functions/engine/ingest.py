@@ -60,7 +60,9 @@ def ingest_file(
     first record when ``unit`` is a byte range (``byte_offset`` then says where the unit starts). A file
     that cannot be parsed at all counts one error with a specific message in ``error`` and inserts
     nothing: whatever it had written to ``sink`` is rolled back (``raise_errors=True`` raises the error
-    instead, after the rollback); the rejects it met before failing stay recorded and counted.
+    instead, after the rollback); the rejects it met before failing stay recorded and counted. A read
+    that may pass on a retry raises :class:`SourceUnavailableError` and counts nothing: the caller drops
+    what ``sink`` holds and tries again, as a bad-file verdict would drop the file's rows for good.
     """
     started = time.perf_counter()
     stats = FileStats(

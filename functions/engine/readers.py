@@ -18,7 +18,7 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
-from .errors import EngineError, UnreadableFileError
+from .errors import EngineError, UnreadableFileError, unless_transient
 from .formats import _BOM, FORMATS, detect_compression, detect_format, open_stream
 from .options import CsvOptions
 from .records import RecordScanner, Spans
@@ -53,12 +53,12 @@ class Parsed:
         return [self.first_row + i for i in positions]
 
 
-def _wrap_io(source: Source, what: str) -> Callable[[Exception], UnreadableFileError]:
-    def make(exc: Exception) -> UnreadableFileError:
+def _wrap_io(source: Source, what: str) -> Callable[[Exception], Exception]:
+    def make(exc: Exception) -> Exception:
         msg = str(exc)
         if "Truncated" in msg or "truncated" in msg:
             return UnreadableFileError(f"{source.name}: truncated {what} stream: {msg}")
-        return UnreadableFileError(f"{source.name}: cannot read {what} data: {msg}")
+        return unless_transient(exc, UnreadableFileError(f"{source.name}: cannot read {what} data: {msg}"))
 
     return make
 
@@ -645,7 +645,9 @@ def _iter_parquet(
         try:
             pf = pq.ParquetFile(f)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise UnreadableFileError(f"{source.name}: not a readable Parquet file: {exc}") from exc
+            raise unless_transient(
+                exc, UnreadableFileError(f"{source.name}: not a readable Parquet file: {exc}")
+            ) from exc
         names = pf.schema_arrow.names
         columns = None
         if target is not None:
@@ -714,7 +716,9 @@ def _iter_avro(
         reader = fastavro.reader(stream)
     except Exception as exc:  # noqa: BLE001 - fastavro raises bare ValueError/EOFError/etc. on a bad header
         stream.close()
-        raise UnreadableFileError(f"{source.name}: not a readable Avro file (bad header): {exc}") from exc
+        raise unless_transient(
+            exc, UnreadableFileError(f"{source.name}: not a readable Avro file (bad header): {exc}")
+        ) from exc
     fields = reader.writer_schema.get("fields", []) if isinstance(reader.writer_schema, dict) else []
     if not fields:
         stream.close()
@@ -747,9 +751,12 @@ def _iter_avro(
                 next_row += len(records)
                 records = []
     except Exception as exc:  # noqa: BLE001 - fastavro's decode errors have no common base class
-        raise UnreadableFileError(
-            f"{source.name}: corrupt Avro data after record {next_row + len(records) - 1}: "
-            f"{type(exc).__name__}: {exc}"
+        raise unless_transient(
+            exc,
+            UnreadableFileError(
+                f"{source.name}: corrupt Avro data after record {next_row + len(records) - 1}: "
+                f"{type(exc).__name__}: {exc}"
+            ),
         ) from exc
     finally:
         stream.close()

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from .errors import SourceNotFoundError
+from .errors import SourceNotFoundError, unless_transient
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def open_source(uri: str, *, filesystem: pafs.FileSystem | None = None) -> Sourc
     try:
         info = fs.get_file_info(path)
     except OSError as exc:
-        raise SourceNotFoundError(f"cannot stat {uri}: {exc}") from exc
+        raise unless_transient(exc, SourceNotFoundError(f"cannot stat {uri}: {exc}")) from exc
     if info.type == pafs.FileType.NotFound:
         raise SourceNotFoundError(f"file not found: {uri}")
     if info.type != pafs.FileType.File:

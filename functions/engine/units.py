@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import UnreadableFileError
+from .errors import UnreadableFileError, unless_transient
 from .formats import detect_compression, detect_format
 from .options import CsvOptions
 from .readers import TextStream
@@ -83,7 +83,9 @@ def plan_units(
             with source.open() as f:
                 meta = pq.ParquetFile(f).metadata
         except (pa.ArrowInvalid, OSError) as exc:
-            raise UnreadableFileError(f"{source.name}: not a readable Parquet file: {exc}") from exc
+            raise unless_transient(
+                exc, UnreadableFileError(f"{source.name}: not a readable Parquet file: {exc}")
+            ) from exc
         groups: list[list[int]] = []
         sizes: list[int] = []
         for i in range(meta.num_row_groups):

@@ -226,6 +226,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         IcebergTableWriter,
         StreamSchema,
         infer_schema,
+        is_transient,
         open_source,
         plan_units,
     )
@@ -272,6 +273,8 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
                 src = open_source(f"s3://{cfg.bucket}/{f['key']}", filesystem=fs)
                 fmt, comp = s3_source.detect_file(src, cfg)
             except Exception as exc:  # noqa: BLE001 - an unreadable file becomes a unit that counts its error
+                if is_transient(exc):
+                    raise TransientError(str(exc)) from exc  # the plan is tried again
                 return f, None, "auto", "auto", str(exc), []
             try:
                 units = plan_units(
@@ -282,6 +285,8 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
                     csv_options=s3_source.csv_options_for(cfg, fmt),
                 )
             except Exception as exc:  # noqa: BLE001 - unreadable (e.g. a broken footer): counted by its unit
+                if is_transient(exc):
+                    raise TransientError(str(exc)) from exc
                 return f, src, fmt, comp, str(exc), []
             return f, src, fmt, comp, None, [u.to_dict() for u in units]
 
@@ -301,6 +306,8 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
                         csv_options=s3_source.csv_options_for(cfg, sample[0][1]),
                     ).to_list()
                 except (EngineError, OSError, ValueError) as exc:
+                    if is_transient(exc):
+                        raise TransientError(str(exc)) from exc
                     raise SyncError(f"stream {name}: cannot infer its columns: {exc}") from None
         if not columns:
             events.append(runs.event("INFO", "no files to read", stream=name))
@@ -417,6 +424,7 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
         StreamSchema,
         WorkUnit,
         ingest_file,
+        is_transient,
         open_source,
     )
     from functions.engine.stats import FileStats
@@ -465,7 +473,7 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
                     source, schema, sink, unit=unit, csv_options=entry.get("csv"), rejects=rejects
                 )
         except (EngineError, OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            if isinstance(exc, OSError) and "SlowDown" in str(exc):
+            if is_transient(exc):  # never a bad file: the unit is tried again, so no rows are dropped
                 sink.abort()
                 rejects.close()
                 raise TransientError(str(exc)) from exc

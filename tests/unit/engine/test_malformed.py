@@ -263,3 +263,46 @@ def test_utf16_and_non_utf8_text(make_file, tmp_path):
     assert rejects[0]["reason"] == "column 'b': invalid UTF-8"
     bad_header, _ = ingest(make_file("h.csv", b"a,\xff\n1,2\n"), tmp_path)
     assert bad_header.errors == 1 and "not UTF-8" in bad_header.error
+
+
+class _FailingStream:
+    """A source stream that breaks after its first read, as an S3 read does when the network drops."""
+
+    def __init__(self, data: bytes, message: str) -> None:
+        self.data, self.message, self.reads = data, message, 0
+
+    def read(self, n: int = -1) -> bytes:
+        self.reads += 1
+        if self.reads > 1:
+            raise OSError(self.message)
+        return self.data[:n] if n >= 0 else self.data
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("message", "transient"),
+    [
+        ("AWS Error NETWORK_CONNECTION during GetObject operation: curlCode: 28, Timeout was reached", True),
+        ("AWS Error SLOW_DOWN during GetObject operation: Please reduce your request rate.", True),
+        ("AWS Error ACCESS_DENIED during GetObject operation: Access Denied", False),
+    ],
+)
+def test_a_read_that_may_pass_is_not_a_bad_file(make_file, monkeypatch, message, transient):
+    import functions.engine.readers as readers
+    from functions.engine import SourceUnavailableError, StreamSchema, ingest_file, is_transient
+
+    data = b"id,v\n" + b"".join(b"%d,x\n" % i for i in range(2000))
+    src = make_file("net.csv", data)
+    monkeypatch.setattr(
+        readers, "open_stream", lambda source, compression: _FailingStream(data[:4096], message)
+    )
+    schema = StreamSchema.from_list([{"name": "id", "type": "int64"}, {"name": "v", "type": "string"}])
+    if transient:
+        with pytest.raises(SourceUnavailableError) as err:
+            ingest_file(src, schema, None, csv_options={"block_size": 1024})
+        assert is_transient(err.value)
+    else:  # a lasting refusal is the file's error, counted, with the reason
+        stats = ingest_file(src, schema, None, csv_options={"block_size": 1024})
+        assert (stats.errors, stats.inserted) == (1, 0) and "ACCESS_DENIED" in stats.error
