@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import boto3
 import pytest
 import requests
+
+from tests.integration.users import User, signup_and_login
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +52,29 @@ def http(local_cloud) -> Iterator[GatewaySession]:
     """An HTTP client for the gateway: `http.get("/health")`."""
     with GatewaySession(local_cloud.gateway_url) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def base_url(local_cloud) -> str:
+    return local_cloud.gateway_url.rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def s3(local_cloud):
+    """An S3 client on the local cloud's moto server."""
+    return boto3.client("s3", endpoint_url=local_cloud.aws_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture
+def alice(base_url) -> User:
+    return signup_and_login(base_url, "alice")
+
+
+@pytest.fixture
+def bob(base_url) -> User:
+    return signup_and_login(base_url, "bob")
+
+
+@pytest.fixture
+def project(alice: User) -> str:
+    return alice.new_project()

@@ -10,7 +10,7 @@ import time
 import jwt
 import requests
 
-from .conftest import PASSWORD, signup_and_login
+from tests.integration.users import PASSWORD, signup_and_login
 
 
 def test_signup_login_cookie_auth_and_logout(base_url):

@@ -22,7 +22,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from .conftest import signup_and_login
+from tests.integration.users import signup_and_login
 
 DOCUMENT = Path(__file__).resolve().parents[3] / "functions" / "auth" / "openapi.json"
 CHECKS = [

@@ -5,8 +5,7 @@ from __future__ import annotations
 import requests
 
 from functions.core.pagination import encode_cursor
-
-from .conftest import signup_and_login
+from tests.integration.users import signup_and_login
 
 
 def test_project_lifecycle(alice):

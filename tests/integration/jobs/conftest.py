@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
 import boto3
 import pytest
 
-from tests.integration.api.conftest import User, signup_and_login
+from tests.integration.files import csv_bytes
+from tests.integration.users import User, signup_and_login
 
 ROWS = [
     {"id": 1, "name": "ada", "amount": 1.5, "updated_at": "2024-05-01T10:00:00Z"},
     {"id": 2, "name": "bob", "amount": 2.25, "updated_at": "2024-05-02T11:30:00Z"},
 ]
-
-
-def _csv(rows: list[dict]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue().encode()
-
-
-@pytest.fixture(scope="session")
-def s3(local_cloud):
-    return boto3.client("s3", endpoint_url=local_cloud.aws_endpoint, region_name="us-east-1")
 
 
 @pytest.fixture(scope="session")
@@ -40,29 +26,9 @@ def source_bucket(s3) -> str:
     """Two streams under exports/: `orders` and `customers`."""
     name = f"job-exports-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name)
-    s3.put_object(Bucket=name, Key="exports/orders/orders-1.csv", Body=_csv(ROWS))
-    s3.put_object(Bucket=name, Key="exports/customers/customers.csv", Body=_csv(ROWS[:1]))
+    s3.put_object(Bucket=name, Key="exports/orders/orders-1.csv", Body=csv_bytes(ROWS))
+    s3.put_object(Bucket=name, Key="exports/customers/customers.csv", Body=csv_bytes(ROWS[:1]))
     return name
-
-
-@pytest.fixture(scope="session")
-def base_url(local_cloud) -> str:
-    return local_cloud.gateway_url.rstrip("/")
-
-
-@pytest.fixture
-def alice(base_url) -> User:
-    return signup_and_login(base_url, "alice")
-
-
-@pytest.fixture
-def bob(base_url) -> User:
-    return signup_and_login(base_url, "bob")
-
-
-@pytest.fixture
-def project(alice: User) -> str:
-    return alice.new_project()
 
 
 def source_ref(bucket: str, name: str = "exports") -> dict:

@@ -3,16 +3,12 @@ connectors and jobs families write them, and helpers that wait for a run to end.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import json
 import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
 
-import boto3
 import pytest
 
 ROWS = [
@@ -25,48 +21,6 @@ COLUMNS = [
     {"name": "name", "type": "string"},
     {"name": "amount", "type": "float64"},
 ]
-
-
-def csv_bytes(rows: list[dict]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue().encode()
-
-
-def jsonl_bytes(rows: list[dict]) -> bytes:
-    return b"".join(json.dumps(r).encode() + b"\n" for r in rows)
-
-
-def parquet_bytes(rows: list[dict]) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    buf = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows), buf)
-    return buf.getvalue()
-
-
-def avro_bytes(rows: list[dict]) -> bytes:
-    import fastavro
-
-    schema = {
-        "type": "record",
-        "name": "row",
-        "fields": [
-            {"name": "id", "type": "long"},
-            {"name": "name", "type": "string"},
-            {"name": "amount", "type": "double"},
-        ],
-    }
-    buf = io.BytesIO()
-    fastavro.writer(buf, fastavro.parse_schema(schema), rows)
-    return buf.getvalue()
-
-
-def gzip_csv_bytes(rows: list[dict]) -> bytes:
-    return gzip.compress(csv_bytes(rows))
 
 
 @dataclass
@@ -127,19 +81,14 @@ def stream(name: str, *, sync_mode="full_refresh", dest="append", pk=None, colum
 
 
 @pytest.fixture(scope="session")
-def runs_s3(local_cloud):
-    return boto3.client("s3", endpoint_url=local_cloud.aws_endpoint, region_name="us-east-1")
-
-
-@pytest.fixture(scope="session")
-def runs_source_bucket(runs_s3) -> str:
+def runs_source_bucket(s3) -> str:
     name = f"runs-source-{uuid.uuid4().hex[:8]}"
-    runs_s3.create_bucket(Bucket=name)
+    s3.create_bucket(Bucket=name)
     return name
 
 
 @pytest.fixture
-def make_job(local_cloud, runs_s3, runs_source_bucket):
+def make_job(local_cloud, s3, runs_source_bucket):
     """make_job(streams, files={key: bytes}) -> Job: connectors and a job item as the other families write."""
     from functions.core.repositories.base import now_iso
     from functions.core.repositories.connectors import ConnectorRecord, connector_key, list_key
@@ -190,7 +139,7 @@ def make_job(local_cloud, runs_s3, runs_source_bucket):
             frequency="manual",
         ).save()
         job = Job(project_id, job_id, ids["source"], ids["destination"], runs_source_bucket, prefix, "sales",
-                  runs_s3)  # fmt: skip
+                  s3)  # fmt: skip
         for key, body in files.items():
             job.put(key, body)
         return job

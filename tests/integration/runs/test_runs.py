@@ -11,17 +11,8 @@ import pytest
 from functions.core import aws
 from functions.core.errors import Conflict, NotFound
 from functions.core.services import runs
-from tests.integration.runs.conftest import (
-    COLUMNS,
-    ROWS,
-    avro_bytes,
-    csv_bytes,
-    gzip_csv_bytes,
-    jsonl_bytes,
-    parquet_bytes,
-    stream,
-    wait_run,
-)
+from tests.integration.files import avro_bytes, csv_bytes, gzip_csv_bytes, jsonl_bytes, parquet_bytes
+from tests.integration.runs.conftest import COLUMNS, ROWS, stream, wait_run
 
 
 def test_every_format_lands_in_its_iceberg_table(make_job):

@@ -7,11 +7,10 @@ import io
 import time
 from dataclasses import dataclass
 
-import boto3
 import pytest
 import requests
 
-from tests.integration.api.conftest import User, signup_and_login
+from tests.integration.users import User, signup_and_login
 
 
 @dataclass
@@ -75,11 +74,6 @@ class Tenant:
         return r.json()["data"]
 
 
-@pytest.fixture(scope="session")
-def base_url(local_cloud) -> str:
-    return local_cloud.gateway_url.rstrip("/")
-
-
 def new_tenant(base_url: str, prefix: str = "sync") -> Tenant:
     user = signup_and_login(base_url, prefix)
     project = user.new_project()
@@ -89,11 +83,6 @@ def new_tenant(base_url: str, prefix: str = "sync") -> Tenant:
 @pytest.fixture
 def tenant(base_url) -> Tenant:
     return new_tenant(base_url)
-
-
-@pytest.fixture
-def s3(local_cloud):
-    return boto3.client("s3", endpoint_url=local_cloud.aws_endpoint, region_name="us-east-1")
 
 
 def keys(s3, bucket: str, prefix: str) -> list[str]:

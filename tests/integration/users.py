@@ -1,4 +1,4 @@
-"""Helpers for API tests over real HTTP against the local cloud's gateway."""
+"""People for tests over real HTTP: sign up, log in, and call the gateway as that user."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import itertools
 import uuid
 from dataclasses import dataclass, field
 
-import pytest
 import requests
 
 _counter = itertools.count()
@@ -53,18 +52,3 @@ def signup_and_login(base: str, prefix: str = "user") -> User:
     r = session.post(f"{base}/login", json={"username": username, "password": PASSWORD}, timeout=30)
     assert r.status_code == 200, r.text
     return User(base, username, r.json()["data"]["access_token"], session)
-
-
-@pytest.fixture(scope="session")
-def base_url(local_cloud) -> str:
-    return local_cloud.gateway_url.rstrip("/")
-
-
-@pytest.fixture
-def alice(base_url) -> User:
-    return signup_and_login(base_url, "alice")
-
-
-@pytest.fixture
-def bob(base_url) -> User:
-    return signup_and_login(base_url, "bob")
