@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from .errors import EngineError, UnreadableFileError, unless_transient
 from .formats import _BOM, FORMATS, detect_compression, detect_format, open_stream
 from .options import CsvOptions
-from .records import RecordScanner, Spans
+from .records import RecordScanner, Spans, record_lines
 from .sources import Source
 
 BATCH_ROWS = 65_536
@@ -345,13 +345,11 @@ def _records_of(block: bytes, scanner: RecordScanner | None) -> list[bytes]:
     lines = block.split(b"\n")[:-1]
     spans = (scanner.spans_of(block) if scanner is not None else None) or []
     out: list[bytes] = []
-    i = 0
-    for first, last in [*spans, (len(lines), len(lines))]:
-        out.extend(line for line in lines[i:first] if not _is_blank(line))
-        if first < len(lines):
-            stop = len(lines) - 1 if last is None else last
-            out.append(b"\n".join(lines[first : stop + 1]))
-            i = stop + 1
+    for first, last in record_lines(len(lines), spans):
+        if first != last:
+            out.append(b"\n".join(lines[first : len(lines) if last is None else last + 1]))
+        elif not _is_blank(lines[first]):
+            out.append(lines[first])
     return out
 
 
@@ -371,26 +369,22 @@ def _parse_csv_without_spans(
     kept: list[bytes] = []
     numbers: list[int] = []  # the record number of each kept record
     invalid: list[tuple[int, str, str]] = []
-    row, i = first_row, 0
-    for first, last in [*spans, (len(lines), len(lines))]:
-        for line in lines[i:first]:
-            if not _is_blank(line):
-                kept.append(line)
-                numbers.append(row)
-                row += 1
-        if first == len(lines):
-            break
-        stop = len(lines) - 1 if last is None else last
-        text = b"\n".join(lines[first : stop + 1])
-        if last is not None and opts.newlines_in_values:
-            kept.append(text)
+    row = first_row
+    for first, last in record_lines(len(lines), spans):
+        if first == last:
+            if _is_blank(lines[first]):
+                continue
+            kept.append(lines[first])
             numbers.append(row)
         else:
-            invalid.append(
-                (row, NEVER_CLOSED if last is None else SPANS_LINES, text.decode("utf-8", "replace"))
-            )
+            text = b"\n".join(lines[first : len(lines) if last is None else last + 1])
+            if last is not None and opts.newlines_in_values:
+                kept.append(text)
+                numbers.append(row)
+            else:
+                reason = NEVER_CLOSED if last is None else SPANS_LINES
+                invalid.append((row, reason, text.decode("utf-8", "replace")))
         row += 1
-        i = stop + 1
     block = b"\n".join(kept) + b"\n" if kept else b""
     if not block:
         include = [n for n in target.names if n in names] if target is not None else names

@@ -19,6 +19,7 @@ start are followed together, one vectorized match per line step.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -217,3 +218,18 @@ def lines_of(block: bytes) -> pa.Array:
     """The lines of a block that ends with a newline, as a binary array (without the newlines)."""
     lines = pc.list_flatten(pc.split_pattern(pa.array([block], pa.binary()), "\n"))
     return lines.slice(0, len(lines) - 1)
+
+
+def record_lines(count: int, spans: Spans) -> Iterator[tuple[int, int | None]]:
+    """Every record of ``count`` lines as (first, last) line indexes, in order: a line alone, or one of
+    ``spans`` (``last`` None: still open at the end)."""
+    i = 0
+    for first, last in spans:
+        for line in range(i, first):
+            yield line, line
+        yield first, last
+        if last is None:
+            return
+        i = last + 1
+    for line in range(i, count):
+        yield line, line

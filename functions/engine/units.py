@@ -30,7 +30,7 @@ from .errors import UnreadableFileError, unless_transient
 from .formats import detect_compression, detect_format
 from .options import CsvOptions
 from .readers import TextStream
-from .records import RecordScanner
+from .records import RecordScanner, record_lines
 from .sources import Source
 
 TARGET_BYTES = 128 << 20
@@ -137,16 +137,10 @@ def _record_bounds(source: Source, opts: CsvOptions, scanner: RecordScanner, bou
             continue
         if spans:
             lines = block.split(b"\n")[:-1]
-            inside = {
-                i
-                for first, last in spans
-                for i in range(first + 1, (len(lines) - 1 if last is None else last) + 1)
-            }
-            starts, pos = [], start
-            for i, line in enumerate(lines):
-                if i not in inside:
-                    starts.append(pos)
-                pos += len(line) + 1
+            line_starts = [start]
+            for line in lines:
+                line_starts.append(line_starts[-1] + len(line) + 1)
+            starts = [line_starts[first] for first, _ in record_lines(len(lines), spans)]
         while b is not None and b < end:
             if spans:
                 i = bisect_left(starts, b)
