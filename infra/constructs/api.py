@@ -24,7 +24,18 @@ CORS_METHODS = (
     apigw.CorsHttpMethod.DELETE,
     apigw.CorsHttpMethod.OPTIONS,
 )
-CORS_HEADERS = ("Origin", "Content-Type", "Accept", "Authorization")
+# DESIGN 6: the credential and dialect headers a browser client sends (API keys, idempotent uploads, the
+# ingest-job dialect's tenant and version); the local gateway allows the same (infra/local/gateway.py).
+CORS_HEADERS = (
+    "Origin",
+    "Content-Type",
+    "Accept",
+    "Authorization",
+    "x-api-key",
+    "Idempotency-Key",
+    "amperity-tenant",
+    "api-version",
+)
 
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",

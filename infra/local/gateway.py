@@ -31,7 +31,10 @@ log = logging.getLogger("infra.local.gateway")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # larger bodies are not read: the connection is closed
 CORS_METHODS = "GET,POST,PUT,DELETE,OPTIONS"
-CORS_HEADERS = "Origin,Content-Type,Accept,Authorization"
+# the HTTP API's allow-headers (infra/constructs/api.py, DESIGN 6); tests/infra checks they agree
+CORS_HEADERS = (
+    "Origin,Content-Type,Accept,Authorization,x-api-key,Idempotency-Key,amperity-tenant,api-version"
+)
 TEXT_TYPES = (
     "application/json",
     "application/javascript",

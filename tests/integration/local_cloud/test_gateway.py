@@ -156,7 +156,8 @@ def test_cors_preflight_is_answered_by_the_gateway(http, echo):
         headers={
             "Origin": ALLOWED,
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type,authorization",
+            "Access-Control-Request-Headers": "content-type,authorization,x-api-key,idempotency-key,"
+            "amperity-tenant,api-version",
         },
     )
     assert r.status_code == 204
@@ -175,6 +176,10 @@ def test_cors_preflight_is_answered_by_the_gateway(http, echo):
         "Content-Type",
         "Accept",
         "Authorization",
+        "x-api-key",  # DESIGN 6: API keys, idempotent uploads and the ingest-job dialect's headers
+        "Idempotency-Key",
+        "amperity-tenant",
+        "api-version",
     }
     assert int(r.headers["Access-Control-Max-Age"]) > 0
 
