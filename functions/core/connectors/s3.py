@@ -242,7 +242,9 @@ def _checks(cfg: S3SourceV1, ctx: CheckContext) -> list[Check]:
         state["session"] = source_session(cfg, ctx)
         state["s3"] = probe_client("s3", ctx, session=state["session"], region=cfg.region or ctx.region)
         try:
-            state["s3"].head_bucket(Bucket=cfg.bucket)
+            # A listing under the prefix, not HeadBucket: HeadBucket needs s3:ListBucket on the whole bucket,
+            # and the functions' roles (and a bucket owner's) may grant it only for a prefix (s3:prefix).
+            state["s3"].list_objects_v2(Bucket=cfg.bucket, Prefix=cfg.prefix, MaxKeys=1)
         except PROBE_ERRORS as exc:
             reason = aws_reason(exc)
             if reason.startswith(("404", "NoSuchBucket")):
