@@ -62,13 +62,17 @@ _DATA_PREFIXES = (UPLOADS_PREFIX, LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECT
 FUNCTIONS: dict[str, FunctionSpec] = {
     # API functions: under API Gateway's 30 s integration limit. Every family reads `projects` to
     # authenticate API keys and check membership.
-    # signup confirms the user it just made (or removes it if that fails); adding a member checks the
-    # username exists
+    # signup confirms the user it just made (or removes it if that fails), and looks up the holder of an
+    # email claim to free a stale one; adding a member checks the username exists
     "auth": FunctionSpec(
         512,
         15,
         {"projects": "rw"},
-        user_pool=("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminDeleteUser"),
+        user_pool=(
+            "cognito-idp:AdminConfirmSignUp",
+            "cognito-idp:AdminDeleteUser",
+            "cognito-idp:AdminGetUser",
+        ),
     ),
     "projects": FunctionSpec(512, 15, {"projects": "rw"}, user_pool=("cognito-idp:AdminGetUser",)),
     "connectors": FunctionSpec(

@@ -12,7 +12,8 @@ from infra.stacks.config import EnvConfig
 
 
 class UserDirectory(Construct):
-    """Self sign-up with email, a strong password policy, and a secretless USER_PASSWORD_AUTH client."""
+    """Self sign-up (confirmed by the auth function), a strong password policy, and a secretless
+    USER_PASSWORD_AUTH client without OAuth."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvConfig) -> None:
         super().__init__(scope, construct_id)
@@ -21,9 +22,12 @@ class UserDirectory(Construct):
             "Pool",
             user_pool_name=physical_name(config.name, "users"),
             self_sign_up_enabled=True,
-            # a username to sign up and sign in with, the email as an alias (not the username itself)
-            sign_in_aliases=cognito.SignInAliases(username=True, email=True),
-            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            # People sign in with their username only. The auth function confirms each sign-up itself
+            # (AdminConfirmSignUp), so Cognito verifies no email: auto-verifying would send a code on every
+            # sign-up from Cognito's own mailer (about 50 a day per account) for nothing, and an email alias
+            # would offer sign-in by an address no one verified. The auth function keeps emails unique.
+            sign_in_aliases=cognito.SignInAliases(username=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=False, phone=False),
             standard_attributes=cognito.StandardAttributes(
                 email=cognito.StandardAttribute(required=True, mutable=True)
             ),
@@ -46,6 +50,7 @@ class UserDirectory(Construct):
             user_pool_client_name=physical_name(config.name, "api"),
             generate_secret=False,  # the auth function calls InitiateAuth without a secret hash
             auth_flows=cognito.AuthFlow(user_password=True),
+            disable_o_auth=True,  # no hosted UI, no redirects: CDK's default would allow implicit grants
             prevent_user_existence_errors=True,
             access_token_validity=Duration.hours(1),
             id_token_validity=Duration.hours(1),

@@ -25,11 +25,10 @@ ASL_PATH = REPO_ROOT / "infra" / "state_machines" / "sync.asl.json"
 CDK_JSON = REPO_ROOT / "cdk.json"
 DEFAULT_CORS_ORIGINS = ("http://localhost:8000",)
 DEFAULT_MAP_CONCURRENCY = 10
-# People sign up with a username and sign in with it or their email (DESIGN 5.1, functions/core/services
-# /accounts.py); the same pool settings as infra/constructs/users.py (tests/infra/test_local_parity.py).
+# People sign up and sign in with a username; the email is an attribute no one verifies, so it is no
+# sign-in alias and Cognito sends no verification message (functions/core/services/accounts.py). The same
+# pool and client settings as infra/constructs/users.py (tests/infra/test_local_parity.py).
 USER_POOL_SETTINGS: dict[str, Any] = {
-    "AliasAttributes": ["email"],
-    "AutoVerifiedAttributes": ["email"],
     "Schema": [{"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True}],
     "Policies": {
         "PasswordPolicy": {
@@ -40,6 +39,11 @@ USER_POOL_SETTINGS: dict[str, Any] = {
             "RequireSymbols": True,
         }
     },
+}
+USER_POOL_CLIENT_SETTINGS: dict[str, Any] = {
+    "GenerateSecret": False,
+    "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    "AllowedOAuthFlowsUserPoolClient": False,
 }
 # Seconds a received ingest message stays hidden; a failed one reappears after it (then the DLQ).
 INGEST_VISIBILITY_TIMEOUT = 30
@@ -288,10 +292,7 @@ class Provisioner:
         client_id = next((c["ClientId"] for c in clients if c["ClientName"] == client_name), None)
         if client_id is None:
             client_id = idp.create_user_pool_client(
-                UserPoolId=pool_id,
-                ClientName=client_name,
-                GenerateSecret=False,
-                ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                UserPoolId=pool_id, ClientName=client_name, **USER_POOL_CLIENT_SETTINGS
             )["UserPoolClient"]["ClientId"]
         return pool_id, client_id
 

@@ -129,7 +129,8 @@ def test_only_jobs_starts_syncs_and_manages_schedules(dev):
 def test_cognito_admin_actions_only_where_the_code_calls_them(dev):
     """signup confirms the user it made or removes it (auth); adding a member looks the user up."""
     wanted = {
-        "auth": {"cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminDeleteUser"},
+        # and looks up the holder of an email claim to free a stale one
+        "auth": {"cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminDeleteUser", "cognito-idp:AdminGetUser"},
         "projects": {"cognito-idp:AdminGetUser"},
     }
     for name in ALL:

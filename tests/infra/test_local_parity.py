@@ -9,17 +9,16 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local.provision import USER_POOL_SETTINGS, Provisioner, load_config
+from infra.local.provision import USER_POOL_CLIENT_SETTINGS, USER_POOL_SETTINGS, Provisioner, load_config
 from infra.resources import INGEST_NOTIFICATION_PREFIX, INGEST_QUEUE_MAX_RECEIVES, TABLES, physical_name
 
 CDK_ENV = "dev"
 
 
 @pytest.fixture(scope="module")
-def template() -> dict:
-    from infra.app import synth_template
-
-    return synth_template(CDK_ENV)
+def template(dev) -> dict:
+    """The dev template the other infra tests use (synthesized once per session)."""
+    return dev.template.to_json()
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +28,7 @@ def local(moto_endpoint: str) -> dict[str, Any]:
     session = boto3.session.Session(region_name="us-east-1")
     return {
         "res": provisioned,
+        "endpoint": moto_endpoint,
         **{s: session.client(s, endpoint_url=moto_endpoint) for s in ("dynamodb", "s3", "sqs")},
     }
 
@@ -168,14 +168,31 @@ def test_gateway_cors_agrees_with_the_http_api(template):
     assert set(cors["AllowOrigins"]) == set(load_config(CDK_ENV).cors_origins)
 
 
-def test_user_pool_sign_in_and_password_policy_agree(template):
-    """Sign up with a username, sign in with it or the email, one password policy: the API's
-    (functions/core/models/accounts.py) is checked against the local pool by the auth tests."""
+def test_user_pool_sign_in_and_password_policy_agree(template, local):
+    """Sign up and sign in with a username (no email alias, no email verification), one password policy:
+    the API's (functions/core/models/accounts.py) is checked against the local pool by the auth tests."""
     (pool,) = resources(template, "AWS::Cognito::UserPool").values()
     props = pool["Properties"]
-    assert props.get("AliasAttributes") == USER_POOL_SETTINGS["AliasAttributes"]
-    assert "UsernameAttributes" not in props
+    idp = boto3.client("cognito-idp", endpoint_url=local["endpoint"], region_name="us-east-1")
+    described = idp.describe_user_pool(UserPoolId=local["res"].user_pool_id)["UserPool"]
+    for key in ("AliasAttributes", "AutoVerifiedAttributes", "UsernameAttributes"):
+        assert not props.get(key) and not described.get(key), key
     policy = {
         k: v for k, v in props["Policies"]["PasswordPolicy"].items() if k != "TemporaryPasswordValidityDays"
     }
     assert policy == USER_POOL_SETTINGS["Policies"]["PasswordPolicy"]
+
+
+def test_user_pool_client_agrees(template, local):
+    """Password sign-in and refresh, no secret, no OAuth, on both sides."""
+    (client,) = resources(template, "AWS::Cognito::UserPoolClient").values()
+    props = client["Properties"]
+    idp = boto3.client("cognito-idp", endpoint_url=local["endpoint"], region_name="us-east-1")
+    described = idp.describe_user_pool_client(
+        UserPoolId=local["res"].user_pool_id, ClientId=local["res"].client_id
+    )["UserPoolClient"]
+    assert set(props["ExplicitAuthFlows"]) == set(described["ExplicitAuthFlows"])
+    assert set(described["ExplicitAuthFlows"]) == set(USER_POOL_CLIENT_SETTINGS["ExplicitAuthFlows"])
+    assert props["AllowedOAuthFlowsUserPoolClient"] is False
+    assert not described.get("AllowedOAuthFlowsUserPoolClient") and not described.get("AllowedOAuthFlows")
+    assert not props.get("GenerateSecret") and "ClientSecret" not in described

@@ -10,9 +10,12 @@ def test_user_pool_self_signup_email_password_policy(dev):
     (pool,) = dev.of_type("AWS::Cognito::UserPool").values()
     props = pool["Properties"]
     assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is False
-    assert "UsernameAttributes" not in props  # people sign up with a username ...
-    assert props["AliasAttributes"] == ["email"]  # ... and may sign in with their email too
-    assert props["AutoVerifiedAttributes"] == ["email"]
+    assert "UsernameAttributes" not in props  # people sign up and sign in with a username ...
+    # ... never with an email no one verified: the auth function confirms sign-ups itself, so Cognito
+    # verifies no email and sends no message (its own mailer allows about 50 a day per account)
+    assert not props.get("AliasAttributes")
+    assert not props.get("AutoVerifiedAttributes")
+    assert {"Name": "email", "Mutable": True, "Required": True} in props["Schema"]
     policy = props["Policies"]["PasswordPolicy"]
     assert policy["MinimumLength"] >= 8
     assert all(
@@ -25,6 +28,9 @@ def test_app_client_password_auth_without_secret(dev):
     props = client["Properties"]
     assert "ALLOW_USER_PASSWORD_AUTH" in props["ExplicitAuthFlows"]
     assert props.get("GenerateSecret", False) is False
+    # no OAuth: CDK's defaults (implicit and code grants, callback https://example.com) are off
+    assert props["AllowedOAuthFlowsUserPoolClient"] is False
+    assert not props.get("AllowedOAuthFlows") and not props.get("CallbackURLs")
 
 
 @pytest.mark.parametrize("env_fixture", ["dev", "prod"])

@@ -188,7 +188,7 @@ def test_logs_have_correlation_ids_and_no_secrets(base_url):
 
 def test_a_signup_that_cannot_be_confirmed_leaves_no_half_made_user(base_url, monkeypatch):
     """Cognito made the user but refused to confirm it (its email is another user's alias): 409 on the
-    email, and the username is free again for a retry."""
+    email, and the username and the email are free again for a retry."""
     import uuid
 
     from botocore.exceptions import ClientError
@@ -210,5 +210,58 @@ def test_a_signup_that_cannot_be_confirmed_leaves_no_half_made_user(base_url, mo
     r = requests.post(f"{base_url}/signup", json=body, timeout=30)
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "email", r.text
     monkeypatch.undo()
+    from functions.core.repositories.projects import email_claim
+
+    assert email_claim(body["email"]) is None
     r = requests.post(f"{base_url}/signup", json=body, timeout=30)
     assert r.status_code == 201, r.text
+
+
+def test_an_email_belongs_to_one_user_and_is_no_sign_in_name(base_url):
+    """Cognito verifies no email here (the service confirms sign-ups itself), so it keeps emails neither
+    unique nor usable to sign in: the service claims each email for one user, whatever its case."""
+    first = signup_and_login(base_url, "mail")
+    email = f"{first.username}@example.com"
+    again = {"email": email.upper(), "username": f"{first.username}x", "password": PASSWORD}
+    r = requests.post(f"{base_url}/signup", json=again, timeout=30)
+    assert r.status_code == 409 and r.json()["errors"] == [
+        {"field": "email", "message": "Email already in use"}
+    ], r.text
+    # the same person signing up again: their username is taken, and their email stays theirs
+    r = requests.post(
+        f"{base_url}/signup", json={**again, "username": first.username, "email": email}, timeout=30
+    )
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "username"
+    r = requests.post(f"{base_url}/signup", json=again, timeout=30)
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "email"
+    # sign-in is by username only
+    r = requests.post(f"{base_url}/login", json={"username": email, "password": PASSWORD}, timeout=30)
+    assert r.status_code == 401
+    r = requests.post(
+        f"{base_url}/login", json={"username": first.username, "password": PASSWORD}, timeout=30
+    )
+    assert r.status_code == 200
+
+
+def test_a_claim_left_by_a_sign_up_that_died_is_taken_over(base_url):
+    """A sign-up that claimed its email and died before making its user leaves a claim no user holds:
+    after a while (not at once: it may still be under way) the email is free for someone else."""
+    import uuid
+
+    from functions.core.repositories.base import now_iso
+    from functions.core.repositories.projects import EmailClaim, email_claim
+
+    name = f"late_{uuid.uuid4().hex[:8]}"
+    email = f"{name}@example.com"
+    EmailClaim(*EmailClaim.key(email), username=f"ghost_{name}", claimed_at="2020-01-01T00:00:00.000Z").save()
+    r = requests.post(
+        f"{base_url}/signup", json={"email": email, "username": name, "password": PASSWORD}, timeout=30
+    )
+    assert r.status_code == 201, r.text
+    assert email_claim(email).username == name
+    fresh = f"fresh_{uuid.uuid4().hex[:8]}@example.com"
+    EmailClaim(*EmailClaim.key(fresh), username=f"ghost_{name}", claimed_at=now_iso()).save()
+    r = requests.post(
+        f"{base_url}/signup", json={"email": fresh, "username": f"{name}2", "password": PASSWORD}, timeout=30
+    )
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "email"
