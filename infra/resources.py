@@ -33,11 +33,13 @@ class TableSpec:
 # Single-table layout per family: string keys `pk`/`sk`, one generic global index `gsi1` for the
 # second access path each family needs (a user's projects, a run by its id, ...).
 GSI1 = Index("gsi1", "gsi1pk", "gsi1sk")
+# A sparse index of the runs still queued or running (only they carry gsi2pk): what the run sweeper reads.
+GSI2 = Index("gsi2", "gsi2pk", "gsi2sk")
 
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("projects", "PROJECTS_TABLE", "pk", "sk", (GSI1,)),
     TableSpec("connectors", "CONNECTORS_TABLE", "pk", "sk", (GSI1,)),
-    TableSpec("jobs", "JOBS_TABLE", "pk", "sk", (GSI1,), ttl_attribute="expires_at"),
+    TableSpec("jobs", "JOBS_TABLE", "pk", "sk", (GSI1, GSI2), ttl_attribute="expires_at"),
     TableSpec("sync_sessions", "SYNC_SESSIONS_TABLE", "pk", "sk", (GSI1,)),
     # The Powertools idempotency table, with its default attribute names.
     TableSpec("idempotency", "IDEMPOTENCY_TABLE", "id", None, (), ttl_attribute="expiration"),

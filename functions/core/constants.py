@@ -6,6 +6,10 @@ LAKE_PREFIX = "lake/"
 TRASH_PREFIX = "trash/"
 LOGS_PREFIX = "logs/"
 REJECTS_PREFIX = "rejects/"
+# The Distributed Map's ResultWriter output (its children's results): written by Step Functions, read by
+# nothing (each unit's result is under logs/ already), expired by a lifecycle rule. No project id.
+MAP_RESULTS_PREFIX = "map-results/"
+MAP_RESULTS_EXPIRATION_DAYS = 7
 
 # Limits (OWASP API4), also stated in the README and the OpenAPI document.
 DEFAULT_PAGE_SIZE = 50

@@ -7,6 +7,7 @@ functions.workflow.sync, which imports the engine only when a step needs it.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from functions.core.api import logger
@@ -128,13 +129,50 @@ def execution_ended(event: dict) -> dict:
     run: dict[str, Any] = dict(run_in) if isinstance(run_in, dict) else {}
     if not run.get("run_id") and event.get("execution_arn"):
         run["run_id"] = runs.scheduled_run_id(event["execution_arn"])
-    ids = _ids({"job": job, "run": run})
-    state = "cancelled" if status == "ABORTED" else "failed"
-    message = "the execution was stopped" if state == "cancelled" else runs.error_message(error)
-    if status == "TIMED_OUT":
-        message = "the run timed out"
-    _end(ids, state, message)
+    state, message = _ending(status, error)
+    _end(_ids({"job": job, "run": run}), state, message)
     return {"job": job, "run": run, "step": "execution_ended", "status": state, "error": error}
+
+
+def _ending(status: str, error: dict) -> tuple[str, str]:
+    """(run state, message) for an execution that ended `status` (FAILED, TIMED_OUT or ABORTED)."""
+    if status == "ABORTED":
+        return "cancelled", "the execution was stopped"
+    if status == "TIMED_OUT":
+        return "failed", "the run timed out"
+    return "failed", runs.error_message(error)
+
+
+SWEEP_GRACE_SECONDS = 900  # a younger run may still be starting: never swept
+
+
+def sweep_runs(event: dict) -> dict:
+    """The run sweeper (an EventBridge schedule; the local cloud's clock): every run queued or running
+    since before the grace period whose execution is no longer RUNNING, or never started, ends as the
+    execution-ended rule would have ended it, had its event arrived. `time` is the schedule's time."""
+    try:
+        now = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError):
+        now = datetime.now(UTC)
+    grace = max(60, int(event.get("grace_seconds") or SWEEP_GRACE_SECONDS))
+    cutoff = (now - timedelta(seconds=grace)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    swept = []
+    for run in runs.runs_active_since_before(cutoff):
+        execution = runs.describe_execution(run["execution_arn"])
+        status = execution["status"] if execution else None
+        if status == "RUNNING":
+            continue
+        if status is None:
+            state, message = "failed", "the run never started (it has no execution)"
+        elif status == "SUCCEEDED":
+            state, message = "failed", "the execution ended without recording the run's end"
+        else:
+            ended = execution or {}
+            state, message = _ending(status, {"Error": ended.get("error"), "Cause": ended.get("cause")})
+        logger.warning("run swept", extra={"run_id": run["run_id"], "execution_status": status})
+        _end((run["project_id"], run["job_id"], run["run_id"]), state, message)
+        swept.append(run["run_id"])
+    return {"step": "sweep_runs", "swept": swept}
 
 
 STEPS = {
@@ -145,6 +183,7 @@ STEPS = {
     "mark_succeeded": mark_succeeded,
     "mark_failed": mark_failed,
     "execution_ended": execution_ended,
+    "sweep_runs": sweep_runs,
 }
 
 

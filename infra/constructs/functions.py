@@ -48,8 +48,8 @@ class FunctionSpec:
     read: tuple[str, ...] = ()
     write: tuple[str, ...] = ()
     delete: tuple[str, ...] = ()
-    # secrets, secrets-read, glue (databases and tables), glue-databases, sync, schedule, sources (read the
-    # environment's external source buckets)
+    # secrets, secrets-read, glue (databases and tables), glue-databases, sync, executions (describe the
+    # sync executions), schedule, sources (read the environment's external source buckets)
     capabilities: tuple[str, ...] = field(default_factory=tuple)
     user_pool: tuple[str, ...] = ()  # Cognito admin actions on the environment's user pool
 
@@ -120,7 +120,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         read=_DATA_PREFIXES,
         write=(LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
         delete=(LAKE_PREFIX,),
-        capabilities=("secrets-read", "glue", "sources"),
+        # executions: the run sweeper asks whether a run's execution still runs
+        capabilities=("secrets-read", "glue", "sources", "executions"),
     ),
 }
 
@@ -250,6 +251,8 @@ class Functions(Construct):
             role=role,
             environment=env,
             description=f"ingestplane {name}",
+            # API functions keep their share of the account's concurrency, whatever ingestion runs
+            reserved_concurrent_executions=self.config.reserved_concurrency(name),
         )
         suppress(role, "IAM5", XRAY_REASON, applies_to=[r"^Resource::\*$"])
         suppress(
@@ -363,21 +366,19 @@ class Functions(Construct):
                 iam.PolicyStatement(actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=buckets)
             )
             reasons.append(r"^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+/\*$")
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         if "sync" in caps:
-            executions = stack.format_arn(
-                service="states",
-                resource="execution",
-                resource_name=f"{self.state_machine_name}:*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
             role.add_to_policy(
                 iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine_arn])
             )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["states:StopExecution", "states:DescribeExecution"], resources=[executions]
-                )
-            )
+        if caps & {"sync", "executions"}:
+            actions = ["states:DescribeExecution"] + (["states:StopExecution"] if "sync" in caps else [])
+            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[executions]))
             reasons.append(r"^Resource::arn:<AWS::Partition>:states:.*:execution:ingestplane-.+-sync:\*$")
         if "schedule" in caps:
             schedules = stack.format_arn(

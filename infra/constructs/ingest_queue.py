@@ -69,5 +69,7 @@ class IngestQueue(Construct):
                 self.queue,
                 batch_size=INGEST_BATCH_SIZE,
                 report_batch_item_failures=True,  # the handler returns batchItemFailures
+                # a burst of uploads waits in the queue instead of taking the API functions' concurrency
+                max_concurrency=config.ingest_max_concurrency,
             )
         )

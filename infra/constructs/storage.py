@@ -1,4 +1,5 @@
-"""The data bucket (uploads/, lake/, trash/, logs/, rejects/) and the bucket that keeps its access logs."""
+"""The data bucket (uploads/, lake/, trash/, logs/, rejects/, map-results/) and the bucket that keeps its
+access logs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from aws_cdk import Aws, Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from functions.core.constants import TRASH_PREFIX
+from functions.core.constants import MAP_RESULTS_EXPIRATION_DAYS, MAP_RESULTS_PREFIX, TRASH_PREFIX
 from infra.constructs.nag import suppress
 from infra.resources import physical_name
 from infra.stacks.config import EnvConfig
@@ -62,6 +63,12 @@ class DataLake(Construct):
                     id="expire-trash",
                     prefix=TRASH_PREFIX,
                     expiration=Duration.days(config.trash_expiration_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
+                s3.LifecycleRule(
+                    id="expire-map-results",  # the Distributed Map's ResultWriter files: read by nothing
+                    prefix=MAP_RESULTS_PREFIX,
+                    expiration=Duration.days(MAP_RESULTS_EXPIRATION_DAYS),
                     noncurrent_version_expiration=Duration.days(1),
                 ),
                 s3.LifecycleRule(

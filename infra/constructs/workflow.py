@@ -1,4 +1,5 @@
-"""The Standard sync state machine (infra/state_machines/sync.asl.json) and the rule that ends stray runs."""
+"""The Standard sync state machine (infra/state_machines/sync.asl.json), the rule that ends the runs of
+failed executions, and the schedule of the run sweeper."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from functions.core.constants import LOGS_PREFIX, MAP_RESULTS_PREFIX
 from infra.constructs.nag import suppress
+from infra.resources import physical_name
 from infra.stacks.config import EnvConfig
 
 ASL_PATH = Path(__file__).resolve().parents[1] / "state_machines" / "sync.asl.json"
@@ -42,8 +46,10 @@ def substitutions(workflow_function_arn: str, data_bucket: str, map_concurrency:
 
 
 class SyncWorkflow(Construct):
-    """The job-sync state machine, its logs, and an EventBridge rule so a failed, timed-out or aborted
-    execution always reaches the workflow function (step `execution_ended`) and its run ends."""
+    """The job-sync state machine, its logs, an EventBridge rule so a failed, timed-out or aborted
+    execution reaches the workflow function (step `execution_ended`) and its run ends, and a schedule
+    that sweeps runs whose end was never recorded (step `sweep_runs`). Events the function could not take
+    after their retries land in `dead_letters` (alarmed, see infra/constructs/alarms.py)."""
 
     def __init__(
         self,
@@ -72,15 +78,19 @@ class SyncWorkflow(Construct):
             definition_substitutions=substitutions(
                 workflow.function_arn, data_bucket, config.map_concurrency
             ),
+            # execution data is the runs' inputs and outputs (file names, errors): prod keeps it out
             logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=config.state_machine_log_execution_data,
             ),
             tracing_enabled=True,
             removal_policy=config.removal,
         )
         workflow.grant_invoke(self.state_machine)
         # The Distributed Map: it starts child executions of this state machine, watches and stops them,
-        # and reads its item manifest (logs/<project>/<job>/<run>/units.json) from the data bucket.
+        # reads its item manifest (logs/<project>/<job>/<run>/units.json) from the data bucket and writes
+        # its children's results under map-results/ (ResultWriter; the state keeps none of them).
         own_arn = state_machine_arn(self, name)
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[own_arn])
@@ -98,9 +108,14 @@ class SyncWorkflow(Construct):
                 ],
             )
         )
+        bucket_arn = f"arn:{Aws.PARTITION}:s3:::{data_bucket}"
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/{LOGS_PREFIX}*"])
+        )
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[f"arn:{Aws.PARTITION}:s3:::{data_bucket}/logs/*"]
+                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                resources=[f"{bucket_arn}/{MAP_RESULTS_PREFIX}*"],
             )
         )
         suppress(
@@ -111,15 +126,30 @@ class SyncWorkflow(Construct):
             "(CDK grant); log delivery (logs:*LogDelivery*, DescribeResourcePolicies, DescribeLogGroups) and "
             "X-Ray support no resource-level permissions and are granted on '*' by CDK. The Distributed "
             "Map's child executions (execution:<this state machine>/*) are named at run time, and its "
-            "item manifests are per run under the data bucket's logs/ prefix.",
+            "item manifests are per run under the data bucket's logs/ prefix and its result files under "
+            "map-results/ (named by the map run).",
             applies_to=[
                 r"^Resource::<Functions[A-Za-z]*WorkflowFunction[A-F0-9]{8}\.Arn>:\*$",
                 r"^Resource::\*$",
                 r"^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:ingestplane-.+-sync/\*$",
-                r"^Resource::arn:<AWS::Partition>:s3:::<LakeData[A-F0-9]{8}>/logs/\*$",
+                r"^Resource::arn:<AWS::Partition>:s3:::<LakeData[A-F0-9]{8}>/(logs|map-results)/\*$",
             ],
         )
 
+        self.dead_letters = sqs.Queue(
+            self,
+            "EventDeadLetters",
+            queue_name=physical_name(config.name, "workflow-events-dlq"),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        suppress(
+            self.dead_letters,
+            "SQS3",
+            "This queue is itself a dead-letter queue: the failure destination of the EventBridge targets "
+            "that invoke the workflow function (execution ended, run sweeper); it is alarmed when not empty.",
+        )
         self.ended_rule = events.Rule(
             self,
             "ExecutionEnded",
@@ -148,5 +178,27 @@ class SyncWorkflow(Construct):
                 ),
                 retry_attempts=8,
                 max_event_age=Duration.hours(6),
+                dead_letter_queue=self.dead_letters,
+            )
+        )
+        self.sweep_rule = events.Rule(
+            self,
+            "SweepRuns",
+            description="Ends runs whose execution stopped without recording it, or never started",
+            schedule=events.Schedule.rate(Duration.minutes(config.sweep_every_minutes)),
+        )
+        self.sweep_rule.add_target(
+            targets.LambdaFunction(
+                workflow,
+                event=events.RuleTargetInput.from_object(
+                    {
+                        "step": "sweep_runs",
+                        "time": events.EventField.time,
+                        "grace_seconds": config.sweep_grace_minutes * 60,
+                    }
+                ),
+                retry_attempts=2,
+                max_event_age=Duration.minutes(max(1, config.sweep_every_minutes)),
+                dead_letter_queue=self.dead_letters,
             )
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.local.executions import ExecutionWatcher
+from infra.local.executions import ExecutionWatcher, RunSweeper
 from infra.local.gateway import Gateway
 from infra.local.moto_patches import serialize_dynamodb
 from infra.local.poller import SqsPoller
@@ -84,6 +84,7 @@ class LocalCloud:
         self.scheduler: LocalScheduler | None = None
         self.lambdas: InProcessLambdas | None = None
         self.watcher: ExecutionWatcher | None = None
+        self.sweeper: RunSweeper | None = None
         self.resources: Provisioned | None = None
         self.env: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
@@ -171,6 +172,15 @@ class LocalCloud:
                 self.aws_endpoint, self.resources.state_machine_arn, self.env_name, self.region
             )
             self.watcher.start()
+            # The run sweeper's schedule, on the local clock.
+            self.sweeper = RunSweeper(
+                self.config.sweep_grace_minutes * 60,
+                self.env_name,
+                self.region,
+                interval=self.config.sweep_every_minutes * 60,
+                clock=self.clock,
+            )
+            self.sweeper.start()
         if self.schedule:
             self.scheduler = LocalScheduler(
                 self.aws_endpoint,
@@ -184,7 +194,7 @@ class LocalCloud:
         return self
 
     def stop(self) -> None:
-        for part in (self.scheduler, self.watcher, self.poller, self.gateway):
+        for part in (self.scheduler, self.sweeper, self.watcher, self.poller, self.gateway):
             if part is not None:
                 part.stop()
         if self.lambdas is not None:

@@ -56,6 +56,8 @@ class LocalConfig:
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     cors_max_age: int = 3600  # the HTTP API's preflight max age (infra/constructs/api.py)
     map_concurrency: int = DEFAULT_MAP_CONCURRENCY
+    sweep_every_minutes: int = 1  # the run sweeper's schedule (infra/constructs/workflow.py)
+    sweep_grace_minutes: int = 15
 
 
 def load_config(env_name: str = "local", path: Path = CDK_JSON) -> LocalConfig:
@@ -69,6 +71,8 @@ def load_config(env_name: str = "local", path: Path = CDK_JSON) -> LocalConfig:
         cors_origins=tuple(entry.get("cors_origins") or DEFAULT_CORS_ORIGINS),
         cors_max_age=int(entry.get("cors_max_age", 3600)),
         map_concurrency=int(entry.get("map_concurrency", DEFAULT_MAP_CONCURRENCY)),
+        sweep_every_minutes=int(entry.get("sweep_every_minutes", 1)),
+        sweep_grace_minutes=int(entry.get("sweep_grace_minutes", 15)),
     )
 
 

@@ -8,6 +8,8 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from infra.routes import FAMILIES
+
 _RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -44,6 +46,14 @@ class EnvConfig:
     cookie_secure: bool
     # Buckets outside the data bucket that S3 source connectors may read (names; empty: none).
     source_buckets: tuple[str, ...] = ()
+    # Prod logs the state machine's events without their input and output (run data, file names).
+    state_machine_log_execution_data: bool = True
+    # Concurrency reserved for each API function (family -> executions): ingestion can never take it.
+    # Empty: none (an account's first quota is often 10, too small to reserve from).
+    api_reserved_concurrency: tuple[tuple[str, int], ...] = ()
+    ingest_max_concurrency: int = 2  # the SQS trigger's MaximumConcurrency (2..1000)
+    sweep_every_minutes: int = 5  # the run sweeper's schedule
+    sweep_grace_minutes: int = 15  # a run younger than this is never swept (its start may be under way)
 
     @classmethod
     def from_context(cls, name: str, environments: dict[str, Any]) -> EnvConfig:
@@ -67,6 +77,11 @@ class EnvConfig:
             noncurrent_version_expiration_days=int(raw["noncurrent_version_expiration_days"]),
             cookie_secure=bool(raw["cookie_secure"]),
             source_buckets=tuple(raw.get("source_buckets", ())),
+            state_machine_log_execution_data=bool(raw["state_machine_log_execution_data"]),
+            api_reserved_concurrency=tuple(sorted((raw.get("api_reserved_concurrency") or {}).items())),
+            ingest_max_concurrency=int(raw["ingest_max_concurrency"]),
+            sweep_every_minutes=int(raw["sweep_every_minutes"]),
+            sweep_grace_minutes=int(raw["sweep_grace_minutes"]),
         )
         cfg.validate()
         return cfg
@@ -83,10 +98,29 @@ class EnvConfig:
             raise ValueError(f"{self.name}: source_buckets must be plain bucket names")
         if self.auto_delete_objects and self.removal_policy == "retain":
             raise ValueError(f"{self.name}: auto_delete_objects needs removal_policy 'destroy'")
+        if any(
+            f not in FAMILIES or not isinstance(n, int) or n < 1 for f, n in self.api_reserved_concurrency
+        ):
+            raise ValueError(
+                f"{self.name}: api_reserved_concurrency maps API functions {FAMILIES} to positive integers"
+            )
+        if not 2 <= self.ingest_max_concurrency <= 1000:
+            raise ValueError(f"{self.name}: ingest_max_concurrency must be 2..1000 (SQS event source limit)")
+        if self.sweep_every_minutes < 1 or self.sweep_grace_minutes < 1:
+            raise ValueError(f"{self.name}: sweep_every_minutes and sweep_grace_minutes must be >= 1")
 
     @property
     def removal(self) -> RemovalPolicy:
-        return RemovalPolicy.RETAIN if self.removal_policy == "retain" else RemovalPolicy.DESTROY
+        """`retain` keeps a resource on stack deletion and replacement, but not when the operation that
+        created it rolls back (CloudFormation's RetainExceptOnCreate): a failed first deploy leaves no
+        named table, bucket, log group, pool or state machine behind to clash with the next one."""
+        if self.removal_policy == "retain":
+            return RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+        return RemovalPolicy.DESTROY
+
+    def reserved_concurrency(self, function: str) -> int | None:
+        """The executions reserved for `function`, None when it has no reservation."""
+        return dict(self.api_reserved_concurrency).get(function)
 
     @property
     def log_retention(self) -> logs.RetentionDays:

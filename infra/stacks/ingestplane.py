@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.constructs.alarms import DeadLetterAlarms
 from infra.constructs.api import HttpApi
 from infra.constructs.functions import Functions
 from infra.constructs.ingest_queue import IngestQueue
@@ -61,6 +62,12 @@ class IngestPlaneStack(Stack):
             data_bucket=self.lake.bucket.bucket_name,
         )
         self.http = HttpApi(self, "Http", config=config, functions=self.functions.by_name)
+        self.alarms = DeadLetterAlarms(
+            self,
+            "Alarms",
+            config=config,
+            queues={"ingest": self.ingest.dead_letters, "workflow-events": self.workflow.dead_letters},
+        )
         self._suppress_cdk_internals()
 
         CfnOutput(self, "ApiUrl", value=self.http.url)
@@ -69,6 +76,7 @@ class IngestPlaneStack(Stack):
         CfnOutput(self, "UserPoolClientId", value=self.users.client.user_pool_client_id)
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "IngestQueueUrl", value=self.ingest.queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
 
     def _suppress_cdk_internals(self) -> None:
         """CDK's own singleton Lambdas (bucket notifications, auto-delete objects) are not ours to shape."""

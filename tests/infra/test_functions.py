@@ -176,6 +176,26 @@ def test_glue_only_for_functions_that_write_tables_and_s3_only_by_prefix(dev):
     assert not any(s for s in role_statements(dev, "auth") if any(a.startswith("s3:") for a in actions_of(s)))
 
 
+def test_api_functions_reserve_concurrency_from_cdk_json_and_ingestion_is_capped(dev, prod):
+    """Ingestion (the SQS trigger, the Map's children) cannot take the API functions' executions: prod
+    reserves theirs; every environment caps the ingest trigger's concurrency (the Map's is
+    map_concurrency)."""
+    from infra.app import cdk_json_context
+
+    environments = cdk_json_context()["environments"]
+    reserved = environments["prod"]["api_reserved_concurrency"]
+    assert set(reserved) == set(FAMILIES)
+    for name in ALL:
+        props = prod.resources[function_id(prod, name)]["Properties"]
+        assert props.get("ReservedConcurrentExecutions") == reserved.get(name), name
+        # dev reserves none (a new account's quota is too small to reserve from: see the README)
+        assert "ReservedConcurrentExecutions" not in dev.resources[function_id(dev, name)]["Properties"]
+    for synth in (dev, prod):
+        (mapping,) = synth.of_type("AWS::Lambda::EventSourceMapping").values()
+        cap = environments[synth.env_name]["ingest_max_concurrency"]
+        assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": cap}
+
+
 # --- what gets deployed: code + layers under Lambda's unzipped limit, and only the code each function needs
 
 

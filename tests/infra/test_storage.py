@@ -67,6 +67,9 @@ def test_data_bucket_lifecycle_aborts_multipart_and_expires_trash(dev):
     assert abort[0].get("Prefix") in (None, "")  # every key, uploads/ included
     trash = [r for r in rules if r.get("Prefix") == "trash/"]
     assert trash and trash[0]["ExpirationInDays"] == 30 and trash[0]["Status"] == "Enabled"
+    # the Distributed Map's ResultWriter files: read by nothing, kept a week
+    (results,) = [r for r in rules if r.get("Prefix") == "map-results/"]
+    assert results["ExpirationInDays"] == 7 and results["Status"] == "Enabled"
 
 
 def test_data_bucket_cors_allows_presigned_put_and_exposes_etag(dev):
@@ -142,18 +145,60 @@ def test_ingest_event_source_mapping_reports_batch_item_failures(dev):
     dev.template.resource_count_is("AWS::Lambda::EventSourceMapping", 1)
 
 
-@pytest.mark.parametrize(
-    "cfn_type", ["AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Cognito::UserPool", "AWS::Logs::LogGroup"]
-)
-def test_prod_retains_and_dev_destroys(dev, prod, cfn_type):
+NAMED_STATEFUL = [
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+    "AWS::Cognito::UserPool",
+    "AWS::Logs::LogGroup",
+    "AWS::StepFunctions::StateMachine",
+]
+
+
+@pytest.mark.parametrize("cfn_type", NAMED_STATEFUL)
+def test_prod_retains_except_when_its_creation_rolls_back_and_dev_destroys(dev, prod, cfn_type):
+    """Prod keeps its named resources on stack deletion and replacement, but a failed first create
+    deletes them (RetainExceptOnCreate): kept, they would make every later deploy fail on their names."""
+    assert prod.of_type(cfn_type)
     for resource in prod.of_type(cfn_type).values():
-        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
+        assert resource["UpdateReplacePolicy"] == "Retain"
     for resource in dev.of_type(cfn_type).values():
         assert resource["DeletionPolicy"] == "Delete"
 
 
-def test_prod_tables_have_deletion_protection_and_dev_auto_deletes_objects(dev, prod):
+def test_deletion_protection_is_off_at_create_and_dev_auto_deletes_objects(dev, prod):
+    """DynamoDB and Cognito refuse to delete a protected table or pool, so the rollback of a failed first
+    create could not remove them: cdk.json leaves it off, and the README has prod turn it on
+    (`deletion_protection`) once that first deploy has succeeded."""
+    from infra.app import cdk_json_context
+
+    assert cdk_json_context()["environments"]["prod"]["deletion_protection"] is False
     for table in prod.of_type("AWS::DynamoDB::Table").values():
-        assert table["Properties"]["DeletionProtectionEnabled"] is True
+        assert table["Properties"]["DeletionProtectionEnabled"] is False
+    (pool,) = prod.of_type("AWS::Cognito::UserPool").values()
+    assert pool["Properties"]["DeletionProtection"] == "INACTIVE"
     assert prod.of_type("Custom::S3AutoDeleteObjects") == {}
     assert len(dev.of_type("Custom::S3AutoDeleteObjects")) == 2
+
+
+def test_every_dead_letter_queue_has_an_alarm_to_the_alarm_topic(dev):
+    """A message in a DLQ is work given up on (an upload not ingested, a run's end not delivered): one
+    message raises the alarm, published to the topic the stack outputs for subscriptions."""
+    queues = {k: v["Properties"]["QueueName"] for k, v in dev.of_type("AWS::SQS::Queue").items()}
+    dead_letters = {k for k, name in queues.items() if name.endswith("-dlq")}
+    assert {queues[k] for k in dead_letters} == {
+        "ingestplane-dev-ingest-dlq",
+        "ingestplane-dev-workflow-events-dlq",
+    }
+    (topic_id,) = dev.of_type("AWS::SNS::Topic")
+    alarmed = set()
+    for alarm in dev.of_type("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        (dimension,) = props["Dimensions"]
+        alarmed.add(dimension["Value"]["Fn::GetAtt"][0])
+        assert props["MetricName"] == "ApproximateNumberOfMessagesVisible" and props["Threshold"] == 1
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert props["AlarmActions"] == [{"Ref": topic_id}]
+    assert alarmed == dead_letters
+    outputs = dev.template.to_json()["Outputs"]
+    assert outputs["AlarmTopicArn"]["Value"] == {"Ref": topic_id}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from infra.constructs.workflow import ASL_PATH, PLACEHOLDERS
-from tests.infra.helpers import function_id, mentions
+from tests.infra.helpers import actions_of, function_id, mentions, role_statements
 
 LAMBDA_ERRORS = {
     "Lambda.ServiceException",
@@ -27,20 +28,37 @@ def test_asl_uses_exactly_the_three_placeholders():
 STEPS = {
     "MarkRunning": "mark_running",
     "Plan": "plan",
-    "IngestUnit": "ingest_unit",
+    "IngestUnitInline": "ingest_unit",
+    "IngestUnitDistributed": "ingest_unit",
     "Commit": "commit",
     "MarkSucceeded": "mark_succeeded",
     "MarkFailed": "mark_failed",
 }
+UNIT_STATES = ("IngestUnitInline", "IngestUnitDistributed")
+PAYLOAD_LIMIT = 256 * 1024  # Step Functions' limit on a state's input, output and result (bytes)
+
+
+def states_of(machine: dict) -> list[tuple[str, dict]]:
+    """Every state of a machine, nested ones (Map processors, Parallel branches) included, as a list:
+    names may repeat here, which a dict would hide."""
+    found = []
+    for name, state in machine["States"].items():
+        found.append((name, state))
+        for inner in [state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", [])]:
+            if inner:
+                found += states_of(inner)
+    return found
 
 
 def all_tasks(asl: dict) -> dict[str, dict]:
-    """Every Task state, including those inside the Maps' item processors."""
-    found = dict(tasks(asl))
-    for state in asl["States"].values():
-        if state["Type"] == "Map":
-            found.update(tasks(state["ItemProcessor"]))
-    return found
+    """Every Task state, including those inside the Maps' item processors (names are unique: see below)."""
+    return {name: state for name, state in states_of(asl) if state["Type"] == "Task"}
+
+
+def test_state_names_are_unique_in_the_whole_machine(asl):
+    """Step Functions refuses a definition where two states share a name, even in different Maps."""
+    names = [name for name, _ in states_of(asl)]
+    assert sorted(names) == sorted(set(names)), [n for n in set(names) if names.count(n) > 1]
 
 
 def test_asl_flow_plan_map_commit(asl):
@@ -108,7 +126,7 @@ def test_every_task_retries_lambda_and_transient_errors_with_full_jitter_and_cat
         assert LAMBDA_ERRORS | {"TransientError"} <= covered, name
         for r in retry:
             assert r["JitterStrategy"] == "FULL" and r["BackoffRate"] > 1 and r["MaxAttempts"] >= 3
-        if name == "IngestUnit":
+        if name in UNIT_STATES:
             assert "Catch" not in state  # a failed unit fails its Map, whose Catch goes to MarkFailed
             continue
         (catch,) = state["Catch"]
@@ -134,7 +152,74 @@ def test_state_machine_role_can_run_the_distributed_map(dev):
     assert mentions(by_action["states:StartExecution"], ":stateMachine:ingestplane-dev-sync")
     assert mentions(by_action["states:StopExecution"], ":execution:ingestplane-dev-sync/*")
     assert mentions(by_action["s3:GetObject"], "/logs/*")
-    assert "s3:PutObject" not in by_action
+    # the ResultWriter writes the children's results under map-results/, and nowhere else
+    assert by_action["s3:PutObject"] and all(mentions(r, "/map-results/*") for r in by_action["s3:PutObject"])
+
+
+def test_distributed_map_writes_its_results_to_s3(asl):
+    """Without a ResultWriter the children's outputs come back as one array in the state, which passes
+    256 KiB near 10,000 units (States.DataLimitExceeded); with it they go to the run's folder in S3."""
+    from functions.core.constants import MAP_RESULTS_PREFIX
+
+    distributed = asl["States"]["IngestUnitsDistributed"]
+    assert distributed["ResultWriter"] == {
+        "Resource": "arn:aws:states:::s3:putObject",
+        # static: CDK and the local cloud substitute the bucket, and the prefix is the one a lifecycle
+        # rule expires (the files are the Map Run's, named by its id; nothing reads them)
+        "Parameters": {"Bucket": "${DataBucket}", "Prefix": MAP_RESULTS_PREFIX.rstrip("/")},
+    }
+    assert distributed["ResultPath"] is None
+
+
+def _path(document: dict, path: str):
+    """A JSONPath of the `$.a.b` kind, as the ASL uses them here."""
+    value = document
+    for part in path.removeprefix("$.").split("."):
+        value = value[part]
+    return value
+
+
+def _map_result(state: dict, child_output: dict, units: int) -> object:
+    """What Step Functions assembles as a Distributed Map's result (before ResultPath applies): with a
+    ResultWriter, the Map Run's summary (its children's outputs are written to S3); without one, the
+    array of every child execution's output."""
+    if "ResultWriter" not in state:
+        return [child_output] * units
+    run_id = "0" * 36
+    return {
+        "MapRunArn": f"arn:aws:states:us-east-1:123456789012:mapRun:ingestplane-prod-sync/{run_id}:{run_id}",
+        "ResultWriterDetails": {"Bucket": "b" * 63, "Key": "k" * 200 + f"/{run_id}/manifest.json"},
+    }
+
+
+def test_a_plan_of_50000_units_stays_under_the_payload_limit(asl):
+    """50,000 work units (say a full refresh of 50,000 files of 64 MiB or more, one unit each) through the
+    Distributed Map: the Plan step's output, each child's output and the Map's result all stay under
+    256 KiB. Without the ResultWriter the result alone would be about 1.2 MB."""
+    units = 50_000
+    ids = {"project_id": "p" * 32, "job_id": "j" * 32}
+    run = {"run_id": "isj-" + "r" * 20, "trigger": "schedule", "started_by": "scheduler"}
+    prefix = f"logs/{ids['project_id']}/{ids['job_id']}/{run['run_id']}/"
+    plan_output = {  # what functions.workflow.sync.plan returns for a distributed plan
+        "job": ids,
+        "run": run,
+        "config": {"data_bucket": "b" * 63, "map_concurrency": 40},
+        "plan": {
+            "manifest_key": prefix + "units.json",
+            "unit_count": units,
+            "streams": 100,
+            "distributed": True,
+            "units": [],
+        },
+    }
+    distributed = asl["States"]["IngestUnitsDistributed"]
+    (unit_state,) = distributed["ItemProcessor"]["States"].values()
+    # the last child's output: its ResultSelector over the workflow function's answer ({"unit": ...})
+    answer = {"Payload": {"unit": {"index": units - 1}}}
+    child_output = {k.removesuffix(".$"): _path(answer, v) for k, v in unit_state["ResultSelector"].items()}
+    result = _map_result(distributed, child_output, units)
+    for payload in (plan_output, child_output, result):
+        assert len(json.dumps(payload, separators=(",", ":")).encode()) < PAYLOAD_LIMIT
 
 
 def _walk(node):
@@ -163,18 +248,61 @@ def test_state_machine_standard_with_substitutions_logs_and_tracing(dev):
     assert subs["WorkflowFunctionArn"] == {"Fn::GetAtt": [function_id(dev, "workflow"), "Arn"]}
     assert subs["MapConcurrency"] == "10"
     assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is True  # dev may log run data
     assert props["TracingConfiguration"] == {"Enabled": True}
 
 
-def test_execution_ended_rule_targets_the_workflow_function(dev):
-    (rule,) = dev.of_type("AWS::Events::Rule").values()
-    pattern = rule["Properties"]["EventPattern"]
+def test_prod_state_machine_logs_carry_no_execution_data(prod):
+    (machine,) = prod.of_type("AWS::StepFunctions::StateMachine").values()
+    logging = machine["Properties"]["LoggingConfiguration"]
+    assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is False
+
+
+def _rule(synth, kind: str) -> dict:
+    """The execution-ended rule (kind "pattern") or the sweeper's schedule (kind "schedule")."""
+    key = {"pattern": "EventPattern", "schedule": "ScheduleExpression"}[kind]
+    (rule,) = [r["Properties"] for r in synth.of_type("AWS::Events::Rule").values() if key in r["Properties"]]
+    return rule
+
+
+def _dead_letter_queue_name(synth, target: dict) -> str:
+    queue_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    return synth.resources[queue_id]["Properties"]["QueueName"]
+
+
+def test_execution_ended_rule_targets_the_workflow_function_with_a_failure_destination(dev):
+    rule = _rule(dev, "pattern")
+    pattern = rule["EventPattern"]
     assert pattern["source"] == ["aws.states"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
     assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
-    (target,) = rule["Properties"]["Targets"]
+    (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [function_id(dev, "workflow"), "Arn"]}
     assert '"step":"execution_ended"' in target["InputTransformer"]["InputTemplate"]
+    # an event the function could not take after its retries is kept, not dropped (and alarmed)
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 3
+    assert _dead_letter_queue_name(dev, target) == "ingestplane-dev-workflow-events-dlq"
+
+
+def test_the_run_sweeper_runs_on_a_schedule_from_cdk_json(dev, prod):
+    for synth in (dev, prod):
+        rule = _rule(synth, "schedule")
+        assert rule["ScheduleExpression"] == "rate(5 minutes)"
+        (target,) = rule["Targets"]
+        assert target["Arn"] == {"Fn::GetAtt": [function_id(synth, "workflow"), "Arn"]}
+        transformer = target["InputTransformer"]
+        assert transformer["InputPathsMap"] == {"time": "$.time"}
+        assert json.loads(transformer["InputTemplate"].replace("<time>", '"t"')) == {
+            "step": "sweep_runs",
+            "time": "t",
+            "grace_seconds": 900,
+        }
+        assert _dead_letter_queue_name(synth, target) == f"ingestplane-{synth.env_name}-workflow-events-dlq"
+    # the sweeper asks Step Functions whether a run's execution still runs
+    statements = role_statements(dev, "workflow")
+    described = [s for s in statements if "states:DescribeExecution" in actions_of(s)]
+    assert described and all(mentions(s["Resource"], ":execution:ingestplane-dev-sync:*") for s in described)
+    assert not any("states:StartExecution" in actions_of(s) for s in statements)
 
 
 def test_scheduler_group_and_role(dev):

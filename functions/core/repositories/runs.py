@@ -3,6 +3,7 @@
 PROJECT#<id> / RUN#<run id>     a run: state, times, trigger, stats, per-table and per-file counts
     gsi1: PROJECT#<id>#JOB#<jid>#RUNS / <created_at>#<run id>   a job's runs, newest first (ScanIndexForward
     false)
+    gsi2: RUNS#ACTIVE / <created_at>#<run id>   only while queued or running (a sparse index): the sweeper
 PROJECT#<id> / JOB#<jid>        the job (owned by repositories/jobs.py's JobRecord); runs write only
                                 current_run_id, current_execution_arn, last_run_time, last_run_state,
                                 last_run_id and sync_state_key, always with UpdateItem actions
@@ -24,6 +25,7 @@ from .connectors import JOBS_TABLE_ENV
 from .projects import project_pk
 
 RUN_PREFIX = "RUN#"
+ACTIVE_RUNS = "RUNS#ACTIVE"  # gsi2pk of every run that has not ended
 
 
 def run_key(project_id: str, run_id: str) -> tuple[str, str]:
@@ -44,6 +46,15 @@ class JobRunsIndex(GlobalSecondaryIndex["RunRecord"]):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class ActiveRunsIndex(GlobalSecondaryIndex["RunRecord"]):
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
 class RunRecord(Model):
     """One run of a job: an ingest job."""
 
@@ -52,6 +63,8 @@ class RunRecord(Model):
     sk = UnicodeAttribute(range_key=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute(null=True)  # ACTIVE_RUNS while queued or running, removed when it ends
+    gsi2sk = UnicodeAttribute(null=True)
     entity = UnicodeAttribute(default="run")
     run_id = UnicodeAttribute()
     project_id = UnicodeAttribute()
@@ -72,6 +85,7 @@ class RunRecord(Model):
     tables_key = UnicodeAttribute(null=True)  # S3 key of the tables JSON when too big for the item
     cancelled_by = UnicodeAttribute(null=True)
     by_job = JobRunsIndex()
+    active = ActiveRunsIndex()
 
 
 class RunJob(Model):

@@ -30,7 +30,7 @@ from ..constants import LOGS_PREFIX
 from ..errors import Conflict, Invalid, NotFound
 from ..pagination import decode_cursor, encode_cursor, page_size, query_page
 from ..repositories.base import condition_failed, now_iso
-from ..repositories.runs import RunJob, RunRecord, job_runs_key, run_key
+from ..repositories.runs import ACTIVE_RUNS, RunJob, RunRecord, job_runs_key, run_key
 from ..settings import get_settings
 
 log = logging.getLogger("ingestplane.runs")
@@ -198,6 +198,8 @@ def _new_record(
         *run_key(project_id, run_id),
         gsi1pk=job_runs_key(project_id, job.job_id),
         gsi1sk=f"{ts}#{run_id}",
+        gsi2pk=ACTIVE_RUNS,  # until it ends: the sweeper finds it there
+        gsi2sk=f"{ts}#{run_id}",
         run_id=run_id,
         project_id=project_id,
         job_id=job.job_id,
@@ -274,6 +276,7 @@ def cancel_run(project_id: str, job_id: str, *, by: str) -> dict[str, Any]:
                 RunRecord.runtime_ms.set(_ms_between(record.start_time or record.created_at, ended)),
                 RunRecord.error.set(f"cancelled by {by}"),
                 RunRecord.cancelled_by.set(by),
+                *_inactive(),
             ],
             condition=RunRecord.state.is_in(*ACTIVE) & (RunRecord.committing != True),  # noqa: E712
         )
@@ -414,6 +417,7 @@ def finish_run(
         RunRecord.state.set(state),
         RunRecord.end_time.set(ended),
         RunRecord.runtime_ms.set(_ms_between(record.start_time or record.created_at, ended)),
+        *_inactive(),
     ]
     if error:
         actions.append(RunRecord.error.set(error[:2000]))
@@ -437,6 +441,39 @@ def finish_run(
         return False
     _release(project_id, job_id, run_id, state, ended)
     return True
+
+
+def _inactive() -> list[Action]:
+    """An ended run leaves the index of active runs."""
+    return [RunRecord.gsi2pk.remove(), RunRecord.gsi2sk.remove()]
+
+
+def runs_active_since_before(cutoff: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Runs queued or running that started before `cutoff` (ISO time), oldest first: the sweeper's
+    candidates, with the ARN their execution has (a manual run's is named by its run id)."""
+    found = RunRecord.active.query(ACTIVE_RUNS, range_key_condition=RunRecord.gsi2sk < cutoff, limit=limit)
+    return [
+        {
+            "project_id": r.project_id,
+            "job_id": r.job_id,
+            "run_id": r.run_id,
+            "state": r.state,
+            "execution_arn": r.execution_arn or _execution_arn(r.run_id),
+        }
+        for r in found
+    ]
+
+
+def describe_execution(execution_arn: str | None) -> dict[str, Any] | None:
+    """The execution (status, input, error, cause), None when it does not exist (it never started)."""
+    if not execution_arn:
+        return None
+    try:
+        return aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return None
+        raise
 
 
 def error_message(error: Any) -> str:

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from functions.core import aws
+from functions.core.constants import MAP_RESULTS_PREFIX
 from functions.core.errors import Conflict, NotFound
 from functions.core.services import runs
 from tests.integration.files import avro_bytes, csv_bytes, gzip_csv_bytes, jsonl_bytes, parquet_bytes
@@ -334,6 +335,12 @@ def test_many_units_go_through_the_distributed_map(make_job, monkeypatch):
         e["stateEnteredEventDetails"]["name"] for e in history["events"] if "stateEnteredEventDetails" in e
     ]
     assert "IngestUnitsDistributed" in entered and "IngestUnitsInline" not in entered
+    # the children's outputs went to S3 (ResultWriter), not into the state: the Map Run's manifest
+    sfn = aws.client("stepfunctions")
+    (map_run,) = sfn.list_map_runs(executionArn=runs._execution_arn(run["id"]))["mapRuns"]
+    key = f"{MAP_RESULTS_PREFIX}{map_run['mapRunArn'].rsplit(':', 1)[-1]}/manifest.json"
+    manifest = aws.client("s3").get_object(Bucket=local_cloud_bucket(), Key=key)["Body"].read()
+    assert json.loads(manifest)["MapRunArn"] == map_run["mapRunArn"]
 
 
 def test_small_files_share_units_and_a_bad_one_fails_alone(make_job, monkeypatch):
