@@ -33,7 +33,7 @@ layers: $(VENV)
 run: $(VENV)
 	$(PY) -m infra.local
 
-test: $(VENV) layers
+test: $(VENV) layers node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)
