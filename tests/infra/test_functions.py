@@ -185,11 +185,17 @@ def test_api_functions_reserve_concurrency_from_cdk_json_and_ingestion_is_capped
     environments = cdk_json_context()["environments"]
     reserved = environments["prod"]["api_reserved_concurrency"]
     assert set(reserved) == set(FAMILIES)
+
+    def by_name(synth) -> dict[str, dict]:
+        functions = synth.of_type("AWS::Lambda::Function").values()
+        return {f["Properties"].get("FunctionName"): f["Properties"] for f in functions}
+
+    prod_functions, dev_functions = by_name(prod), by_name(dev)
     for name in ALL:
-        props = prod.resources[function_id(prod, name)]["Properties"]
+        props = prod_functions[f"ingestplane-prod-{name}"]
         assert props.get("ReservedConcurrentExecutions") == reserved.get(name), name
         # dev reserves none (a new account's quota is too small to reserve from: see the README)
-        assert "ReservedConcurrentExecutions" not in dev.resources[function_id(dev, name)]["Properties"]
+        assert "ReservedConcurrentExecutions" not in dev_functions[f"ingestplane-dev-{name}"]
     for synth in (dev, prod):
         (mapping,) = synth.of_type("AWS::Lambda::EventSourceMapping").values()
         cap = environments[synth.env_name]["ingest_max_concurrency"]

@@ -448,10 +448,11 @@ def _inactive() -> list[Action]:
     return [RunRecord.gsi2pk.remove(), RunRecord.gsi2sk.remove()]
 
 
-def runs_active_since_before(cutoff: str, limit: int = 100) -> list[dict[str, Any]]:
+def runs_active_since_before(cutoff: str) -> list[dict[str, Any]]:
     """Runs queued or running that started before `cutoff` (ISO time), oldest first: the sweeper's
-    candidates, with the ARN their execution has (a manual run's is named by its run id)."""
-    found = RunRecord.active.query(ACTIVE_RUNS, range_key_condition=RunRecord.gsi2sk < cutoff, limit=limit)
+    candidates, with the ARN their execution has (a manual run's is named by its run id). All of them:
+    a cap would let long runs that still execute hide the stuck ones behind them."""
+    found = RunRecord.active.query(ACTIVE_RUNS, range_key_condition=RunRecord.gsi2sk < cutoff)
     return [
         {
             "project_id": r.project_id,
