@@ -227,7 +227,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         StreamSchema,
         infer_schema,
         is_transient,
-        open_source,
+        open_object,
         plan_units,
     )
 
@@ -270,7 +270,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         ) -> tuple[dict[str, Any], Any, str, str, str | None, list[dict[str, Any]]]:
             """(file, Source or None, fmt, compression, error, pieces): its format and its split."""
             try:
-                src = open_source(f"s3://{cfg.bucket}/{f['key']}", filesystem=fs)
+                src = open_object(cfg.bucket, f["key"], filesystem=fs)
                 fmt, comp = s3_source.detect_file(src, cfg)
             except Exception as exc:  # noqa: BLE001 - an unreadable file becomes a unit that counts its error
                 if is_transient(exc):
@@ -425,7 +425,7 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
         WorkUnit,
         ingest_file,
         is_transient,
-        open_source,
+        open_object,
     )
     from functions.engine.stats import FileStats
 
@@ -443,7 +443,7 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
     schema = StreamSchema.from_list(stream["columns"])
     dest = stream["destination"]
     job = _job(job_ref)
-    _, _, fs = _source_access(project_id, job.source_id)
+    cfg, _, fs = _source_access(project_id, job.source_id)
     lake_fs = _lake_fs()
     if dest["kind"] == "iceberg":
         sink: Any = IcebergTableWriter(
@@ -462,7 +462,7 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
         unit = WorkUnit.from_dict(entry["unit"])
         mark = sink.mark()
         try:
-            source = open_source(unit.uri, filesystem=fs)
+            source = open_object(cfg.bucket, entry["key"], filesystem=fs)
             if unit.fmt == "auto":
                 stats = ingest_file(
                     source, schema, sink, fmt="auto", compression=unit.compression,

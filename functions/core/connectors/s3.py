@@ -264,15 +264,13 @@ def _checks(cfg: S3SourceV1, ctx: CheckContext) -> list[Check]:
         return f"{len(files)}{'+' if len(files) >= 1000 else ''} matching files under {_where(cfg)}"
 
     def file_readable() -> str:
-        from functions.engine import open_source
+        from functions.engine import EngineError, open_object
 
         first = state["files"][0]
         try:
-            src = open_source(
-                f"s3://{cfg.bucket}/{first.key}", filesystem=source_filesystem(state["session"], cfg, ctx)
-            )
+            src = open_object(cfg.bucket, first.key, filesystem=source_filesystem(state["session"], cfg, ctx))
             src.head(16)
-        except PROBE_ERRORS as exc:
+        except (EngineError, *PROBE_ERRORS) as exc:
             raise CheckFailed(f"cannot read s3://{cfg.bucket}/{first.key}: {exc}") from None
         state["source"] = src
         return f"s3://{cfg.bucket}/{first.key} is readable ({first.size} bytes)"
@@ -327,7 +325,7 @@ def suggest_cursor(columns: list[dict[str, str]]) -> str | None:
 
 
 def _discover(cfg: S3SourceV1, ctx: CheckContext) -> dict[str, Any]:
-    from functions.engine import EngineError, infer_schema, open_source
+    from functions.engine import EngineError, infer_schema, open_object
 
     try:
         session = source_session(cfg, ctx)
@@ -363,7 +361,7 @@ def _discover(cfg: S3SourceV1, ctx: CheckContext) -> dict[str, Any]:
         stream_problems = []
         for f in newest:
             try:
-                src = open_source(f"s3://{cfg.bucket}/{f.key}", filesystem=fs)
+                src = open_object(cfg.bucket, f.key, filesystem=fs)
                 fmt, compression = detect_file(src, cfg)
             except (CheckFailed, EngineError, OSError) as exc:
                 stream_problems.append(f"{f.key}: {exc}")
