@@ -98,15 +98,8 @@ def _lake_fs() -> Any:
 
 
 def _ctx(project_id: str) -> CheckContext:
-    s = get_settings()
-    return CheckContext(
-        project_id=project_id,
-        env_name=s.env_name,
-        region=s.region,
-        data_bucket=s.data_bucket,
-        endpoint_url=s.endpoint_url,
-        deadline=float("inf"),
-    )
+    """The project's context (its external id, this environment's buckets), without a deadline."""
+    return connector_service._ctx(project_id, deadline=float("inf"))
 
 
 # ---------------------------------------------------------------- the job, its source and destination

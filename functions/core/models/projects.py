@@ -25,6 +25,13 @@ class ProjectOut(BaseModel):
     name: str
     description: str
     role: Role
+    external_id: str = Field(
+        description="What this project's source roles trust: the service assumes a source's role_arn with "
+        "it (generated per project, never chosen by a user; see the README's security section)"
+    )
+    source_principal: str | None = Field(
+        None, description="The principal a source role's trust policy names (with the external id)"
+    )
     created_by: str
     updated_by: str
     created_at: str

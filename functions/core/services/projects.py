@@ -28,6 +28,7 @@ from ..repositories.projects import (
     ApiKeyRecord,
     MemberRecord,
     ProjectAdminCount,
+    ProjectExternalId,
     ProjectNameClaim,
     ProjectRecord,
     project_pk,
@@ -43,6 +44,8 @@ def _project_out(record: ProjectRecord, role: Role) -> ProjectOut:
         name=record.name,
         description=record.description,
         role=role,
+        external_id=record.external_id or external_id(record.project_id),
+        source_principal=get_settings().source_principal or None,
         created_by=record.created_by,
         updated_by=record.updated_by,
         created_at=record.created_at,
@@ -65,6 +68,32 @@ def _require_user(caller: Caller, action: str) -> None:
         raise Forbidden(f"API keys cannot {action}; sign in as a user")
 
 
+def new_external_id() -> str:
+    return secrets.token_hex(16)
+
+
+def external_id(project_id: str) -> str:
+    """The project's external id (what its source roles trust), made once for a project that has none."""
+    try:
+        record = ProjectRecord.get(project_pk(project_id), "META")
+    except DoesNotExist:
+        raise NotFound() from None
+    if record.external_id:
+        return record.external_id
+    view = ProjectExternalId(project_pk(project_id), "META")
+    try:  # the first writer wins: every reader then sees the same id
+        view.update(
+            actions=[ProjectExternalId.external_id.set(new_external_id())],
+            condition=ProjectExternalId.pk.exists() & ProjectExternalId.external_id.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+    view.refresh(consistent_read=True)
+    assert view.external_id
+    return view.external_id
+
+
 # ---------------------------------------------------------------- projects
 
 
@@ -84,6 +113,7 @@ def create_project(caller: Caller, body: ProjectCreate) -> ProjectOut:
         created_at=ts,
         updated_at=ts,
         admin_count=1,
+        external_id=new_external_id(),
     )
     member = _member_record(project_id, caller.username, Role.admin, caller.username, ts)
     claim = ProjectNameClaim(*ProjectNameClaim.key(caller.username, body.name), project_id=project_id)
