@@ -20,6 +20,7 @@ class Settings(BaseModel):
     jobs_table: str = Field(alias="JOBS_TABLE")
     sync_sessions_table: str = Field(alias="SYNC_SESSIONS_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    revoked_tokens_table: str = Field(alias="REVOKED_TOKENS_TABLE")
     data_bucket: str = Field(alias="DATA_BUCKET")
     user_pool_id: str = Field(alias="USER_POOL_ID")
     user_pool_client_id: str = Field(alias="USER_POOL_CLIENT_ID")

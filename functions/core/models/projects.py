@@ -57,6 +57,9 @@ class MemberOut(BaseModel):
 class ApiKeyCreate(Strict):
     name: Name
     role: Role = Role.viewer
+    expires_in_days: Annotated[
+        int | None, Field(ge=1, le=3650, description="Days until the key stops working; none: no expiry")
+    ] = None
 
 
 class ApiKeyOut(BaseModel):
@@ -64,8 +67,9 @@ class ApiKeyOut(BaseModel):
     name: str
     role: Role
     prefix: str
-    created_by: str
+    created_by: str = Field(description="The key's owner: it works only while they hold its role")
     created_at: str
+    expires_at: str | None = None
     revoked_at: str | None = None
 
 

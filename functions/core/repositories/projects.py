@@ -2,7 +2,7 @@
 
 PROJECT#<id> / META                  the project
 PROJECT#<id> / MEMBER#<username>     a member and role (gsi1: USER#<username> / PROJECT#<id>)
-PROJECT#<id> / APIKEY#<key id>       an API key, stored as a SHA-256 hash
+PROJECT#<id> / APIKEY#<key id>       an API key, stored as a SHA-256 hash; owned by its maker
 USER#<username> / PROJECTNAME#<name> claims a project name for its creator (names unique per creator)
 PROJECT#<id> / COUNTER#<name>        atomic counters (upload-sync ids)
 """
@@ -95,8 +95,9 @@ class ApiKeyRecord(Model):
     name = UnicodeAttribute()
     role = UnicodeAttribute()
     key_hash = UnicodeAttribute()
-    created_by = UnicodeAttribute()
+    created_by = UnicodeAttribute()  # its owner: a member who must still hold the key's role
     created_at = UnicodeAttribute()
+    expires_at = UnicodeAttribute(null=True)
     revoked_at = UnicodeAttribute(null=True)
 
     @staticmethod

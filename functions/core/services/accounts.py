@@ -7,8 +7,10 @@ import logging
 from botocore.exceptions import ClientError
 
 from .. import aws
+from ..auth import Caller
 from ..errors import Conflict, Invalid, TooManyRequests, Unauthorized
 from ..models import LoginOut, LoginRequest, SignupRequest, UserOut
+from ..repositories import tokens
 from ..settings import get_settings
 
 log = logging.getLogger("ingestplane.accounts")
@@ -86,8 +88,11 @@ def login(body: LoginRequest) -> LoginOut:
     )
 
 
-def logout(access_token: str) -> None:
-    """Revokes the user's refresh tokens; the cookie is cleared by the caller."""
+def logout(access_token: str, caller: Caller) -> None:
+    """Ends the session: its token and login (jti, origin_jti) go on the revocation list that every
+    request checks, until the token would have expired anyway; Cognito revokes the refresh tokens. The
+    cookie is cleared by the caller."""
+    tokens.revoke(list(caller.token_ids), caller.expires_at)
     try:
         _cognito().global_sign_out(AccessToken=access_token)
     except ClientError as exc:

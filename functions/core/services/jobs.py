@@ -599,12 +599,48 @@ def _set_active(record: JobRecord, activate: bool, by: str) -> None:
     sync_schedule(record)
 
 
+def stop_project(project_id: str, *, by: str) -> None:
+    """A deleted project stops (DESIGN section 10): each live job is deactivated (its schedule removed)
+    and its active run cancelled. A run that is already committing finishes its commit."""
+    jobs = JobRecord.query(
+        project_pk(project_id),
+        JobRecord.sk.startswith(JOB_PREFIX),
+        filter_condition=(JobRecord.entity == ENTITY) & JobRecord.deleted_at.does_not_exist(),
+    )
+    for record in jobs:
+        record.activate = False
+        try:
+            _set_active(record, False, by)
+        except Conflict:
+            sync_schedule(record)  # changed meanwhile: its schedule goes all the same
+        if record.current_run_id:
+            try:
+                _runs().cancel_run(project_id, record.job_id, by=by)
+            except (Conflict, NotFound) as exc:
+                log.info(
+                    "project %s deleted: run of job %s not cancelled: %s", project_id, record.job_id, exc
+                )
+
+
 # ---------------------------------------------------------------- runs, through services.runs
+
+
+def _check_source(record: JobRecord) -> None:
+    """A 400 before a run starts when the job's source may no longer be read (DESIGN section 10: e.g. a
+    bucket the environment stopped sharing, a source stored before the rule)."""
+    try:
+        connector_svc.parsed_config(record.project_id, "source", record.source_id)
+    except Invalid as exc:
+        raise Invalid(
+            f"source: {exc.message}", field=f"source.{exc.field}" if exc.field else "source"
+        ) from None
+    except NotFound:
+        raise Conflict("The job's source no longer exists; give another", field="source") from None
 
 
 def sync_now(caller: Caller, project_id: str, job_id: str) -> dict[str, Any]:
     require_role(caller, project_id, Role.editor)
-    _live_job(project_id, job_id)
+    _check_source(_live_job(project_id, job_id))
     return _runs().start_run(project_id, job_id, trigger="manual", started_by=caller.username)
 
 
@@ -684,6 +720,7 @@ def app_start(caller: Caller, name: str, app_type: str, project_name: str | None
     _app_type(app_type)
     record = find_application(caller, name, project_name)
     require_role(caller, record.project_id, Role.editor)
+    _check_source(record)
     runs = _runs()
     if not record.activate:
         _set_active(record, True, caller.username)
