@@ -40,7 +40,6 @@ INLINE_MAX_BYTES = 64 << 10  # ... and so do units whose JSON would make the sta
 GROUP_MAX_FILES = 50
 GROUP_MAX_BYTES = 64 << 20
 PLAN_THREADS = 16  # files inspected at once while planning
-MAX_FILES = 50_000
 SCHEMA_SAMPLE_FILES = 5
 
 
@@ -164,11 +163,14 @@ def _list_files(cfg: Any, client: Any) -> list[dict[str, Any]]:
         for obj in page.get("Contents", []):
             if obj.get("Size", 0) > 0 and s3_source.key_matches(cfg, obj["Key"]):
                 out.append({"key": obj["Key"], "size": obj["Size"], "etag": obj.get("ETag", "").strip('"')})
+        limit = get_settings().max_files_per_run
+        if len(out) > limit:
+            raise SyncError(
+                f"more than {limit} files under s3://{cfg.bucket}/{cfg.prefix} (max_files_per_run): narrow it"
+            )
         token = page.get("NextContinuationToken")
         if not page.get("IsTruncated") or not token:
             return out
-        if len(out) >= MAX_FILES:
-            raise SyncError(f"more than {MAX_FILES} files under s3://{cfg.bucket}/{cfg.prefix}: narrow it")
         kwargs["ContinuationToken"] = token
 
 

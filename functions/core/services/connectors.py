@@ -451,8 +451,10 @@ def delete(caller: Caller, project_id: str, kind: str, connector_id: str) -> Non
 
 
 def discover_streams(caller: Caller, project_id: str, req: StreamsRequest) -> dict[str, Any]:
-    """The streams of a source: its files sampled, each stream's columns inferred by the engine."""
-    require_role(caller, project_id, Role.viewer)
+    """The streams of a source: its files sampled, each stream's columns inferred by the engine. A viewer
+    may discover a stored source as it is; a config (a new one, or a stored source's secrets aimed at a
+    changed one) needs an editor, as creating or testing it would."""
+    require_role(caller, project_id, Role.viewer if req.config is None else Role.editor)
     if req.source_id:
         record = _live(project_id, "source", req.source_id)
         connector = get_type("source", record.type, record.type_version)
