@@ -16,7 +16,13 @@ import requests
 from botocore.exceptions import ClientError
 
 from infra.local.runtime import ACCOUNT_ID, function_arn
-from infra.resources import INGEST_NOTIFICATION_PREFIX, INGEST_QUEUE_MAX_RECEIVES, TABLES, physical_name
+from infra.resources import (
+    INGEST_NOTIFICATION_PREFIX,
+    INGEST_QUEUE_MAX_RECEIVES,
+    TABLES,
+    limits_environment,
+    physical_name,
+)
 
 log = logging.getLogger("infra.local")
 
@@ -52,6 +58,9 @@ class LocalConfig:
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     cors_max_age: int = 3600  # the HTTP API's preflight max age (infra/constructs/api.py)
     map_concurrency: int = DEFAULT_MAP_CONCURRENCY
+    # read with the service's own role by any project (the quickstart's bucket); see DESIGN section 10
+    single_tenant_source_buckets: tuple[str, ...] = ()
+    limits: tuple[tuple[str, int], ...] = ()  # cdk.json `limits` (defaults: infra/resources.py)
 
 
 def load_config(env_name: str = "local", path: Path = CDK_JSON) -> LocalConfig:
@@ -65,6 +74,8 @@ def load_config(env_name: str = "local", path: Path = CDK_JSON) -> LocalConfig:
         cors_origins=tuple(entry.get("cors_origins") or DEFAULT_CORS_ORIGINS),
         cors_max_age=int(entry.get("cors_max_age", 3600)),
         map_concurrency=int(entry.get("map_concurrency", DEFAULT_MAP_CONCURRENCY)),
+        single_tenant_source_buckets=tuple(entry.get("single_tenant_source_buckets") or ()),
+        limits=tuple(sorted((entry.get("limits") or {}).items())),
     )
 
 
@@ -93,6 +104,7 @@ class Provisioned:
     scheduler_group: str
     scheduler_role_arn: str
     tables: dict[str, str] = field(default_factory=dict)
+    config: LocalConfig = field(default_factory=LocalConfig)
 
     @property
     def env(self) -> dict[str, str]:
@@ -111,6 +123,9 @@ class Provisioned:
             "SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
             "COOKIE_SECURE": "false",
             "POWERTOOLS_TRACE_DISABLED": "true",
+            "SOURCE_PRINCIPAL_ARN": f"arn:aws:iam::{ACCOUNT_ID}:root",
+            "SINGLE_TENANT_SOURCE_BUCKETS": ",".join(self.config.single_tenant_source_buckets),
+            **limits_environment(dict(self.config.limits)),
         }
         env.update({spec.env_var: self.tables[spec.logical] for spec in TABLES})
         return env
@@ -175,6 +190,7 @@ class Provisioner:
             scheduler_group=group,
             scheduler_role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{self.name('scheduler')}",
             tables=tables,
+            config=self.config,
         )
 
     # DynamoDB -------------------------------------------------------------------------------------

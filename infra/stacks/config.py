@@ -8,6 +8,8 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from infra.resources import DEFAULT_LIMITS, limits_environment
+
 _RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -42,8 +44,11 @@ class EnvConfig:
     trash_expiration_days: int
     noncurrent_version_expiration_days: int
     cookie_secure: bool
-    # Buckets outside the data bucket that S3 source connectors may read (names; empty: none).
-    source_buckets: tuple[str, ...] = ()
+    # A single-tenant environment's buckets that every project may read with the service's own role
+    # (names; empty, the default: none, every other bucket is read with a project's own role or keys).
+    single_tenant_source_buckets: tuple[str, ...] = ()
+    # Per-project quotas and the minimum schedule interval (OWASP API4), as the functions' settings.
+    limits: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_context(cls, name: str, environments: dict[str, Any]) -> EnvConfig:
@@ -66,7 +71,8 @@ class EnvConfig:
             trash_expiration_days=int(raw["trash_expiration_days"]),
             noncurrent_version_expiration_days=int(raw["noncurrent_version_expiration_days"]),
             cookie_secure=bool(raw["cookie_secure"]),
-            source_buckets=tuple(raw.get("source_buckets", ())),
+            single_tenant_source_buckets=tuple(raw.get("single_tenant_source_buckets", ())),
+            limits=tuple(sorted({**DEFAULT_LIMITS, **raw.get("limits", {})}.items())),
         )
         cfg.validate()
         return cfg
@@ -79,10 +85,18 @@ class EnvConfig:
             raise ValueError(f"{self.name}: removal_policy must be 'retain' or 'destroy'")
         if self.log_retention_days not in _RETENTION:
             raise ValueError(f"{self.name}: log_retention_days must be one of {sorted(_RETENTION)}")
-        if any(not b or "*" in b or "/" in b for b in self.source_buckets):
-            raise ValueError(f"{self.name}: source_buckets must be plain bucket names")
+        if any(not b or "*" in b or "/" in b or "," in b for b in self.single_tenant_source_buckets):
+            raise ValueError(f"{self.name}: single_tenant_source_buckets must be plain bucket names")
+        unknown = {name for name, _ in self.limits} - set(DEFAULT_LIMITS)
+        if unknown or any(not isinstance(v, int) or v < 1 for _, v in self.limits):
+            raise ValueError(f"{self.name}: limits are positive integers of {sorted(DEFAULT_LIMITS)}")
         if self.auto_delete_objects and self.removal_policy == "retain":
             raise ValueError(f"{self.name}: auto_delete_objects needs removal_policy 'destroy'")
+
+    @property
+    def limits_environment(self) -> dict[str, str]:
+        """The limits as the functions' environment variables (`MAX_JOBS_PER_PROJECT`, ...)."""
+        return limits_environment(dict(self.limits))
 
     @property
     def removal(self) -> RemovalPolicy:
