@@ -43,6 +43,8 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("sync_sessions", "SYNC_SESSIONS_TABLE", "pk", "sk", (GSI1,)),
     # The Powertools idempotency table, with its default attribute names.
     TableSpec("idempotency", "IDEMPOTENCY_TABLE", "id", None, (), ttl_attribute="expiration"),
+    # Logged-out sessions (jti / origin_jti), checked on every request until the token would expire.
+    TableSpec("revoked_tokens", "REVOKED_TOKENS_TABLE", "pk", None, (), ttl_attribute="expires_at"),
 )
 
 # S3 ObjectCreated under uploads/ goes to this queue, then to the ingest function.
@@ -54,3 +56,19 @@ INGEST_BATCH_SIZE = 10
 def physical_name(env_name: str, logical: str) -> str:
     """The physical name of a resource in one environment: `ingestplane-<env>-<logical>`."""
     return f"ingestplane-{env_name}-{logical.replace('_', '-')}"
+
+
+# Per-project quotas and the minimum schedule interval (OWASP API4): cdk.json's `limits` per environment,
+# these defaults for any it leaves out; functions read them as settings of the same names upper-cased.
+DEFAULT_LIMITS: dict[str, int] = {
+    "max_jobs_per_project": 100,
+    "max_concurrent_runs_per_project": 5,
+    "max_open_upload_syncs_per_project": 20,
+    "max_files_per_run": 50_000,
+    "min_schedule_interval_minutes": 5,
+}
+
+
+def limits_environment(limits: dict[str, int]) -> dict[str, str]:
+    """The functions' environment variables for `limits` (defaults for the ones it leaves out)."""
+    return {name.upper(): str(value) for name, value in {**DEFAULT_LIMITS, **limits}.items()}

@@ -71,7 +71,7 @@ def logout():
     if caller.is_user:
         credential = extract_credential(app.current_event.raw_event)
         assert credential
-        accounts.logout(credential[0])
+        accounts.logout(credential[0], caller)
     return native_ok(None, "logged out", cookies=[_session_cookie("", 0)])
 
 

@@ -52,7 +52,7 @@ def _get_body(model, query: dict):
     if raw and raw.strip():
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting deeper than the parser goes is a 400 too
             raise Invalid("Invalid request: body: body is not valid JSON", field="body") from None
         if not isinstance(data, dict):
             raise Invalid("Invalid request: body: must be a JSON object", field="body")
@@ -144,7 +144,7 @@ def get_streams(
     if config is not None:
         try:
             query["config"] = json.loads(config)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting deeper than the parser goes is a 400 too
             raise Invalid("Invalid request: config: not valid JSON", field="config") from None
     req = _get_body(StreamsRequest, query)
     return native_ok(svc.discover_streams(current_caller(app), projectid, req), "streams discovered")

@@ -3,7 +3,9 @@
 Credentials accepted on every route (DESIGN section 5): the session cookie set by /login;
 `Authorization: Bearer <token or API key>`; `Authorization: <token or API key>`; `x-api-key`;
 `api_key` in the query or the JSON body (upload-sync dialect). Tokens are Cognito access tokens,
-verified against the pool's JWKS; API keys are project-scoped and stored only as a SHA-256 hash.
+verified against the pool's JWKS and refused once their login session was logged out (the revocation
+list, repositories/tokens.py); API keys are project-scoped, stored only as a SHA-256 hash, may expire, and
+act only while the member who made them still holds their role (DESIGN section 10).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import jwt
 from pynamodb.exceptions import DoesNotExist
 
 from .errors import Forbidden, NotFound, Unauthorized
+from .repositories import tokens
+from .repositories.base import now_iso
 from .repositories.projects import ApiKeyRecord, MemberRecord, ProjectRecord, project_pk
 from .settings import get_settings
 
@@ -48,6 +52,9 @@ class Caller:
     project_id: str | None = None  # API keys only
     role: Role | None = None  # API keys only
     key_id: str | None = None
+    # People only: the token's jti and origin_jti (what logout revokes) and its expiry (epoch seconds).
+    token_ids: tuple[str, ...] = ()
+    expires_at: int = 0
 
     @property
     def is_user(self) -> bool:
@@ -125,7 +132,7 @@ def verify_access_token(token: str) -> dict[str, Any]:
             key.key,
             algorithms=["RS256"],
             issuer=settings.issuer,
-            options={"require": ["exp", "iss", "token_use", "client_id"], "verify_aud": False},
+            options={"require": ["exp", "iss", "token_use", "client_id", "jti"], "verify_aud": False},
             leeway=5,
         )
     except jwt.ExpiredSignatureError:
@@ -153,6 +160,8 @@ def new_api_key(project_id: str) -> tuple[str, str]:
 
 
 def verify_api_key(key: str, via: str) -> Caller:
+    """The caller a key stands for: refused when unknown, revoked, expired, or when its owner (the member
+    who made it) has left the project or no longer holds the key's role."""
     parts = key.split(".")
     if len(parts) != 4 or parts[0] != API_KEY_PREFIX:
         raise Unauthorized("Invalid API key")
@@ -163,6 +172,10 @@ def verify_api_key(key: str, via: str) -> Caller:
         raise Unauthorized("Invalid API key") from None
     if record.revoked_at or not hmac.compare_digest(record.key_hash, hash_key(key)):
         raise Unauthorized("Invalid API key")
+    if record.expires_at and record.expires_at <= now_iso():
+        raise Unauthorized("API key expired")
+    if not _owner_holds(project_id, record.created_by, Role(record.role)):
+        raise Unauthorized("Invalid API key")
     return Caller(
         kind="api_key",
         username=f"apikey:{record.name}",
@@ -171,6 +184,15 @@ def verify_api_key(key: str, via: str) -> Caller:
         role=Role(record.role),
         key_id=key_id,
     )
+
+
+def _owner_holds(project_id: str, owner: str, role: Role) -> bool:
+    """Whether the key's owner is still a member with at least the key's role."""
+    try:
+        member = MemberRecord.get(*MemberRecord.key(project_id, owner))
+    except DoesNotExist:
+        return False
+    return Role(member.role).rank >= role.rank
 
 
 def authenticate(event: dict) -> Caller:
@@ -184,7 +206,12 @@ def authenticate(event: dict) -> Caller:
     if via in API_KEY_ONLY:
         raise Unauthorized()  # a user's token never travels in a URL, a body or x-api-key (DESIGN 5)
     claims = verify_access_token(credential)
-    return Caller(kind="user", username=claims["username"], via=via)
+    token_ids = tuple(str(claims[c]) for c in ("jti", "origin_jti") if claims.get(c))
+    if tokens.any_revoked(list(token_ids)):
+        raise Unauthorized("Session ended; log in again")
+    return Caller(
+        kind="user", username=claims["username"], via=via, token_ids=token_ids, expires_at=int(claims["exp"])
+    )
 
 
 # ---------------------------------------------------------------- project access

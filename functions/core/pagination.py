@@ -34,7 +34,7 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: a 400 too
         raise Invalid("cursor is not valid", field="cursor") from None
     if not isinstance(key, dict) or not all(isinstance(k, str) for k in key):
         raise Invalid("cursor is not valid", field="cursor")

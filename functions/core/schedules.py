@@ -38,8 +38,8 @@ def _field(expr: str, low: int, high: int, names: dict[str, int] | None = None) 
         return None
     values: set[int] = set()
     for part in expr.split(","):
-        step = 1
-        if "/" in part:
+        step, stepped = 1, "/" in part
+        if stepped:
             part, step_s = part.split("/", 1)
             step = _number(step_s)
             if step < 1:
@@ -51,7 +51,7 @@ def _field(expr: str, low: int, high: int, names: dict[str, int] | None = None) 
             start, end = _value(a, names), _value(b, names)
         else:
             start = _value(part, names)
-            end = high if step > 1 else start
+            end = high if stepped else start  # `5/1` is 5, 6, ... (every minute from 5), as AWS reads it
         if not (low <= start <= high and low <= end <= high):
             raise ValueError(f"cron field out of range: {expr}")
         values.update(range(start, end + 1, step))
@@ -151,6 +151,30 @@ def next_fire(expression: str, after: datetime, anchor: datetime, tz: str = "UTC
         nxt = Cron.parse(m.group(1)).next_after(local)
         return nxt.astimezone(UTC) if nxt else None
     raise ValueError(f"unsupported schedule expression: {expression}")
+
+
+def shortest_interval(expression: str) -> timedelta | None:
+    """The shortest time between two runs of `expression` (None for `manual` or a one-off): a rate's
+    period, or the smallest gap between consecutive runs of a cron over a year of its runs (at most
+    1,500: a day of every-minute runs), which holds every pattern its fields can make."""
+    expression = expression.strip()
+    if m := _RATE.match(expression):
+        return timedelta(seconds=int(m.group(1)) * _UNIT[m.group(2).rstrip("s")])
+    if not (m := _CRON.match(expression)):
+        return None
+    cron = Cron.parse(m.group(1))
+    first = previous = cron.next_after(datetime(2030, 1, 1, tzinfo=UTC))  # fixed: not today's answer
+    shortest: timedelta | None = None
+    for _ in range(1500):
+        nxt = cron.next_after(previous) if previous else None
+        if first is None or nxt is None or nxt - first > timedelta(days=400):
+            break
+        gap = nxt - previous  # type: ignore[operator]
+        shortest = gap if shortest is None else min(shortest, gap)
+        if shortest <= timedelta(minutes=1):
+            break
+        previous = nxt
+    return shortest
 
 
 _EVERY = re.compile(r"^([0-9]{1,4})-(minute|minutes|hour|hours|day|days|week|weeks|month|months)$")

@@ -20,6 +20,7 @@ class Settings(BaseModel):
     jobs_table: str = Field(alias="JOBS_TABLE")
     sync_sessions_table: str = Field(alias="SYNC_SESSIONS_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    revoked_tokens_table: str = Field(alias="REVOKED_TOKENS_TABLE")
     data_bucket: str = Field(alias="DATA_BUCKET")
     user_pool_id: str = Field(alias="USER_POOL_ID")
     user_pool_client_id: str = Field(alias="USER_POOL_CLIENT_ID")
@@ -30,6 +31,18 @@ class Settings(BaseModel):
     scheduler_role_arn: str = Field("", alias="SCHEDULER_ROLE_ARN")
     # Cookies are Secure everywhere except the local cloud served over plain http.
     cookie_secure: bool = Field(True, alias="COOKIE_SECURE")
+    # Source access (DESIGN section 10): the principal customers' source roles trust (the service's
+    # account, with the project's external id); the buckets every project may read with the service's
+    # own role, in a single-tenant environment only (comma-separated; empty, the default, means none:
+    # the multi-tenant rule).
+    source_principal: str = Field("", alias="SOURCE_PRINCIPAL_ARN")
+    single_tenant_source_buckets: str = Field("", alias="SINGLE_TENANT_SOURCE_BUCKETS")
+    # Limits (OWASP API4), per environment in cdk.json's `limits`.
+    max_jobs_per_project: int = Field(100, ge=1, alias="MAX_JOBS_PER_PROJECT")
+    max_concurrent_runs_per_project: int = Field(5, ge=1, alias="MAX_CONCURRENT_RUNS_PER_PROJECT")
+    max_open_upload_syncs_per_project: int = Field(20, ge=1, alias="MAX_OPEN_UPLOAD_SYNCS_PER_PROJECT")
+    max_files_per_run: int = Field(50_000, ge=1, alias="MAX_FILES_PER_RUN")
+    min_schedule_interval_minutes: int = Field(5, ge=1, alias="MIN_SCHEDULE_INTERVAL_MINUTES")
 
     model_config = {"populate_by_name": True}
 
@@ -40,6 +53,11 @@ class Settings(BaseModel):
     @property
     def jwks(self) -> str:
         return self.jwks_url or f"{self.issuer}/.well-known/jwks.json"
+
+    @property
+    def shared_source_buckets(self) -> frozenset[str]:
+        """The single-tenant buckets any project may read without a role or keys (usually none)."""
+        return frozenset(b.strip() for b in self.single_tenant_source_buckets.split(",") if b.strip())
 
 
 @lru_cache(maxsize=1)

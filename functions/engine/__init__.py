@@ -4,8 +4,11 @@ Pure Python over pyarrow; knows nothing of Lambda, HTTP or DynamoDB. Data moves 
 
 Contract (what the jobs, upload-sync and connectors code call):
 
-- ``open_source(uri, *, filesystem=None) -> Source``: a local path, ``file://`` or ``s3://bucket/key``;
-  pass a ``pyarrow.fs.S3FileSystem(endpoint_override=...)`` to pick the endpoint. S3 reads are ranged.
+- ``open_object(bucket, key, *, filesystem=None) -> Source``: an S3 object read by (bucket, key); a key
+  with an empty, ``.`` or ``..`` segment raises ``UnsafeKeyError`` before any read (``check_object_key``).
+- ``open_source(uri, *, filesystem=None) -> Source``: a local path, ``file://`` or ``s3://bucket/key`` (read
+  as ``open_object``); pass a ``pyarrow.fs.S3FileSystem(endpoint_override=...)`` to pick the endpoint. S3
+  reads are ranged.
 - ``detect_format(source, compression="auto") -> "csv"|"tsv"|"jsonl"|"parquet"|"avro"`` (magic bytes,
   then extension, then sniffing) and ``detect_compression(source) -> "none"|"gzip"|"zstd"``.
 - ``read_batches(source, fmt="auto", compression="auto", csv_options=None, byte_range=None,
@@ -32,7 +35,7 @@ Contract (what the jobs, upload-sync and connectors code call):
   ``IcebergTableWriter(catalog, identifier, mode="append"|"overwrite"|"upsert", primary_key=[...],
   schema=None)``; ``glue_catalog(warehouse, endpoint_url, region)`` builds the pyiceberg Glue catalog.
 - Errors: ``EngineError`` and its subclasses ``UnreadableFileError`` (clear, file-specific message),
-  ``SourceNotFoundError``, ``SchemaError``, ``CommitError``. A read that may pass on a retry (network,
+  ``SourceNotFoundError``, ``UnsafeKeyError``, ``SchemaError``, ``CommitError``. A read that may pass on a retry (network,
   throttling, an S3 5xx) raises ``SourceUnavailableError`` (an ``OSError``, not an ``EngineError``):
   it is never a verdict on the file, and ``ingest_file`` lets it through; ``is_transient(exc)`` tells.
 """
@@ -44,6 +47,7 @@ from .errors import (
     SourceNotFoundError,
     SourceUnavailableError,
     UnreadableFileError,
+    UnsafeKeyError,
     is_transient,
 )
 from .formats import detect_compression, detect_format
@@ -52,7 +56,7 @@ from .ingest import ingest_file
 from .options import CsvOptions
 from .readers import read_batches
 from .schema import Column, Evolution, StreamSchema, evolve_schema, merge_schemas
-from .sources import Source, open_source
+from .sources import Source, check_object_key, open_object, open_source
 from .stats import FileStats, TableStats
 from .units import WorkUnit, plan_units
 from .validate import coerce_table
@@ -62,7 +66,7 @@ __all__ = [
     "Column", "CommitError", "CommitResult", "CsvOptions", "EngineError", "Evolution", "FileStats",
     "IcebergTableWriter", "ParquetLakeWriter", "RejectsWriter", "SchemaError", "Source",
     "SourceNotFoundError", "SourceUnavailableError", "StreamSchema", "TableStats", "UnreadableFileError",
-    "WorkUnit", "coerce_table", "detect_compression", "detect_format", "evolve_schema", "glue_catalog",
-    "infer_schema", "ingest_file", "is_transient", "merge_schemas", "open_source", "plan_units",
-    "read_batches",
+    "UnsafeKeyError", "WorkUnit", "check_object_key", "coerce_table", "detect_compression", "detect_format",
+    "evolve_schema", "glue_catalog", "infer_schema", "ingest_file", "is_transient", "merge_schemas",
+    "open_object", "open_source", "plan_units", "read_batches",
 ]  # fmt: skip

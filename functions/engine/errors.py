@@ -15,6 +15,11 @@ class UnreadableFileError(EngineError):
     """A file cannot be parsed at all (corrupt, truncated, wrong format); the message says why."""
 
 
+class UnsafeKeyError(EngineError):
+    """An object key with an empty, `.` or `..` segment: a filesystem would resolve it to another object
+    (even another bucket), so it is never read."""
+
+
 class SchemaError(EngineError):
     """A schema is malformed or a type string is unknown."""
 

@@ -40,7 +40,6 @@ INLINE_MAX_BYTES = 64 << 10  # ... and so do units whose JSON would make the sta
 GROUP_MAX_FILES = 50
 GROUP_MAX_BYTES = 64 << 20
 PLAN_THREADS = 16  # files inspected at once while planning
-MAX_FILES = 50_000
 SCHEMA_SAMPLE_FILES = 5
 
 
@@ -98,15 +97,8 @@ def _lake_fs() -> Any:
 
 
 def _ctx(project_id: str) -> CheckContext:
-    s = get_settings()
-    return CheckContext(
-        project_id=project_id,
-        env_name=s.env_name,
-        region=s.region,
-        data_bucket=s.data_bucket,
-        endpoint_url=s.endpoint_url,
-        deadline=float("inf"),
-    )
+    """The project's context (its external id, this environment's buckets), without a deadline."""
+    return connector_service._ctx(project_id, deadline=float("inf"))
 
 
 # ---------------------------------------------------------------- the job, its source and destination
@@ -171,11 +163,14 @@ def _list_files(cfg: Any, client: Any) -> list[dict[str, Any]]:
         for obj in page.get("Contents", []):
             if obj.get("Size", 0) > 0 and s3_source.key_matches(cfg, obj["Key"]):
                 out.append({"key": obj["Key"], "size": obj["Size"], "etag": obj.get("ETag", "").strip('"')})
+        limit = get_settings().max_files_per_run
+        if len(out) > limit:
+            raise SyncError(
+                f"more than {limit} files under s3://{cfg.bucket}/{cfg.prefix} (max_files_per_run): narrow it"
+            )
         token = page.get("NextContinuationToken")
         if not page.get("IsTruncated") or not token:
             return out
-        if len(out) >= MAX_FILES:
-            raise SyncError(f"more than {MAX_FILES} files under s3://{cfg.bucket}/{cfg.prefix}: narrow it")
         kwargs["ContinuationToken"] = token
 
 
@@ -227,7 +222,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         StreamSchema,
         infer_schema,
         is_transient,
-        open_source,
+        open_object,
         plan_units,
     )
 
@@ -270,7 +265,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         ) -> tuple[dict[str, Any], Any, str, str, str | None, list[dict[str, Any]]]:
             """(file, Source or None, fmt, compression, error, pieces): its format and its split."""
             try:
-                src = open_source(f"s3://{cfg.bucket}/{f['key']}", filesystem=fs)
+                src = open_object(cfg.bucket, f["key"], filesystem=fs)
                 fmt, comp = s3_source.detect_file(src, cfg)
             except Exception as exc:  # noqa: BLE001 - an unreadable file becomes a unit that counts its error
                 if is_transient(exc):
@@ -425,7 +420,7 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
         WorkUnit,
         ingest_file,
         is_transient,
-        open_source,
+        open_object,
     )
     from functions.engine.stats import FileStats
 
@@ -443,7 +438,7 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
     schema = StreamSchema.from_list(stream["columns"])
     dest = stream["destination"]
     job = _job(job_ref)
-    _, _, fs = _source_access(project_id, job.source_id)
+    cfg, _, fs = _source_access(project_id, job.source_id)
     lake_fs = _lake_fs()
     if dest["kind"] == "iceberg":
         sink: Any = IcebergTableWriter(
@@ -462,7 +457,7 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
         unit = WorkUnit.from_dict(entry["unit"])
         mark = sink.mark()
         try:
-            source = open_source(unit.uri, filesystem=fs)
+            source = open_object(cfg.bucket, entry["key"], filesystem=fs)
             if unit.fmt == "auto":
                 stats = ingest_file(
                     source, schema, sink, fmt="auto", compression=unit.compression,

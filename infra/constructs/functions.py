@@ -49,12 +49,14 @@ class FunctionSpec:
     write: tuple[str, ...] = ()
     delete: tuple[str, ...] = ()
     # secrets, secrets-read, glue (databases and tables), glue-databases, sync, executions (describe the
-    # sync executions), schedule, sources (read the environment's external source buckets)
+    # sync executions), schedule, sources (assume customers' source roles; read a single-tenant
+    # environment's shared buckets), teardown (a deleted project's schedules removed and executions stopped)
     capabilities: tuple[str, ...] = field(default_factory=tuple)
     user_pool: tuple[str, ...] = ()  # Cognito admin actions on the environment's user pool
 
 
 _IDEMPOTENT = {"idempotency": "rw"}
+_SESSIONS = {"revoked_tokens": "r"}  # every API function refuses logged-out tokens
 # The data plane's prefixes: a run reads uploads and writes the lake, rejects and logs; a full sync moves
 # older lake data to trash.
 _DATA_PREFIXES = (UPLOADS_PREFIX, LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX)
@@ -67,18 +69,25 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "auth": FunctionSpec(
         512,
         15,
-        {"projects": "rw"},
+        {"projects": "rw", "revoked_tokens": "rw"},  # logout writes the revocation list
         user_pool=(
             "cognito-idp:AdminConfirmSignUp",
             "cognito-idp:AdminDeleteUser",
             "cognito-idp:AdminGetUser",
         ),
     ),
-    "projects": FunctionSpec(512, 15, {"projects": "rw"}, user_pool=("cognito-idp:AdminGetUser",)),
+    # jobs rw and teardown: deleting a project deactivates its jobs and cancels their runs
+    "projects": FunctionSpec(
+        512,
+        15,
+        {"projects": "rw", "jobs": "rw", **_SESSIONS},
+        capabilities=("teardown",),
+        user_pool=("cognito-idp:AdminGetUser",),
+    ),
     "connectors": FunctionSpec(
         1024,  # stream discovery and connection tests read sample files with pyarrow
         29,
-        {"projects": "r", "connectors": "rw", "jobs": "r"},
+        {"projects": "r", "connectors": "rw", "jobs": "r", **_SESSIONS},
         read=(UPLOADS_PREFIX, LAKE_PREFIX),
         write=(LAKE_PREFIX,),  # connection tests write and remove a probe object in the lake
         delete=(LAKE_PREFIX,),
@@ -89,7 +98,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         29,
         # connectors rw + secrets: a job names its connectors and may create them (and the
         # application API's update changes the S3 source).
-        {"projects": "r", "connectors": "rw", "jobs": "rw", "sync_sessions": "r"},
+        {"projects": "r", "connectors": "rw", "jobs": "rw", "sync_sessions": "r", **_SESSIONS},
         read=(UPLOADS_PREFIX, LAKE_PREFIX, LOGS_PREFIX),
         capabilities=("sync", "schedule", "secrets", "sources"),
     ),
@@ -98,7 +107,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         29,
         # projects rw: sync id counters; connectors r: a sync's table target names an iceberg destination;
         # idempotency: a start with an Idempotency-Key
-        {"projects": "rw", "connectors": "r", "sync_sessions": "rw", **_IDEMPOTENT},
+        {"projects": "rw", "connectors": "r", "sync_sessions": "rw", **_IDEMPOTENT, **_SESSIONS},
         read=(UPLOADS_PREFIX,),
         write=(UPLOADS_PREFIX,),
         delete=(UPLOADS_PREFIX,),
@@ -194,6 +203,10 @@ class Functions(Construct):
             "USER_POOL_ID": user_pool_id,
             "USER_POOL_CLIENT_ID": user_pool_client_id,
             "COOKIE_SECURE": "true" if config.cookie_secure else "false",
+            # what customers' source roles trust, with each project's external id (README, security)
+            "SOURCE_PRINCIPAL_ARN": f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:root",
+            "SINGLE_TENANT_SOURCE_BUCKETS": ",".join(config.single_tenant_source_buckets),
+            **config.limits_environment,
             "POWERTOOLS_LOG_LEVEL": config.log_level,
             "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_NAMESPACE,
             "POWERTOOLS_LOGGER_LOG_EVENT": "false",  # events carry credentials
@@ -208,7 +221,7 @@ class Functions(Construct):
         self.roles: dict[str, iam.Role] = {}
         for name, spec in FUNCTIONS.items():
             env = {**shared_env, "POWERTOOLS_SERVICE_NAME": name}
-            if name in ("jobs", "workflow"):
+            if name in ("jobs", "workflow", "projects"):  # projects: a deleted project's schedules and runs
                 env.update(orchestration_env)
             self.by_name[name] = self._function(name, spec, env)
             self._grant(name, spec, tables, lake, scheduler)
@@ -348,24 +361,7 @@ class Functions(Construct):
             role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
             reasons.append(r"^Resource::arn:<AWS::Partition>:glue:.*:(database/p_\*|table/p_\*/\*)$")
         if "sources" in caps:
-            # S3 sources in other accounts: only roles their owners named for this service.
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["sts:AssumeRole"],
-                    resources=[f"arn:{Aws.PARTITION}:iam::*:role/ingestplane-source-*"],
-                )
-            )
-            reasons.append(r"^Resource::arn:<AWS::Partition>:iam::\*:role/ingestplane-source-\*$")
-        if "sources" in caps and self.config.source_buckets:
-            # S3 source connectors outside the data bucket: only the buckets this environment allows.
-            buckets = [f"arn:{Aws.PARTITION}:s3:::{b}" for b in self.config.source_buckets]
-            role.add_to_policy(
-                iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{arn}/*" for arn in buckets])
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=buckets)
-            )
-            reasons.append(r"^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+/\*$")
+            self._grant_sources(role, reasons)
         executions = stack.format_arn(
             service="states",
             resource="execution",
@@ -380,6 +376,8 @@ class Functions(Construct):
             actions = ["states:DescribeExecution"] + (["states:StopExecution"] if "sync" in caps else [])
             role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[executions]))
             reasons.append(r"^Resource::arn:<AWS::Partition>:states:.*:execution:ingestplane-.+-sync:\*$")
+        if "teardown" in caps:
+            self._grant_teardown(role, scheduler, reasons)
         if "schedule" in caps:
             schedules = stack.format_arn(
                 service="scheduler", resource="schedule", resource_name=f"{scheduler.group_name}/*"
@@ -406,8 +404,54 @@ class Functions(Construct):
                 "Wildcards name only run-time children of one owned resource: a table's indexes "
                 "(<table>/index/*), this environment's connector secrets (ingestplane/<env>/connectors/*), "
                 "executions of the sync state machine, schedules in this environment's group, objects of "
-                "the source buckets cdk.json allows, source roles their owners named ingestplane-source-* "
-                "(any account: the bucket owner's, with an external id); Glue "
-                "databases p_<project id>_* and their tables, named by users in destination configs.",
+                "a single-tenant environment's shared buckets (cdk.json), source roles their owners named "
+                "ingestplane-source-* (any account: the bucket owner's; its trust policy requires the "
+                "project's external id); Glue databases p_<project id>_* and their tables, named by users "
+                "in destination configs.",
                 applies_to=reasons,
             )
+
+    def _grant_sources(self, role: iam.Role, reasons: list[str]) -> None:
+        """Customers' buckets are read with the project's own credentials (DESIGN section 10): a role named
+        ingestplane-source-* in the bucket owner's account, assumed with the project's external id (which
+        only the role's trust policy can check) and tagged with the project id. Only a single-tenant
+        environment lets the function's own role read buckets outside the data bucket."""
+        roles = f"arn:{Aws.PARTITION}:iam::*:role/ingestplane-source-*"
+        role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[roles]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sts:TagSession"],
+                resources=[roles],
+                conditions={
+                    "StringLike": {"aws:RequestTag/ingestplane-project": "?*"},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": ["ingestplane-project"]},
+                },
+            )
+        )
+        reasons.append(r"^Resource::arn:<AWS::Partition>:iam::\*:role/ingestplane-source-\*$")
+        buckets = [f"arn:{Aws.PARTITION}:s3:::{b}" for b in self.config.single_tenant_source_buckets]
+        if buckets:
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{arn}/*" for arn in buckets])
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=buckets)
+            )
+            reasons.append(r"^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+/\*$")
+
+    def _grant_teardown(self, role: iam.Role, scheduler: JobScheduler, reasons: list[str]) -> None:
+        """Deleting a project removes its jobs' schedules and stops their executions (nothing more)."""
+        stack = Stack.of(self)
+        schedules = stack.format_arn(
+            service="scheduler", resource="schedule", resource_name=f"{scheduler.group_name}/*"
+        )
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["scheduler:DeleteSchedule"], resources=[schedules]))
+        role.add_to_policy(iam.PolicyStatement(actions=["states:StopExecution"], resources=[executions]))
+        reasons.append(r"^Resource::arn:<AWS::Partition>:scheduler:.*:schedule/ingestplane-.+-schedules/\*$")
+        reasons.append(r"^Resource::arn:<AWS::Partition>:states:.*:execution:ingestplane-.+-sync:\*$")

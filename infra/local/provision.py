@@ -16,7 +16,13 @@ import requests
 from botocore.exceptions import ClientError
 
 from infra.local.runtime import ACCOUNT_ID, function_arn
-from infra.resources import INGEST_NOTIFICATION_PREFIX, INGEST_QUEUE_MAX_RECEIVES, TABLES, physical_name
+from infra.resources import (
+    INGEST_NOTIFICATION_PREFIX,
+    INGEST_QUEUE_MAX_RECEIVES,
+    TABLES,
+    limits_environment,
+    physical_name,
+)
 
 log = logging.getLogger("infra.local")
 
@@ -58,6 +64,9 @@ class LocalConfig:
     map_concurrency: int = DEFAULT_MAP_CONCURRENCY
     sweep_every_minutes: int = 1  # the run sweeper's schedule (infra/constructs/workflow.py)
     sweep_grace_minutes: int = 15
+    # read with the service's own role by any project (the quickstart's bucket); see DESIGN section 10
+    single_tenant_source_buckets: tuple[str, ...] = ()
+    limits: tuple[tuple[str, int], ...] = ()  # cdk.json `limits` (defaults: infra/resources.py)
 
 
 def load_config(env_name: str = "local", path: Path = CDK_JSON) -> LocalConfig:
@@ -73,6 +82,8 @@ def load_config(env_name: str = "local", path: Path = CDK_JSON) -> LocalConfig:
         map_concurrency=int(entry.get("map_concurrency", DEFAULT_MAP_CONCURRENCY)),
         sweep_every_minutes=int(entry.get("sweep_every_minutes", 1)),
         sweep_grace_minutes=int(entry.get("sweep_grace_minutes", 15)),
+        single_tenant_source_buckets=tuple(entry.get("single_tenant_source_buckets") or ()),
+        limits=tuple(sorted((entry.get("limits") or {}).items())),
     )
 
 
@@ -101,6 +112,7 @@ class Provisioned:
     scheduler_group: str
     scheduler_role_arn: str
     tables: dict[str, str] = field(default_factory=dict)
+    config: LocalConfig = field(default_factory=LocalConfig)
 
     @property
     def env(self) -> dict[str, str]:
@@ -119,6 +131,9 @@ class Provisioned:
             "SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
             "COOKIE_SECURE": "false",
             "POWERTOOLS_TRACE_DISABLED": "true",
+            "SOURCE_PRINCIPAL_ARN": f"arn:aws:iam::{ACCOUNT_ID}:root",
+            "SINGLE_TENANT_SOURCE_BUCKETS": ",".join(self.config.single_tenant_source_buckets),
+            **limits_environment(dict(self.config.limits)),
         }
         env.update({spec.env_var: self.tables[spec.logical] for spec in TABLES})
         return env
@@ -183,6 +198,7 @@ class Provisioner:
             scheduler_group=group,
             scheduler_role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{self.name('scheduler')}",
             tables=tables,
+            config=self.config,
         )
 
     # DynamoDB -------------------------------------------------------------------------------------

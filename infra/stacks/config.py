@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from infra.resources import DEFAULT_LIMITS, limits_environment
 from infra.routes import FAMILIES
 
 _RETENTION = {
@@ -44,8 +45,6 @@ class EnvConfig:
     trash_expiration_days: int
     noncurrent_version_expiration_days: int
     cookie_secure: bool
-    # Buckets outside the data bucket that S3 source connectors may read (names; empty: none).
-    source_buckets: tuple[str, ...] = ()
     # Prod logs the state machine's events without their input and output (run data, file names).
     state_machine_log_execution_data: bool = True
     # Concurrency reserved for each API function (family -> executions): ingestion can never take it.
@@ -54,6 +53,11 @@ class EnvConfig:
     ingest_max_concurrency: int = 2  # the SQS trigger's MaximumConcurrency (2..1000)
     sweep_every_minutes: int = 5  # the run sweeper's schedule
     sweep_grace_minutes: int = 15  # a run younger than this is never swept (its start may be under way)
+    # A single-tenant environment's buckets that every project may read with the service's own role
+    # (names; empty, the default: none, every other bucket is read with a project's own role or keys).
+    single_tenant_source_buckets: tuple[str, ...] = ()
+    # Per-project quotas and the minimum schedule interval (OWASP API4), as the functions' settings.
+    limits: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_context(cls, name: str, environments: dict[str, Any]) -> EnvConfig:
@@ -76,12 +80,13 @@ class EnvConfig:
             trash_expiration_days=int(raw["trash_expiration_days"]),
             noncurrent_version_expiration_days=int(raw["noncurrent_version_expiration_days"]),
             cookie_secure=bool(raw["cookie_secure"]),
-            source_buckets=tuple(raw.get("source_buckets", ())),
             state_machine_log_execution_data=bool(raw["state_machine_log_execution_data"]),
             api_reserved_concurrency=tuple(sorted((raw.get("api_reserved_concurrency") or {}).items())),
             ingest_max_concurrency=int(raw["ingest_max_concurrency"]),
             sweep_every_minutes=int(raw["sweep_every_minutes"]),
             sweep_grace_minutes=int(raw["sweep_grace_minutes"]),
+            single_tenant_source_buckets=tuple(raw.get("single_tenant_source_buckets", ())),
+            limits=tuple(sorted({**DEFAULT_LIMITS, **raw.get("limits", {})}.items())),
         )
         cfg.validate()
         return cfg
@@ -94,8 +99,11 @@ class EnvConfig:
             raise ValueError(f"{self.name}: removal_policy must be 'retain' or 'destroy'")
         if self.log_retention_days not in _RETENTION:
             raise ValueError(f"{self.name}: log_retention_days must be one of {sorted(_RETENTION)}")
-        if any(not b or "*" in b or "/" in b for b in self.source_buckets):
-            raise ValueError(f"{self.name}: source_buckets must be plain bucket names")
+        if any(not b or "*" in b or "/" in b or "," in b for b in self.single_tenant_source_buckets):
+            raise ValueError(f"{self.name}: single_tenant_source_buckets must be plain bucket names")
+        unknown = {name for name, _ in self.limits} - set(DEFAULT_LIMITS)
+        if unknown or any(not isinstance(v, int) or v < 1 for _, v in self.limits):
+            raise ValueError(f"{self.name}: limits are positive integers of {sorted(DEFAULT_LIMITS)}")
         if self.auto_delete_objects and self.removal_policy == "retain":
             raise ValueError(f"{self.name}: auto_delete_objects needs removal_policy 'destroy'")
         if any(
@@ -108,6 +116,11 @@ class EnvConfig:
             raise ValueError(f"{self.name}: ingest_max_concurrency must be 2..1000 (SQS event source limit)")
         if self.sweep_every_minutes < 1 or self.sweep_grace_minutes < 1:
             raise ValueError(f"{self.name}: sweep_every_minutes and sweep_grace_minutes must be >= 1")
+
+    @property
+    def limits_environment(self) -> dict[str, str]:
+        """The limits as the functions' environment variables (`MAX_JOBS_PER_PROJECT`, ...)."""
+        return limits_environment(dict(self.limits))
 
     @property
     def removal(self) -> RemovalPolicy:

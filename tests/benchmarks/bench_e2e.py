@@ -26,6 +26,8 @@ from pathlib import Path
 
 import requests
 
+from tests.integration.sources import s3_source
+
 TERMINAL = ("succeeded", "failed", "cancelled")
 PASSWORD = "Bench-Passw0rd"
 STREAM = "events"
@@ -166,7 +168,7 @@ def _run(cloud, endpoint: str, tmp: Path, n_files: int, n_rows: int) -> None:
         "name": "bench-e2e",
         "frequency": "manual",
         "source": {"name": "bench-src", "type": "s3", "version": "v1",
-                   "config": {"bucket": bucket, "prefix": prefix}},
+                   "config": s3_source(bucket, prefix=prefix)},
         "destination": {"name": "bench-lake", "type": "iceberg", "version": "v1",
                         "config": {"catalog": "glue", "database": "bench"}},
     }  # fmt: skip

@@ -256,38 +256,3 @@ def test_layers_hold_their_requirement_sets(built_layers):
     assert not (data / "pydantic").exists()  # shipped once, by the API layer
     assert not (api / "pyarrow").exists()  # API functions never carry pyarrow
     assert not list(data.rglob("__pycache__")) and not list(data.glob("pyarrow/include"))
-
-
-def test_external_source_buckets_are_read_only_and_only_for_source_readers(built_layers):
-    from aws_cdk.assertions import Annotations, Match, Template
-
-    from infra.app import build_app, cdk_json_context
-
-    environments = cdk_json_context()["environments"]
-    environments["dev"] = {**environments["dev"], "source_buckets": ["customer-raw"]}
-    app, stack = build_app("dev", stage_assets=False, context={"environments": environments})
-    template = Template.from_stack(stack).to_json()
-
-    def readers(action: str) -> set[str]:
-        found = set()
-        for policy in template["Resources"].values():
-            if policy["Type"] != "AWS::IAM::Policy":
-                continue
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                if action in actions_of(statement) and mentions(statement["Resource"], ":s3:::customer-raw"):
-                    found.add(policy["Properties"]["Roles"][0]["Ref"])
-        return found
-
-    roles = {
-        v["Properties"]["Role"]["Fn::GetAtt"][0]: v["Properties"]["FunctionName"].rsplit("-", 1)[-1]
-        for v in template["Resources"].values()
-        if v["Type"] == "AWS::Lambda::Function" and "FunctionName" in v["Properties"]
-    }
-    assert {roles[r] for r in readers("s3:GetObject")} == {
-        "connectors",
-        "jobs",
-        "workflow",
-    }  # discovery, runs
-    assert readers("s3:PutObject") == set()
-    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
-    assert errors == []

@@ -49,7 +49,8 @@ def secret_fields(model: type[BaseModel]) -> list[str]:
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What a check may know: the project, this environment's data bucket and AWS endpoint, a deadline."""
+    """What a check may know: the project (and the external id its source roles trust), this environment's
+    data bucket, shared buckets and AWS endpoint, a deadline."""
 
     project_id: str
     env_name: str
@@ -57,6 +58,9 @@ class CheckContext:
     data_bucket: str
     endpoint_url: str | None
     deadline: float = field(default_factory=lambda: time.monotonic() + TEST_BUDGET_SECONDS)
+    external_id: str | None = None
+    # Buckets a single-tenant environment lets every project read with the service's role (usually none).
+    shared_buckets: frozenset[str] = frozenset()
 
     @property
     def lake_prefix(self) -> str:

@@ -56,7 +56,8 @@ class CsvSettings(ConnectorConfig):
 
 
 class S3SourceV1(ConnectorConfig):
-    """Files in an S3 bucket; the function's own role reads it unless a role or keys are given."""
+    """Files in an S3 bucket, read with this project's role (role_arn) or keys; without either only the data
+    bucket under the project's own prefixes, or a bucket a single-tenant environment shares."""
 
     bucket: Annotated[
         str,
@@ -82,27 +83,41 @@ class S3SourceV1(ConnectorConfig):
         str | None,
         Field(
             pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[A-Za-z0-9_+=,.@-]+/)*ingestplane-source-[A-Za-z0-9_+=,.@-]{1,40}$",
-            description="A role in the bucket owner's account named ingestplane-source-*, trusted to this "
-            "service's functions (with external_id); the service may assume no other role",
+            description="A role in the bucket owner's account named ingestplane-source-*, whose trust policy "
+            "names this service's principal and this project's external id (GET /api/v1/project/{projectid} "
+            "shows both); the service assumes it with that external id, never one the user chooses",
         ),
     ] = None
-    external_id: SecretStr | None = secret("External id for assuming role_arn", default=None)
-    access_key_id: Annotated[str | None, Field(pattern=r"^[A-Z0-9]{16,128}$")] = None
+    access_key_id: Annotated[str | None, Field(pattern=r"^[A-Z0-9]{16,128}$")] = secret(
+        "Access key id of an IAM user that may read the bucket (instead of role_arn)", default=None
+    )
     secret_access_key: SecretStr | None = secret("Secret of access_key_id", default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_external_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "external_id" in data:
+            raise ValueError(
+                "external_id is not a setting: the service generates one per project and uses it for "
+                "role_arn (GET /api/v1/project/{projectid} shows it)"
+            )
+        return data
 
     @model_validator(mode="after")
     def _pairs(self) -> S3SourceV1:
         if bool(self.access_key_id) != bool(self.secret_access_key):
             raise ValueError("access_key_id and secret_access_key go together")
-        if self.external_id and not self.role_arn:
-            raise ValueError("external_id needs role_arn")
+        if self.role_arn and self.access_key_id:
+            raise ValueError("give role_arn or access keys, not both")
         if self.prefix.startswith("/"):
             raise ValueError("prefix must not start with '/'")
         return self
 
 
 def _validate(cfg: S3SourceV1, ctx: CheckContext) -> None:
-    # The data bucket holds every project's data: a source there may read only its own project's keys.
+    """Tenancy (DESIGN section 10): a bucket is read with credentials of this project (its role or its
+    keys); the service's own role reads only the data bucket under this project's prefixes, and the
+    buckets a single-tenant environment shares."""
     if cfg.bucket == ctx.data_bucket:
         own = (f"uploads/{ctx.project_id}/", f"lake/{ctx.project_id}/")
         if not cfg.prefix.startswith(own) or ".." in cfg.prefix.split("/"):
@@ -111,39 +126,57 @@ def _validate(cfg: S3SourceV1, ctx: CheckContext) -> None:
                 f"{own[0]} or {own[1]}",
                 field="config.prefix",
             )
+        return
+    if cfg.role_arn or cfg.access_key_id or cfg.bucket in ctx.shared_buckets:
+        return
+    raise Invalid(
+        f"Invalid config: config.role_arn: bucket '{cfg.bucket}' is read only with this project's own "
+        "credentials: give role_arn (a role of the bucket owner that trusts this project's external id, "
+        "shown by GET /api/v1/project/{projectid}) or access_key_id and secret_access_key",
+        field="config.role_arn",
+    )
 
 
 # ---------------------------------------------------------------- access
 
 
+SESSION_TAG = "ingestplane-project"  # the project id rides on every assumed-role session as this tag
+
+
 def source_session(cfg: S3SourceV1, ctx: CheckContext) -> Any:
-    """A boto3 session with the source's credentials: keys, an assumed role, or the function's own."""
+    """A boto3 session with the source's credentials: its keys, its role assumed with the project's
+    external id (the project id in the session name and tag), or the function's own (the data bucket
+    under the project's prefix, or a single-tenant bucket: `_validate` allowed nothing else)."""
     import boto3
 
     region = cfg.region or ctx.region
-    session = boto3.Session(
-        aws_access_key_id=cfg.access_key_id, aws_secret_access_key=cfg.secret_access_key, region_name=region
-    )
-    if cfg.role_arn:
-        sts = probe_client("sts", ctx, session=session, region=region)
-        kwargs: dict[str, Any] = {
-            "RoleArn": cfg.role_arn,
-            "RoleSessionName": f"ingestplane-{ctx.project_id}",
-            "DurationSeconds": 900,
-        }
-        if cfg.external_id:
-            kwargs["ExternalId"] = cfg.external_id
-        try:
-            creds = sts.assume_role(**kwargs)["Credentials"]
-        except PROBE_ERRORS as exc:
-            raise CheckFailed(f"cannot assume role {cfg.role_arn}: {aws_reason(exc)}") from None
-        session = boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
+    if cfg.access_key_id:
+        return boto3.Session(
+            aws_access_key_id=cfg.access_key_id,
+            aws_secret_access_key=cfg.secret_access_key,
             region_name=region,
         )
-    return session
+    if not cfg.role_arn:
+        return boto3.Session(region_name=region)
+    if not ctx.external_id:
+        raise CheckFailed("the project has no external id to assume role_arn with")
+    sts = probe_client("sts", ctx, region=region)
+    try:
+        creds = sts.assume_role(
+            RoleArn=cfg.role_arn,
+            RoleSessionName=f"ingestplane-{ctx.project_id}",
+            ExternalId=ctx.external_id,
+            Tags=[{"Key": SESSION_TAG, "Value": ctx.project_id}],
+            DurationSeconds=900,
+        )["Credentials"]
+    except PROBE_ERRORS as exc:
+        raise CheckFailed(f"cannot assume role {cfg.role_arn}: {aws_reason(exc)}") from None
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )
 
 
 def source_filesystem(session: Any, cfg: S3SourceV1, ctx: CheckContext) -> Any:
@@ -266,15 +299,13 @@ def _checks(cfg: S3SourceV1, ctx: CheckContext) -> list[Check]:
         return f"{len(files)}{'+' if len(files) >= 1000 else ''} matching files under {_where(cfg)}"
 
     def file_readable() -> str:
-        from functions.engine import open_source
+        from functions.engine import EngineError, open_object
 
         first = state["files"][0]
         try:
-            src = open_source(
-                f"s3://{cfg.bucket}/{first.key}", filesystem=source_filesystem(state["session"], cfg, ctx)
-            )
+            src = open_object(cfg.bucket, first.key, filesystem=source_filesystem(state["session"], cfg, ctx))
             src.head(16)
-        except PROBE_ERRORS as exc:
+        except (EngineError, *PROBE_ERRORS) as exc:
             raise CheckFailed(f"cannot read s3://{cfg.bucket}/{first.key}: {exc}") from None
         state["source"] = src
         return f"s3://{cfg.bucket}/{first.key} is readable ({first.size} bytes)"
@@ -329,7 +360,7 @@ def suggest_cursor(columns: list[dict[str, str]]) -> str | None:
 
 
 def _discover(cfg: S3SourceV1, ctx: CheckContext) -> dict[str, Any]:
-    from functions.engine import EngineError, infer_schema, open_source
+    from functions.engine import EngineError, infer_schema, open_object
 
     try:
         session = source_session(cfg, ctx)
@@ -365,7 +396,7 @@ def _discover(cfg: S3SourceV1, ctx: CheckContext) -> dict[str, Any]:
         stream_problems = []
         for f in newest:
             try:
-                src = open_source(f"s3://{cfg.bucket}/{f.key}", filesystem=fs)
+                src = open_object(cfg.bucket, f.key, filesystem=fs)
                 fmt, compression = detect_file(src, cfg)
             except (CheckFailed, EngineError, OSError) as exc:
                 stream_problems.append(f"{f.key}: {exc}")

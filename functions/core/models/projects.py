@@ -25,6 +25,13 @@ class ProjectOut(BaseModel):
     name: str
     description: str
     role: Role
+    external_id: str = Field(
+        description="What this project's source roles trust: the service assumes a source's role_arn with "
+        "it (generated per project, never chosen by a user; see the README's security section)"
+    )
+    source_principal: str | None = Field(
+        None, description="The principal a source role's trust policy names (with the external id)"
+    )
     created_by: str
     updated_by: str
     created_at: str
@@ -50,6 +57,9 @@ class MemberOut(BaseModel):
 class ApiKeyCreate(Strict):
     name: Name
     role: Role = Role.viewer
+    expires_in_days: Annotated[
+        int | None, Field(ge=1, le=3650, description="Days until the key stops working; none: no expiry")
+    ] = None
 
 
 class ApiKeyOut(BaseModel):
@@ -57,8 +67,9 @@ class ApiKeyOut(BaseModel):
     name: str
     role: Role
     prefix: str
-    created_by: str
+    created_by: str = Field(description="The key's owner: it works only while they hold its role")
     created_at: str
+    expires_at: str | None = None
     revoked_at: str | None = None
 
 

@@ -7,6 +7,8 @@ PROJECT#<id> / SYNC#<sync id, 10 digits>            a session (also an ingest jo
 PROJECT#<id> / FILE#<sync id>#<object id>            one uploaded object, counted once
                                                       (gsi1: HISTORY#<project> / <history id, 12 digits>)
 PROJECT#<id> / UPLOAD#<upload id>                    a presigned multipart upload
+PROJECT#<id> / OPEN#<sync id, 10 digits>             a session not yet ended: what the quota of open
+                                                      upload syncs counts (max_open_upload_syncs_per_project)
 
 The object id is a hash of the object's key and ETag: the identity every S3 event of one object shares
 (Put and CompleteMultipartUpload, duplicates, redeliveries). Registering an object adds it to the
@@ -105,6 +107,22 @@ class SyncSessionRecord(Model):
     @staticmethod
     def key(project_id: str, sync_id: int) -> tuple[str, str]:
         return project_pk(project_id), sync_sk(sync_id)
+
+
+class OpenSyncMarker(Model):
+    """Marks a session open from its start to its end; counting them needs no read of the sessions."""
+
+    Meta = table_meta(TABLE_ENV)
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+    @staticmethod
+    def key(project_id: str, sync_id: int) -> tuple[str, str]:
+        return project_pk(project_id), f"OPEN#{sync_id:010d}"
+
+    @classmethod
+    def open_count(cls, project_id: str) -> int:
+        return cls.count(project_pk(project_id), cls.sk.startswith("OPEN#"))
 
 
 class SyncFileRecord(Model):

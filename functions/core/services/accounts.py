@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import ClientError
 
 from .. import aws
+from ..auth import Caller
 from ..errors import Conflict, Invalid, TooManyRequests, Unauthorized
 from ..models import LoginOut, LoginRequest, SignupRequest, UserOut
+from ..repositories import tokens
 from ..repositories.projects import claim_email, email_claim, release_email
 from ..settings import get_settings
 
@@ -132,8 +134,11 @@ def login(body: LoginRequest) -> LoginOut:
     )
 
 
-def logout(access_token: str) -> None:
-    """Revokes the user's refresh tokens; the cookie is cleared by the caller."""
+def logout(access_token: str, caller: Caller) -> None:
+    """Ends the session: its token and login (jti, origin_jti) go on the revocation list that every
+    request checks, until the token would have expired anyway; Cognito revokes the refresh tokens. The
+    cookie is cleared by the caller."""
+    tokens.revoke(list(caller.token_ids), caller.expires_at)
     try:
         _cognito().global_sign_out(AccessToken=access_token)
     except ClientError as exc:

@@ -41,6 +41,7 @@ from ..repositories.connectors import (
 )
 from ..repositories.projects import project_pk
 from ..settings import get_settings
+from . import projects
 
 Page = tuple[list, str | None]
 SECRET_RECOVERY_DAYS = 7
@@ -49,6 +50,8 @@ _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="connector-probe")
 
 
 def _ctx(project_id: str, *, deadline: float | None = None) -> CheckContext:
+    """What a connector of the project is checked and read with: the project's external id and this
+    environment's buckets (DESIGN section 10)."""
     s = get_settings()
     ctx = CheckContext(
         project_id=project_id,
@@ -56,6 +59,8 @@ def _ctx(project_id: str, *, deadline: float | None = None) -> CheckContext:
         region=s.region,
         data_bucket=s.data_bucket,
         endpoint_url=s.endpoint_url,
+        external_id=projects.external_id(project_id),
+        shared_buckets=s.shared_source_buckets,
     )
     return ctx if deadline is None else dataclasses.replace(ctx, deadline=deadline)
 
@@ -446,8 +451,10 @@ def delete(caller: Caller, project_id: str, kind: str, connector_id: str) -> Non
 
 
 def discover_streams(caller: Caller, project_id: str, req: StreamsRequest) -> dict[str, Any]:
-    """The streams of a source: its files sampled, each stream's columns inferred by the engine."""
-    require_role(caller, project_id, Role.viewer)
+    """The streams of a source: its files sampled, each stream's columns inferred by the engine. A viewer
+    may discover a stored source as it is; a config (a new one, or a stored source's secrets aimed at a
+    changed one) needs an editor, as creating or testing it would."""
+    require_role(caller, project_id, Role.viewer if req.config is None else Role.editor)
     if req.source_id:
         record = _live(project_id, "source", req.source_id)
         connector = get_type("source", record.type, record.type_version)

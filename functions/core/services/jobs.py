@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets as token
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,7 +24,7 @@ from pynamodb.transactions import TransactWrite
 from .. import aws
 from ..auth import Caller, Role, require_role
 from ..connectors import MASK, get_type
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from ..models import ConnectorCreate, ConnectorUpdate, JobCreate, JobOut, JobUpdate, StreamsRequest
 from ..models.jobs import JobConnectorIn, JobConnectorOut, JobStreamsOut, StreamsConfigIn
 from ..pagination import page_size, query_page
@@ -39,7 +39,7 @@ from ..repositories.jobs import (
     job_reference_items,
 )
 from ..repositories.projects import MemberRecord, ProjectRecord, project_pk
-from ..schedules import MANUAL, normalize_frequency
+from ..schedules import MANUAL, normalize_frequency, shortest_interval
 from ..settings import get_settings
 from . import connectors as connector_svc
 from . import runs as runs_svc
@@ -283,10 +283,21 @@ def _recheck_stored(stored: dict[str, Any]) -> StreamsConfigIn:
 
 
 def _schedule_expression(frequency: str) -> str:
+    """The EventBridge expression of a frequency this environment allows (its minimum interval, API4)."""
     try:
-        return normalize_frequency(frequency)
+        expression = normalize_frequency(frequency)
     except ValueError as exc:
         raise Invalid(f"frequency: {exc}", field="frequency") from None
+    minimum = get_settings().min_schedule_interval_minutes
+    shortest = shortest_interval(expression)
+    if shortest is not None and shortest < timedelta(minutes=minimum):
+        every = int(shortest.total_seconds() // 60)
+        raise Invalid(
+            f"frequency: runs every {every} minute(s); this environment's minimum interval is {minimum} "
+            f"minutes (min_schedule_interval_minutes)",
+            field="frequency",
+        )
+    return expression
 
 
 # ---------------------------------------------------------------- schedules
@@ -372,11 +383,21 @@ def _connectors_gone(project_id: str, source_id: str, dest_id: str) -> str | Non
     return None
 
 
+def _check_job_quota(project_id: str) -> None:
+    """429 when the project has its quota of live jobs (each live job holds one name claim)."""
+    limit = get_settings().max_jobs_per_project
+    if JobNameClaim.count(project_pk(project_id), JobNameClaim.sk.startswith("JOBNAME#")) >= limit:
+        raise TooManyRequests(
+            f"Quota exceeded: a project has at most {limit} jobs (max_jobs_per_project); delete one first"
+        )
+
+
 def create_job(caller: Caller, project_id: str, body: JobCreate) -> JobOut:
     """A new job; its connectors are found by name (or created), its streams checked, its schedule made."""
     require_role(caller, project_id, Role.editor)
     if _name_taken(project_id, body.name):
         raise Conflict(f"A job named '{body.name}' already exists", field="name")
+    _check_job_quota(project_id)
     expression = _schedule_expression(body.frequency)
     source, new_source = _resolve(project_id, "source", body.source)
     dest, new_dest = _resolve(project_id, "destination", body.destination)
@@ -599,12 +620,48 @@ def _set_active(record: JobRecord, activate: bool, by: str) -> None:
     sync_schedule(record)
 
 
+def stop_project(project_id: str, *, by: str) -> None:
+    """A deleted project stops (DESIGN section 10): each live job is deactivated (its schedule removed)
+    and its active run cancelled. A run that is already committing finishes its commit."""
+    jobs = JobRecord.query(
+        project_pk(project_id),
+        JobRecord.sk.startswith(JOB_PREFIX),
+        filter_condition=(JobRecord.entity == ENTITY) & JobRecord.deleted_at.does_not_exist(),
+    )
+    for record in jobs:
+        record.activate = False
+        try:
+            _set_active(record, False, by)
+        except Conflict:
+            sync_schedule(record)  # changed meanwhile: its schedule goes all the same
+        if record.current_run_id:
+            try:
+                _runs().cancel_run(project_id, record.job_id, by=by)
+            except (Conflict, NotFound) as exc:
+                log.info(
+                    "project %s deleted: run of job %s not cancelled: %s", project_id, record.job_id, exc
+                )
+
+
 # ---------------------------------------------------------------- runs, through services.runs
+
+
+def _check_source(record: JobRecord) -> None:
+    """A 400 before a run starts when the job's source may no longer be read (DESIGN section 10: e.g. a
+    bucket the environment stopped sharing, a source stored before the rule)."""
+    try:
+        connector_svc.parsed_config(record.project_id, "source", record.source_id)
+    except Invalid as exc:
+        raise Invalid(
+            f"source: {exc.message}", field=f"source.{exc.field}" if exc.field else "source"
+        ) from None
+    except NotFound:
+        raise Conflict("The job's source no longer exists; give another", field="source") from None
 
 
 def sync_now(caller: Caller, project_id: str, job_id: str) -> dict[str, Any]:
     require_role(caller, project_id, Role.editor)
-    _live_job(project_id, job_id)
+    _check_source(_live_job(project_id, job_id))
     return _runs().start_run(project_id, job_id, trigger="manual", started_by=caller.username)
 
 
@@ -684,6 +741,7 @@ def app_start(caller: Caller, name: str, app_type: str, project_name: str | None
     _app_type(app_type)
     record = find_application(caller, name, project_name)
     require_role(caller, record.project_id, Role.editor)
+    _check_source(record)
     runs = _runs()
     if not record.activate:
         _set_active(record, True, caller.username)

@@ -1,8 +1,15 @@
-"""Projects, members and API keys: the tenant boundary and who may do what inside it."""
+"""Projects, members and API keys: the tenant boundary and who may do what inside it.
+
+API keys act within their role, but minting and revoking keys, managing members and deleting a project
+need a signed-in person (DESIGN section 10): a leaked key can never make itself a spare or an owner.
+A key works only while its owner holds its role; a member who leaves takes their keys along.
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
@@ -28,6 +35,7 @@ from ..repositories.projects import (
     ApiKeyRecord,
     MemberRecord,
     ProjectAdminCount,
+    ProjectExternalId,
     ProjectNameClaim,
     ProjectRecord,
     project_pk,
@@ -43,6 +51,8 @@ def _project_out(record: ProjectRecord, role: Role) -> ProjectOut:
         name=record.name,
         description=record.description,
         role=role,
+        external_id=record.external_id or external_id(record.project_id),
+        source_principal=get_settings().source_principal or None,
         created_by=record.created_by,
         updated_by=record.updated_by,
         created_at=record.created_at,
@@ -65,6 +75,32 @@ def _require_user(caller: Caller, action: str) -> None:
         raise Forbidden(f"API keys cannot {action}; sign in as a user")
 
 
+def new_external_id() -> str:
+    return secrets.token_hex(16)
+
+
+def external_id(project_id: str) -> str:
+    """The project's external id (what its source roles trust), made once for a project that has none."""
+    try:
+        record = ProjectRecord.get(project_pk(project_id), "META")
+    except DoesNotExist:
+        raise NotFound() from None
+    if record.external_id:
+        return record.external_id
+    view = ProjectExternalId(project_pk(project_id), "META")
+    try:  # the first writer wins: every reader then sees the same id
+        view.update(
+            actions=[ProjectExternalId.external_id.set(new_external_id())],
+            condition=ProjectExternalId.pk.exists() & ProjectExternalId.external_id.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+    view.refresh(consistent_read=True)
+    assert view.external_id
+    return view.external_id
+
+
 # ---------------------------------------------------------------- projects
 
 
@@ -84,6 +120,7 @@ def create_project(caller: Caller, body: ProjectCreate) -> ProjectOut:
         created_at=ts,
         updated_at=ts,
         admin_count=1,
+        external_id=new_external_id(),
     )
     member = _member_record(project_id, caller.username, Role.admin, caller.username, ts)
     claim = ProjectNameClaim(*ProjectNameClaim.key(caller.username, body.name), project_id=project_id)
@@ -162,7 +199,10 @@ def update_project(caller: Caller, project_id: str, body: ProjectUpdate) -> Proj
 
 
 def delete_project(caller: Caller, project_id: str) -> None:
-    """Soft delete: the project disappears from every route; its name becomes free again."""
+    """Soft delete by a signed-in admin: the project disappears from every route and its name becomes free
+    again; then it stops (DESIGN section 10): its schedules go, its runs are cancelled, its keys revoked.
+    The lake data stays (README, security)."""
+    _require_user(caller, "delete projects")
     require_role(caller, project_id, Role.admin)
     record = _live_project(project_id)
     ts = now_iso()
@@ -177,6 +217,11 @@ def delete_project(caller: Caller, project_id: str) -> None:
             tx.delete(ProjectNameClaim(*ProjectNameClaim.key(record.created_by, record.name)))
     except TransactWriteError:
         raise Conflict("The project was changed by someone else; read it again and retry") from None
+    # After the tombstone: a run that starts from now on finds the project gone (services/runs.py).
+    from . import jobs
+
+    jobs.stop_project(project_id, by=caller.username)
+    _revoke_keys(project_id, lambda key: True)
 
 
 # ---------------------------------------------------------------- members
@@ -240,6 +285,7 @@ def _admin_delta(project_id: str, delta: int):
 
 
 def add_member(caller: Caller, project_id: str, body: MemberAdd) -> MemberOut:
+    _require_user(caller, "manage members")
     require_role(caller, project_id, Role.admin)
     if not _user_exists(body.username):
         raise NotFound(f"No user named '{body.username}'")
@@ -277,19 +323,24 @@ def _change_member(project_id: str, member: MemberRecord, new_role: Role | None)
 
 
 def update_member(caller: Caller, project_id: str, username: str, role: Role) -> MemberOut:
+    """A new role; the member's keys above it are revoked (a key never outranks its owner)."""
+    _require_user(caller, "manage members")
     require_role(caller, project_id, Role.admin)
     member = _get_member(project_id, username)
     if member.role != role.value:
         _change_member(project_id, member, role)
         member.role = role.value
+        _revoke_keys(project_id, lambda key: key.created_by == username and Role(key.role).rank > role.rank)
     return _member_out(member)
 
 
 def remove_member(caller: Caller, project_id: str, username: str) -> None:
-    """Admins remove anyone; any member may leave; the last admin cannot."""
-    leaving = caller.is_user and caller.username == username
+    """Admins remove anyone; any member may leave; the last admin cannot. The member's keys are revoked."""
+    _require_user(caller, "manage members")
+    leaving = caller.username == username
     require_role(caller, project_id, Role.viewer if leaving else Role.admin)
     _change_member(project_id, _get_member(project_id, username), None)
+    _revoke_keys(project_id, lambda key: key.created_by == username)
 
 
 # ---------------------------------------------------------------- API keys
@@ -303,14 +354,21 @@ def _key_out(r: ApiKeyRecord) -> ApiKeyOut:
         prefix=f"ipk.{r.project_id}.{r.key_id}",
         created_by=r.created_by,
         created_at=r.created_at,
+        expires_at=r.expires_at,
         revoked_at=r.revoked_at,
     )
 
 
 def create_api_key(caller: Caller, project_id: str, body: ApiKeyCreate) -> ApiKeyCreated:
-    """A new key for the project, returned once; only its hash is stored."""
+    """A new key for the project, made by a signed-in admin (its owner) and returned once; only its hash
+    is stored. A key never mints a key."""
+    _require_user(caller, "create API keys")
     require_role(caller, project_id, Role.admin)
     key, key_id = new_api_key(project_id)
+    expires_at = None
+    if body.expires_in_days:
+        expires = datetime.now(UTC) + timedelta(days=body.expires_in_days)
+        expires_at = expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     record = ApiKeyRecord(
         *ApiKeyRecord.key(project_id, key_id),
         project_id=project_id,
@@ -320,6 +378,7 @@ def create_api_key(caller: Caller, project_id: str, body: ApiKeyCreate) -> ApiKe
         key_hash=hash_key(key),
         created_by=caller.username,
         created_at=now_iso(),
+        expires_at=expires_at,
     )
     try:
         record.save(condition=ApiKeyRecord.pk.does_not_exist())
@@ -341,19 +400,38 @@ def list_api_keys(caller: Caller, project_id: str, limit: int | None, cursor: st
 
 
 def revoke_api_key(caller: Caller, project_id: str, key_id: str) -> ApiKeyOut:
+    _require_user(caller, "revoke API keys")
     require_role(caller, project_id, Role.admin)
     try:
         record = ApiKeyRecord.get(*ApiKeyRecord.key(project_id, key_id))
     except DoesNotExist:
         raise NotFound() from None
-    if not record.revoked_at:
-        try:
-            record.update(
-                actions=[ApiKeyRecord.revoked_at.set(now_iso())],
-                condition=ApiKeyRecord.revoked_at.does_not_exist(),
-            )
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise  # not revoked: never answer that it was
-            record.refresh(consistent_read=True)  # revoked meanwhile by another call
+    _revoke(record)
     return _key_out(record)
+
+
+def _revoke(record: ApiKeyRecord) -> None:
+    if record.revoked_at:
+        return
+    try:
+        record.update(
+            actions=[ApiKeyRecord.revoked_at.set(now_iso())],
+            condition=ApiKeyRecord.revoked_at.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise  # not revoked: never answer that it was
+        record.refresh(consistent_read=True)  # revoked meanwhile by another call
+
+
+def _revoke_keys(project_id: str, which: Callable[[ApiKeyRecord], bool]) -> int:
+    """Revoke the project's live keys that `which` picks; how many."""
+    keys = ApiKeyRecord.query(
+        project_pk(project_id),
+        ApiKeyRecord.sk.startswith("APIKEY#"),
+        filter_condition=ApiKeyRecord.revoked_at.does_not_exist(),
+    )
+    picked = [k for k in keys if which(k)]
+    for record in picked:
+        _revoke(record)
+    return len(picked)

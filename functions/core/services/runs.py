@@ -6,6 +6,10 @@ and releases it when it ends. States: queued (started, execution not yet running
 | failed | cancelled. Every ending is conditional on the run not having ended yet, so the state machine's
 MarkFailed, the execution-ended rule and a cancel can all race and the first one wins.
 
+A project has at most `max_concurrent_runs_per_project` runs at a time (cdk.json `limits`); a deleted
+project runs nothing more: its runs are cancelled when it is deleted (services/projects.py), and the
+workflow checks the project again when a run begins and before it commits.
+
 Files of a run in the data bucket: `logs/<project>/<job>/<run>/` holds the work-unit manifest and plan,
 each unit's result, and the run's log events (`events/*.jsonl`, JSON lines: level, time, message, stream,
 file). Authorization is the API layer's (it calls require_role first).
@@ -27,9 +31,10 @@ from pynamodb.expressions.update import Action
 
 from .. import aws
 from ..constants import LOGS_PREFIX
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound, TooManyRequests
 from ..pagination import decode_cursor, encode_cursor, page_size, query_page
 from ..repositories.base import condition_failed, now_iso
+from ..repositories.projects import ProjectRecord, project_pk
 from ..repositories.runs import ACTIVE_RUNS, RunJob, RunRecord, job_runs_key, run_key
 from ..settings import get_settings
 
@@ -153,6 +158,32 @@ def list_runs(
 # ---------------------------------------------------------------- starting and cancelling
 
 
+def project_gone(project_id: str) -> bool:
+    """Whether the project was deleted (or never was): nothing of it may run or be written any more."""
+    try:
+        return bool(ProjectRecord.get(project_pk(project_id), "META", consistent_read=True).deleted_at)
+    except DoesNotExist:
+        return True
+
+
+def active_runs(project_id: str) -> int:
+    """How many of the project's jobs hold a run (queued or running)."""
+    return RunJob.count(
+        project_pk(project_id),
+        RunJob.sk.startswith("JOB#"),
+        filter_condition=RunJob.current_run_id.exists(),
+    )
+
+
+def _check_run_quota(project_id: str) -> None:
+    limit = get_settings().max_concurrent_runs_per_project
+    if active_runs(project_id) >= limit:
+        raise TooManyRequests(
+            f"Quota exceeded: a project runs at most {limit} jobs at a time "
+            "(max_concurrent_runs_per_project); wait for a run to end"
+        )
+
+
 def _claim(project_id: str, job_id: str, run_id: str, *, scheduled: bool = False) -> None:
     """Make `run_id` the job's current run in one conditional UpdateItem; Conflict when one is running."""
     job = RunJob(*RunJob.key(project_id, job_id))
@@ -222,8 +253,12 @@ def _input(project_id: str, job_id: str, run: RunRecord) -> dict[str, Any]:
 
 
 def start_run(project_id: str, job_id: str, *, trigger: str, started_by: str) -> dict[str, Any]:
-    """Queue a run of the job and start its execution; Conflict when the job is already running."""
+    """Queue a run of the job and start its execution; Conflict when the job is already running, 429 when the
+    project runs its quota of jobs."""
     job = _job(project_id, job_id)
+    if job.current_run_id:
+        raise Conflict("job is already running")
+    _check_run_quota(project_id)
     run_id = new_run_id()
     _claim(project_id, job_id, run_id)
     record = _new_record(project_id, job, run_id, trigger=trigger, started_by=started_by, state="queued")
@@ -316,30 +351,47 @@ def begin_run(job: dict[str, Any], run: dict[str, Any], execution_arn: str | Non
     """The run an execution works on, now `running`; None when there is nothing to run (skip).
 
     A manual run (run_id given) moves queued -> running unless it was cancelled meanwhile. A scheduled
-    start (no run_id) claims the job and creates its run, or skips a running, inactive or deleted job.
+    start (no run_id) claims the job and creates its run, or skips a running, inactive or deleted job, or
+    a project at its quota of runs. A run of a deleted project ends cancelled here, before anything is
+    written (checked after the claim: a delete that cancelled runs before this claim is seen now).
     """
     project_id, job_id = job["project_id"], job["job_id"]
-    run_id = run.get("run_id")
-    ts = now_iso()
-    if run_id:
-        record = RunRecord(*run_key(project_id, run_id))
-        actions: list[Action] = [RunRecord.state.set("running")]
-        if execution_arn:
-            actions.append(RunRecord.execution_arn.set(execution_arn))
-        try:
-            record.update(actions=actions, condition=RunRecord.state.is_in(*ACTIVE))
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise
-            return None
-        return to_dict(record)
+    if run.get("run_id"):
+        started = _begin_manual(project_id, run, execution_arn)
+    else:
+        started = _begin_scheduled(project_id, job_id, run, execution_arn)
+    if started is not None and project_gone(project_id):
+        finish_run(project_id, job_id, started["id"], "cancelled", error="the project was deleted")
+        return None
+    return started
+
+
+def _begin_manual(project_id: str, run: dict[str, Any], execution_arn: str | None) -> dict[str, Any] | None:
+    record = RunRecord(*run_key(project_id, run["run_id"]))
+    actions: list[Action] = [RunRecord.state.set("running")]
+    if execution_arn:
+        actions.append(RunRecord.execution_arn.set(execution_arn))
+    try:
+        record.update(actions=actions, condition=RunRecord.state.is_in(*ACTIVE))
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        return None
+    return to_dict(record)
+
+
+def _begin_scheduled(
+    project_id: str, job_id: str, run: dict[str, Any], execution_arn: str | None
+) -> dict[str, Any] | None:
     if not execution_arn:
         raise Invalid("a scheduled start needs its execution ARN")
     run_id = scheduled_run_id(execution_arn)
     try:
         job_item = _job(project_id, job_id)
+        if job_item.current_run_id != run_id:  # a retried step holds its claim already
+            _check_run_quota(project_id)
         _claim(project_id, job_id, run_id, scheduled=True)
-    except (NotFound, Conflict) as exc:
+    except (NotFound, Conflict, TooManyRequests) as exc:
         log.info("scheduled start of %s/%s skipped: %s", project_id, job_id, exc)
         return None
     record = _new_record(
@@ -359,7 +411,7 @@ def begin_run(job: dict[str, Any], run: dict[str, Any], execution_arn: str | Non
         record = _run(project_id, run_id)  # a retried step: the run exists
         if record.state not in ACTIVE:
             return None
-    log.info("scheduled run %s created at %s", run_id, ts)
+    log.info("scheduled run %s created", run_id)
     return to_dict(record)
 
 
@@ -380,7 +432,15 @@ def run_state(project_id: str, run_id: str) -> str | None:
 
 
 def mark_committing(project_id: str, run_id: str) -> bool:
-    """Flag the run as committing (a cancel is refused from now on); False when it is no longer running."""
+    """Flag the run as committing (a cancel is refused from now on); False when it is no longer running,
+    or when its project was deleted (the run then ends cancelled: nothing is written)."""
+    if project_gone(project_id):
+        try:
+            record = _run(project_id, run_id)
+        except NotFound:
+            return False
+        finish_run(project_id, record.job_id, run_id, "cancelled", error="the project was deleted")
+        return False
     record = RunRecord(*run_key(project_id, run_id))
     try:
         record.update(actions=[RunRecord.committing.set(True)], condition=RunRecord.state.is_in(*ACTIVE))

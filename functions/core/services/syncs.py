@@ -25,7 +25,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from .. import aws
 from ..auth import Caller, Role, require_role
 from ..constants import LAKE_PREFIX, TRASH_PREFIX, UPLOADS_PREFIX
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound, TooManyRequests
 from ..models.syncs import (
     MAX_FILE_NAME_LENGTH,
     MAX_PARTS,
@@ -51,6 +51,7 @@ from ..repositories.base import condition_failed
 from ..repositories.projects import project_pk
 from ..repositories.syncs import (
     MAX_FILES_PER_SYNC,
+    OpenSyncMarker,
     SyncFileRecord,
     SyncSessionRecord,
     UploadRecord,
@@ -259,11 +260,21 @@ def _table_target(project_id: str, body: SyncCreate, path: str) -> dict[str, str
     }
 
 
+def _check_open_quota(project_id: str) -> None:
+    limit = get_settings().max_open_upload_syncs_per_project
+    if OpenSyncMarker.open_count(project_id) >= limit:
+        raise TooManyRequests(
+            f"Quota exceeded: a project has at most {limit} upload syncs open "
+            "(max_open_upload_syncs_per_project); end one first"
+        )
+
+
 def start_sync(caller: Caller, project_id: str, body: SyncCreate) -> SyncSessionRecord:
-    """A new open session with the next sync id of the project."""
+    """A new open session with the next sync id of the project (429 at the quota of open syncs)."""
     require_role(caller, project_id, Role.editor)
     normalized = normalize_path(body.path)
     target = _table_target(project_id, body, normalized)
+    _check_open_quota(project_id)
     sync_id = next_id(project_id, "sync")
     record = SyncSessionRecord(
         *SyncSessionRecord.key(project_id, sync_id),
@@ -284,6 +295,7 @@ def start_sync(caller: Caller, project_id: str, body: SyncCreate) -> SyncSession
         table_name=target.get("table_name"),
     )
     record.save(condition=SyncSessionRecord.pk.does_not_exist())
+    OpenSyncMarker(*OpenSyncMarker.key(project_id, sync_id)).save()
     return record
 
 
@@ -303,6 +315,7 @@ def end_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord
         if session.sync_status == SyncStatus.Syncing.value and session.in_flight == 0:
             _finish_when_ended(session)  # the first end stopped before asking for the finish: ask again
         raise Conflict(f"Sync {sync_id} has already ended") from None
+    OpenSyncMarker(*OpenSyncMarker.key(project_id, sync_id)).delete()
     _finish_when_ended(session)
     return session
 

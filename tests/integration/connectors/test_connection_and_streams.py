@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from tests.integration.sources import SOURCE_ROLE
+
 SECRET = "streams-secret-value-0123456789"
 
 
@@ -18,7 +20,10 @@ def test_s3_source_test_reads_the_first_file(alice, project, source_bucket):
         alice,
         project,
         "sources",
-        {"type": "s3", "config": {"bucket": source_bucket, "prefix": "exports/gzcsv/"}},
+        {
+            "type": "s3",
+            "config": {"bucket": source_bucket, "role_arn": SOURCE_ROLE, "prefix": "exports/gzcsv/"},
+        },
     )
     assert ok["connection_result"]["status"] == "SUCCEEDED", ok
     assert [c["name"] for c in ok["checks"]] == [
@@ -29,17 +34,25 @@ def test_s3_source_test_reads_the_first_file(alice, project, source_bucket):
     ]
     assert "csv, gzip, 4 columns" in ok["checks"][3]["message"]
 
-    missing = _test(alice, project, "sources", {"type": "s3", "config": {"bucket": "no-such-bucket-here"}})
+    missing = _test(
+        alice,
+        project,
+        "sources",
+        {"type": "s3", "config": {"bucket": "no-such-bucket-here", "role_arn": SOURCE_ROLE}},
+    )
     assert missing["connection_result"]["status"] == "FAILED"
     assert missing["checks"][0]["status"] == "failed" and "does not exist" in missing["checks"][0]["message"]
     assert {c["status"] for c in missing["checks"][1:]} == {"skipped"}
 
     empty = _test(
-        alice, project, "sources", {"type": "s3", "config": {"bucket": source_bucket, "prefix": "nothing/"}}
+        alice,
+        project,
+        "sources",
+        {"type": "s3", "config": {"bucket": source_bucket, "role_arn": SOURCE_ROLE, "prefix": "nothing/"}},
     )
     assert empty["checks"][1]["status"] == "failed" and "no files" in empty["checks"][1]["message"]
 
-    wrong = _test(alice, project, "sources", {"type": "s3", "config": {"bucket": source_bucket, "prefix": "exports/parquet/", "format": "csv"}})  # fmt: skip
+    wrong = _test(alice, project, "sources", {"type": "s3", "config": {"bucket": source_bucket, "role_arn": SOURCE_ROLE, "prefix": "exports/parquet/", "format": "csv"}})  # fmt: skip
     assert wrong["connection_result"]["status"] == "FAILED" and "parquet" in wrong["checks"][3]["message"]
 
     r = alice.call(
@@ -71,7 +84,7 @@ def _streams(user, pid, config, status=200):
 
 
 def test_discovery_infers_every_format(alice, project, source_bucket):
-    config = {"bucket": source_bucket, "prefix": "exports/", "files": ["csv/*", "gzcsv/*", "jsonl/*", "parquet/*", "avro/*"]}  # fmt: skip
+    config = {"bucket": source_bucket, "role_arn": SOURCE_ROLE, "prefix": "exports/", "files": ["csv/*", "gzcsv/*", "jsonl/*", "parquet/*", "avro/*"]}  # fmt: skip
     streams = {s["stream_name"]: s for s in _streams(alice, project, config)["data"]["streams"]}
     assert set(streams) == {"csv", "gzcsv", "jsonl", "parquet", "avro"}
     assert {n: s["format"] for n, s in streams.items()} == {
@@ -90,10 +103,15 @@ def test_discovery_infers_every_format(alice, project, source_bucket):
 
 
 def test_discovery_names_incompatible_files(alice, project, source_bucket):
-    body = _streams(alice, project, {"bucket": source_bucket, "prefix": "exports/mixed/"}, status=400)
+    body = _streams(
+        alice,
+        project,
+        {"bucket": source_bucket, "role_arn": SOURCE_ROLE, "prefix": "exports/mixed/"},
+        status=400,
+    )
     assert body["success"] is False and body["errors"][0]["field"] == "config"
     assert "exports/mixed/a.csv" in body["message"] and "exports/mixed/b.parquet" in body["message"]
-    assert _streams(alice, project, {"bucket": source_bucket, "prefix": "nothing/"}, status=400)["errors"][0]["field"] == "config.prefix"  # fmt: skip
+    assert _streams(alice, project, {"bucket": source_bucket, "role_arn": SOURCE_ROLE, "prefix": "nothing/"}, status=400)["errors"][0]["field"] == "config.prefix"  # fmt: skip
     r = alice.call("POST", f"/api/v1/project/{project}/source/streams", json={"type": "s3"})
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "config"
 
@@ -117,7 +135,7 @@ def test_discovery_of_a_stored_source_uses_its_secret_and_logs_no_secret(
     assert by_query.status_code == by_body.status_code == by_post.status_code == 200, by_query.text
     assert by_query.json() == by_body.json() == by_post.json()
     assert by_post.json()["data"]["streams"][0]["stream_name"] == "jsonl"
-    q = alice.call("GET", f"/api/v1/project/{project}/source/streams", params={"type": "s3", "config": json.dumps({"bucket": source_bucket, "prefix": "exports/avro/"})})  # fmt: skip
+    q = alice.call("GET", f"/api/v1/project/{project}/source/streams", params={"type": "s3", "config": json.dumps({"bucket": source_bucket, "role_arn": SOURCE_ROLE, "prefix": "exports/avro/"})})  # fmt: skip
     assert q.status_code == 200 and q.json()["data"]["streams"][0]["format"] == "avro"
     # The stored source's test: the mask plus its id keeps the stored secret.
     masked = {**config, "secret_access_key": "********"}

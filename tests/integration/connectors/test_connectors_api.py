@@ -6,16 +6,21 @@ import json
 
 import pytest
 
+from tests.integration.sources import s3_source
+
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 MASK = "********"
 
 
 def s3_config(bucket: str, **extra) -> dict:
-    return {"bucket": bucket, "prefix": "exports/csv/", "format": "csv", **extra}
+    return s3_source(bucket, prefix="exports/csv/", format="csv", **extra)
 
 
 def with_keys(bucket: str) -> dict:
-    return s3_config(bucket, access_key_id="AKIAIOSFODNN7EXAMPLE", secret_access_key=SECRET)
+    """Read with the keys instead of the role."""
+    config = s3_config(bucket, access_key_id="AKIAIOSFODNN7EXAMPLE", secret_access_key=SECRET)
+    del config["role_arn"]
+    return config
 
 
 def create(user, pid, kind, name, type_, config, status=201):
@@ -39,7 +44,7 @@ def test_specs_list_types_and_describe_configs(alice, project):
     assert {t["type"] for t in dest} == {"iceberg", "parquet"}
 
     s3 = alice.call("GET", f"{base}/sources/spec", params={"type": "s3"}).json()["data"]
-    assert s3["version"] == "v1" and set(s3["secret_fields"]) == {"external_id", "secret_access_key"}
+    assert s3["version"] == "v1" and set(s3["secret_fields"]) == {"access_key_id", "secret_access_key"}
     props = s3["spec"]["properties"]
     assert props["secret_access_key"]["secret"] is True and "secret" not in props["bucket"]
     assert "bucket" in s3["spec"]["required"] and "endpoint" not in props
@@ -77,7 +82,8 @@ def test_source_lifecycle_keeps_secrets_out_of_answers_and_table(
     # The secret lives in Secrets Manager, named under the environment's prefix; never in DynamoDB.
     name = f"ingestplane/{local_cloud.env_name}/connectors/{project}/{sid}"
     assert json.loads(secrets_client.get_secret_value(SecretId=name)["SecretString"]) == {
-        "secret_access_key": SECRET
+        "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+        "secret_access_key": SECRET,
     }
     items = dynamodb.scan(TableName=local_cloud.env["CONNECTORS_TABLE"])["Items"]
     assert SECRET not in json.dumps(items) and any(sid in json.dumps(i) for i in items)

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from tests.integration.files import csv_bytes
+from tests.integration.sources import s3_source
 from tests.integration.users import User, signup_and_login
 
 ROWS = [
@@ -32,7 +33,7 @@ def source_bucket(s3) -> str:
 
 
 def source_ref(bucket: str, name: str = "exports") -> dict:
-    return {"name": name, "type": "s3", "version": "v1", "config": {"bucket": bucket, "prefix": "exports/"}}
+    return {"name": name, "type": "s3", "version": "v1", "config": s3_source(bucket, prefix="exports/")}
 
 
 def dest_ref(name: str = "lake") -> dict:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.integration.sources import s3_source
+
 ROWS = [
     {"id": 1, "name": "ada", "amount": 1.5},
     {"id": 2, "name": "bob", "amount": 2.25},
@@ -92,6 +94,7 @@ def make_job(local_cloud, s3, runs_source_bucket):
     """make_job(streams, files={key: bytes}) -> Job: connectors and a job item as the other families write."""
     from functions.core.repositories.base import now_iso
     from functions.core.repositories.connectors import ConnectorRecord, connector_key, list_key
+    from functions.core.repositories.projects import ProjectRecord, project_pk
     from functions.core.repositories.runs import RunJob
 
     def make(
@@ -100,10 +103,14 @@ def make_job(local_cloud, s3, runs_source_bucket):
         project_id = secrets.token_hex(6)
         prefix = f"{project_id}/"
         ts = now_iso()
+        ProjectRecord(
+            project_pk(project_id), "META", project_id=project_id, name=f"runs-{project_id}", created_by="ada",
+            updated_by="ada", created_at=ts, updated_at=ts, external_id=secrets.token_hex(16),
+        ).save()  # fmt: skip
         ids = {}
         configs = {
-            "source": ("s3", {"bucket": runs_source_bucket, "prefix": prefix, "files": [], "format": "auto",
-                              "compression": "auto"}),
+            "source": ("s3", s3_source(runs_source_bucket, prefix=prefix, files=[], format="auto",
+                                       compression="auto")),
             "destination": (dest_type, {"catalog": "glue", "database": "sales", "table_prefix": ""}
                             if dest_type == "iceberg" else {"path": "tables", "compression": "snappy"}),
         }  # fmt: skip

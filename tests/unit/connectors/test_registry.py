@@ -13,6 +13,8 @@ from functions.core.errors import Invalid
 CTX = CheckContext(
     project_id="p1", env_name="local", region="us-east-1", data_bucket="data", endpoint_url=None
 )
+ROLE = "arn:aws:iam::123456789012:role/ingestplane-source-raw"
+KEYS = {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "s"}
 
 
 def test_types_and_versions_come_from_the_modules():
@@ -29,7 +31,7 @@ def test_types_and_versions_come_from_the_modules():
 
 def test_secret_fields_are_marked_in_the_spec_and_masked():
     s3 = get_type("source", "s3")
-    assert set(s3.secrets) == {"external_id", "secret_access_key"}
+    assert set(s3.secrets) == {"access_key_id", "secret_access_key"}
     assert s3.spec()["properties"]["secret_access_key"]["secret"] is True
     assert masked(s3, {"bucket": "b", "secret_access_key": "x"}) == {"bucket": "b", "secret_access_key": MASK}
     assert get_type("destination", "parquet").secrets == []
@@ -42,6 +44,10 @@ def test_secret_fields_are_marked_in_the_spec_and_masked():
         ("source", "s3", {"bucket": "data", "prefix": "lake/p1/../p2/"}, "config.prefix"),
         ("source", "s3", {"bucket": "bkt", "endpoint_url": "http://x"}, "config.endpoint_url"),
         ("source", "s3", {"bucket": "bkt", "access_key_id": "AKIAIOSFODNN7EXAMPLE"}, "config"),
+        # another bucket is read with the project's own role or keys, never the service's role
+        ("source", "s3", {"bucket": "bkt"}, "config.role_arn"),
+        ("source", "s3", {"bucket": "bkt", "role_arn": ROLE, "external_id": "mine"}, "config"),
+        ("source", "s3", {"bucket": "bkt", "role_arn": ROLE, **KEYS}, "config"),
         ("destination", "parquet", {"path": "a/../b"}, "config.path"),
         ("destination", "iceberg", {"database": "d", "warehouse": "s3://data/lake/p2/w"}, "config.warehouse"),
     ],
@@ -54,6 +60,10 @@ def test_configs_that_would_leave_the_project_are_refused(kind, type_, config, f
 
 def test_own_prefixes_and_lake_paths_are_fine():
     get_type("source", "s3").parse({"bucket": "data", "prefix": "uploads/p1/x/"}, CTX)
+    get_type("source", "s3").parse({"bucket": "bkt", "role_arn": ROLE}, CTX)
+    get_type("source", "s3").parse({"bucket": "bkt", **KEYS}, CTX)
+    shared = CheckContext(**{**CTX.__dict__, "shared_buckets": frozenset({"bkt"})})
+    get_type("source", "s3").parse({"bucket": "bkt"}, shared)  # a single-tenant environment's bucket
     cfg = get_type("destination", "iceberg").parse(
         {"database": "sales", "warehouse": "s3://data/lake/p1/wh"}, CTX
     )

@@ -53,7 +53,8 @@ def stage(monkeypatch):
 
     def use(secure: bool) -> None:
         for name in ("PROJECTS_TABLE", "CONNECTORS_TABLE", "JOBS_TABLE", "SYNC_SESSIONS_TABLE",
-                     "IDEMPOTENCY_TABLE", "DATA_BUCKET", "USER_POOL_ID", "USER_POOL_CLIENT_ID"):  # fmt: skip
+                     "IDEMPOTENCY_TABLE", "REVOKED_TOKENS_TABLE", "DATA_BUCKET", "USER_POOL_ID",
+                     "USER_POOL_CLIENT_ID"):  # fmt: skip
             monkeypatch.setenv(name, os.environ.get(name, "unit"))
         monkeypatch.setenv("COOKIE_SECURE", "true" if secure else "false")
         get_settings.cache_clear()
