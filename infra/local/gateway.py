@@ -210,20 +210,24 @@ class IntegrationTimeout(Exception):
 
 
 def invoke_within(family: str, event: dict, env_name: str, region: str, timeout: float) -> Any:
-    """The function's result, or IntegrationTimeout when it takes longer than `timeout` seconds (it then
-    finishes in the background, as a Lambda function does after API Gateway gave up on it)."""
-    done = threading.Event()
+    """The function's result, or IntegrationTimeout when it runs longer than `timeout` seconds (it then
+    finishes in the background, as a Lambda function does after API Gateway gave up on it). The clock
+    starts when the function does: waiting for the local function's one container is not counted, as
+    AWS would have started another."""
+    started, done = threading.Event(), threading.Event()
     box: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            box["result"] = runtime.invoke(family, event, env_name, region)
+            box["result"] = runtime.invoke(family, event, env_name, region, started)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting request thread
             box["error"] = exc
         finally:
+            started.set()
             done.set()
 
     threading.Thread(target=run, name=f"lambda-{family}", daemon=True).start()
+    started.wait()
     if not done.wait(timeout):
         raise IntegrationTimeout(f"{family} took longer than {timeout} s")
     if "error" in box:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 
 import pytest
+import requests
 
 import functions.jobs.handler as jobs_handler
 from infra.local.gateway import LAMBDA_PAYLOAD_BYTES
@@ -86,3 +88,30 @@ def test_no_answer_within_the_integration_timeout_is_503_and_the_function_runs_o
     assert not finished.is_set()  # the gateway answered while the function was still running
     release.set()
     assert finished.wait(10)
+
+
+def test_waiting_for_the_local_functions_one_container_is_not_counted(local_cloud, http, monkeypatch):
+    """AWS starts another container for a second request; here it waits for the first to finish, and that
+    wait is not the function's time."""
+    monkeypatch.setattr(local_cloud.gateway.server, "integration_timeout", 0.5)
+    release, calls = threading.Event(), []
+
+    def handler(event, context):
+        calls.append(event["rawPath"])
+        if len(calls) == 1:
+            release.wait(30)
+        return json_answer(2)
+
+    monkeypatch.setattr(jobs_handler, "lambda_handler", handler)
+    assert http.get("/api/v1/project/p/jobs").status_code == 503  # the first holds the container
+    second: dict = {}
+    waiter = threading.Thread(
+        target=lambda: second.update(
+            r=requests.get(f"{local_cloud.gateway_url}/api/v1/project/p/jobs", timeout=30)
+        )
+    )
+    waiter.start()
+    time.sleep(1.0)  # queued longer than the timeout
+    release.set()
+    waiter.join(30)
+    assert second["r"].status_code == 200 and len(calls) == 2
