@@ -1,5 +1,6 @@
 """Fixtures shared by every test folder: fake AWS credentials, one moto server for the session, and one
-local cloud on it (started only by the tests over HTTP that ask for it: integration and security)."""
+local cloud on it with an HTTP client bound to its gateway (started only by the tests over HTTP that ask
+for it: integration, contract and security)."""
 
 from __future__ import annotations
 

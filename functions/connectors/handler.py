@@ -22,22 +22,21 @@ from functions.core.models import (
     ConnectorTest,
     ConnectorTypes,
     ConnectorUpdate,
+    Deleted,
     Envelope,
     PageEnvelope,
     SpecRequest,
-    StreamsConfig,
+    StreamsAnswer,
     StreamsRequest,
     dump,
 )
 from functions.core.openapi import responses
+from functions.core.params import Cursor, Limit, ProjectId
 from functions.core.services import connectors as svc
 
 app = make_app("connectors")
 
-ProjectId = Annotated[str, Path(min_length=1, max_length=64, description="The project's id")]
 ConnectorId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Limit = Annotated[int | None, Query(ge=1, le=100, description="Page size (default 50, at most 100)")]
-Cursor = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
 TypeQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]
 VersionQuery = Annotated[str | None, Query(max_length=16, pattern=r"^(v[0-9]+|latest)$")]
 CatalogQuery = Annotated[str | None, Query(max_length=32, pattern=r"^[a-z0-9_-]+$")]
@@ -120,10 +119,11 @@ def _register(kind: str, plural: str) -> None:
     def update(projectid: ProjectId, id: ConnectorId, body: Annotated[ConnectorUpdate, Body()]):
         return native_ok(dump(svc.update(current_caller(app), projectid, kind, id, body)), f"{kind} updated")
 
-    @app.delete(f"{base}/<id>", tags=tags, responses=responses(Envelope[None], 403, 404, 409))
+    @app.delete(f"{base}/<id>", tags=tags, responses=responses(Envelope[Deleted], 403, 404, 409))
     def delete(projectid: ProjectId, id: ConnectorId):
-        svc.delete(current_caller(app), projectid, kind, id)
-        return native_ok(None, f"{kind} deleted")
+        """Soft delete (409 while a job uses it); answers the deleted {kind}'s name."""
+        name = svc.delete(current_caller(app), projectid, kind, id)
+        return native_ok({"name": name}, f"{kind} deleted")
 
 
 _register("source", "sources")
@@ -132,7 +132,12 @@ _register("destination", "destinations")
 STREAMS = "/api/v1/project/<projectid>/source/streams"
 
 
-@app.get(STREAMS, tags=["sources"], responses=responses(Envelope[StreamsConfig], 404))
+def _streams_answer(projectid: str, req: StreamsRequest):
+    found = svc.discover_streams(current_caller(app), projectid, req)
+    return native_ok({"streams_config": found}, "streams discovered")
+
+
+@app.get(STREAMS, tags=["sources"], responses=responses(Envelope[StreamsAnswer], 404))
 def get_streams(
     projectid: ProjectId,
     source_id: IdQuery = None,
@@ -146,13 +151,12 @@ def get_streams(
             query["config"] = json.loads(config)
         except (ValueError, RecursionError):  # nesting deeper than the parser goes is a 400 too
             raise Invalid("Invalid request: config: not valid JSON", field="config") from None
-    req = _get_body(StreamsRequest, query)
-    return native_ok(svc.discover_streams(current_caller(app), projectid, req), "streams discovered")
+    return _streams_answer(projectid, _get_body(StreamsRequest, query))
 
 
-@app.post(STREAMS, tags=["sources"], responses=responses(Envelope[StreamsConfig], 404))
+@app.post(STREAMS, tags=["sources"], responses=responses(Envelope[StreamsAnswer], 404))
 def post_streams(projectid: ProjectId, body: Annotated[StreamsRequest, Body()]):
-    return native_ok(svc.discover_streams(current_caller(app), projectid, body), "streams discovered")
+    return _streams_answer(projectid, body)
 
 
 lambda_handler = make_lambda_handler(app, "connectors")

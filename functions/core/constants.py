@@ -15,4 +15,9 @@ MAP_RESULTS_EXPIRATION_DAYS = 7
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+# Every answer is bounded by construction below Lambda's 6 MiB response limit: a list page holds at most
+# MAX_PAGE_SIZE items and stops early at MAX_PAGE_BYTES of JSON (next_cursor goes on from there); a single
+# object is a stored record (DynamoDB items are at most 400 KB) plus summaries of fixed size.
+MAX_PAGE_BYTES = 4 * 1024 * 1024
+INGEST_FILES_PER_TABLE = 100  # an ingest job (Amperity's dialect) lists each table's first files, no more
 MAX_NAME_LENGTH = 128

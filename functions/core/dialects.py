@@ -35,11 +35,23 @@ def dialect_for_path(path: str) -> Dialect:
     return Dialect.NATIVE
 
 
+def json_text(body: Any) -> str:
+    """A body as every answer encodes it (compact, ASCII: non-ASCII characters are escaped)."""
+    return json.dumps(body, default=str, separators=(",", ":"))
+
+
+def json_size(body: Any) -> int:
+    """Bytes `body` takes in an answer (a pydantic model counts as its JSON dump)."""
+    if hasattr(body, "model_dump"):
+        body = body.model_dump(mode="json")
+    return len(json_text(body))
+
+
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None, cookies=None) -> Response:
     return Response(
         status_code=status,
         content_type=JSON,
-        body=json.dumps(body, default=str, separators=(",", ":")),
+        body=json_text(body),
         headers=headers,
         cookies=cookies,
     )

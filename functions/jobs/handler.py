@@ -14,7 +14,9 @@ from functions.core.models import (
     ApplicationAction,
     ApplicationAnswer,
     ApplicationError,
+    ApplicationStatus,
     ApplicationUpdate,
+    Deleted,
     Envelope,
     IngestError,
     IngestJob,
@@ -23,24 +25,23 @@ from functions.core.models import (
     JobOut,
     JobUpdate,
     PageEnvelope,
-    RunLogLine,
+    RunFileOut,
     RunOut,
+    TaskLogsPage,
     dump,
 )
 from functions.core.openapi import ERROR_TEXT, responses
+from functions.core.params import Cursor, Limit, ProjectId
 from functions.core.services import jobs as svc
 
 app = make_app("jobs")
 
-ProjectId = Annotated[str, Path(min_length=1, max_length=64, description="The project's id")]
 JobId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="The job's id")
 ]
 RunId = Annotated[
     str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="The run's id")
 ]
-Limit = Annotated[int | None, Query(ge=1, le=100, description="Page size (default 50, at most 100)")]
-Cursor = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
 IdQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 BASE = "/api/v1/project/<projectid>/jobs"
@@ -90,11 +91,11 @@ def update_job(projectid: ProjectId, id: JobId, body: Annotated[JobUpdate, Body(
     return native_ok(dump(svc.update_job(current_caller(app), projectid, id, body)), "job updated")
 
 
-@app.delete(f"{BASE}/<id>", tags=TAGS, responses=responses(Envelope[None], 403, 404, 409))
+@app.delete(f"{BASE}/<id>", tags=TAGS, responses=responses(Envelope[Deleted], 403, 404, 409))
 def delete_job(projectid: ProjectId, id: JobId):
-    """Soft delete; its schedule is removed. A job with a queued or running run is a 409: cancel it first."""
-    svc.delete_job(current_caller(app), projectid, id)
-    return native_ok(None, "job deleted")
+    """Soft delete; its schedule is removed. A job with a queued or running run is a 409: cancel it first.
+    Answers the deleted job's name."""
+    return native_ok({"name": svc.delete_job(current_caller(app), projectid, id)}, "job deleted")
 
 
 @app.post(f"{BASE}/<id>/activate", tags=TAGS, responses=responses(Envelope[JobOut], 403, 404, 409))
@@ -119,24 +120,48 @@ def cancel_job(projectid: ProjectId, id: JobId):
 
 @app.get(f"{BASE}/<jobid>/tasks", tags=TAGS, responses=responses(PageEnvelope[RunOut], 404))
 def list_tasks(projectid: ProjectId, jobid: JobId, limit: Limit = None, cursor: Cursor = None):
-    """The job's runs, newest first."""
+    """The job's runs, newest first: `id`, `start_time`, `runtime` (ms), `status`, and counts per table
+    (summaries: a run's files are on .../task/{id}/files). A page holds at most `limit` runs and 4 MiB."""
     return _page(*svc.list_tasks(current_caller(app), projectid, jobid, limit, cursor))
 
 
 def _logs(projectid: str, jobid: str, id: str, limit: int | None, cursor: str | None):
-    return _page(*svc.task_logs(current_caller(app), projectid, jobid, id, limit, cursor))
+    lines, next_cursor = svc.task_logs(current_caller(app), projectid, jobid, id, limit, cursor)
+    return native_ok({"task_logs": lines}, "success", next_cursor=next_cursor, paginated=True)
 
 
-@app.get(f"{BASE}/<jobid>/task/<id>/logs", tags=TAGS, responses=responses(PageEnvelope[RunLogLine], 404))
+@app.get(f"{BASE}/<jobid>/task/<id>/logs", tags=TAGS, responses=responses(TaskLogsPage, 404))
 def task_logs(projectid: ProjectId, jobid: JobId, id: RunId, limit: Limit = None, cursor: Cursor = None):
-    """One run's log lines, oldest first."""
+    """One run's log events, oldest first, as `data.task_logs` (at most `limit` events and 4 MiB a page;
+    `next_cursor` beside `data`)."""
     return _logs(projectid, jobid, id, limit, cursor)
 
 
-@app.post(f"{BASE}/<jobid>/task/<id>/logs", tags=TAGS, responses=responses(PageEnvelope[RunLogLine], 404))
+@app.post(f"{BASE}/<jobid>/task/<id>/logs", tags=TAGS, responses=responses(TaskLogsPage, 404))
 def task_logs_post(projectid: ProjectId, jobid: JobId, id: RunId, limit: Limit = None, cursor: Cursor = None):
     """The same as GET (olake's UI posts here)."""
     return _logs(projectid, jobid, id, limit, cursor)
+
+
+TableQuery = Annotated[
+    str | None, Query(min_length=1, max_length=256, description="Only this table's files (a run table_name)")
+]
+
+
+@app.get(
+    f"{BASE}/<jobid>/task/<id>/files", tags=TAGS, responses=responses(PageEnvelope[RunFileOut], 400, 404)
+)
+def task_files(
+    projectid: ProjectId,
+    jobid: JobId,
+    id: RunId,
+    table: TableQuery = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+):
+    """The files one run read, with their table and counts, in table order then reading order (at most
+    `limit` files and 4 MiB a page). A table the run does not have is a 400 naming the ones it has."""
+    return _page(*svc.task_files(current_caller(app), projectid, jobid, id, table, limit, cursor))
 
 
 # ---------------------------------------------------------------- application dialect (Gathr)
@@ -161,23 +186,28 @@ def application_stop(body: Annotated[ApplicationAction, Body()]):
 
 @app.post("/api/v1/application/update", tags=APP_TAGS, responses=APP_RESPONSES)
 def application_update(body: Annotated[ApplicationUpdate, Body()]):
-    """Set the S3 source's bucket and file list (`filename` items may be comma-separated lists)."""
+    """Set the S3 source's bucket (`bucketName`) and file list (`filename` items may be comma-separated lists)."""
     message = svc.app_update(
         current_caller(app),
         body.name,
         body.appType,
         body.projectName,
-        bucket=body.bucket,
+        bucket=body.bucketName,
         filename=body.filename,
         component_id=body.componentId,
     )
     return application_ok(message)
 
 
-@app.get("/api/v1/application/status/<appType>/<appName>", tags=APP_TAGS, responses=APP_RESPONSES)
+@app.get(
+    "/api/v1/application/status/<appType>/<appName>",
+    tags=APP_TAGS,
+    responses=_dialect_responses(ApplicationStatus, ApplicationError, 403, 404, 409),
+)
 def application_status(appType: AppSegment, appName: AppSegment, projectName: ProjectNameQuery = None):
-    """STOPPED, STARTING, RUNNING or ERROR, as the message."""
-    return application_ok(svc.app_status(current_caller(app), appType, appName, projectName))
+    """`{"application_status": STOPPED|STARTING|RUNNING|ERROR, "status": "Success"}`."""
+    state = svc.app_status(current_caller(app), appType, appName, projectName)
+    return json_response(200, ApplicationStatus.model_validate({"application_status": state}).model_dump())
 
 
 # ---------------------------------------------------------------- ingest-job dialect (Amperity)
@@ -202,7 +232,10 @@ def get_ingest_job(
     api_version: VersionHeader = None,
     api_version_query: VersionQuery = None,
 ):
-    """One ingest job (a run): per-table counts and files."""
+    """One ingest job (a job run, or an upload sync `sync-<sync_id>`): per-table counts and each table's
+    first files (at most 100 a table, fewer if the answer would pass 4 MiB; `file_count` is the table's
+    total). All the files: GET /api/v1/project/{projectid}/jobs/{jobid}/task/{id}/files?table= (a run) or
+    GET /api/v1/project/{projectid}/syncs/{sync_id}/files (an upload sync)."""
     caller = current_caller(app)
     version = api_version or api_version_query
     if not version:

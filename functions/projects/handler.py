@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from functions.core.api import current_caller, make_app, make_lambda_handler
 from functions.core.auth import Role
@@ -24,13 +24,11 @@ from functions.core.models import (
     dump,
 )
 from functions.core.openapi import responses
+from functions.core.params import Cursor, Limit, ProjectId
 from functions.core.services import projects as svc
 
 app = make_app("projects")
 
-ProjectId = Annotated[str, Path(min_length=1, max_length=64, description="The project's id")]
-Limit = Annotated[int | None, Query(ge=1, le=100, description="Page size (default 50, at most 100)")]
-Cursor = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
 Username = Annotated[str, Path(min_length=1, max_length=64)]
 KeyId = Annotated[str, Path(min_length=1, max_length=64)]
 

@@ -50,6 +50,7 @@ from functions.core.models.syncs import (
 )
 from functions.core.openapi import ERROR_TEXT
 from functions.core.openapi import responses as native_responses
+from functions.core.params import Cursor, Limit, ProjectId
 from functions.core.services import syncs as svc
 from functions.syncs import idempotency
 
@@ -60,11 +61,8 @@ MULTIPART_ROUTE = (
 )
 FORM_OVERHEAD_BYTES = 64 * 1024  # the form's own headers and boundaries around the file
 
-ProjectId = Annotated[str, Path(min_length=1, max_length=64, description="The project's id")]
 SyncId = Annotated[int, Path(ge=1, le=2**53, description="The sync's id")]
 UploadId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Limit = Annotated[int | None, Query(ge=1, le=100, description="Page size (default 50, at most 100)")]
-Cursor = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
 From = Annotated[int, Query(alias="from", ge=0, le=MAX_OFFSET, description="Offset of the first item")]
 Size = Annotated[int, Query(ge=1, le=100, description="Items per page (at most 100)")]
 ApiKey = Annotated[str | None, Query(max_length=512, description="An API key of the project")]

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from infra.local.executions import ExecutionWatcher, RunSweeper
-from infra.local.gateway import Gateway
+from infra.local.gateway import INTEGRATION_TIMEOUT_SECONDS, Gateway
 from infra.local.moto_patches import serialize_dynamodb
 from infra.local.poller import SqsPoller
 from infra.local.provision import ASL_PATH, LocalConfig, Provisioned, Provisioner, load_config
@@ -42,7 +42,8 @@ def ensure_free(host: str, port: int) -> None:
 class LocalCloud:
     """The whole system in this process; `start()` provisions and serves, `stop()` shuts it down.
 
-    Pass `aws_endpoint` to reuse a running in-process moto server (tests), or ports (0 = a free one).
+    Pass `aws_endpoint` to reuse a running in-process moto server (tests), or ports (0 = a free one);
+    `integration_timeout` is the gateway's (API Gateway's 30 s by default).
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class LocalCloud:
         scheduler_interval: float = 5.0,
         clock: Clock = utc_now,
         quiet: bool = False,
+        integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
     ) -> None:
         self.host = host
         self.advertised_host = advertised_host or host
@@ -78,6 +80,7 @@ class LocalCloud:
         self.scheduler_interval = scheduler_interval
         self.clock = clock
         self.quiet = quiet
+        self.integration_timeout = integration_timeout
         self.moto_server: Any = None
         self.gateway: Gateway | None = None
         self.poller: SqsPoller | None = None
@@ -155,6 +158,7 @@ class LocalCloud:
             self.env_name,
             self.region,
             quiet=self.quiet,
+            integration_timeout=self.integration_timeout,
         )
         self.gateway.start()
         if self.poll:

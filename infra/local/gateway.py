@@ -3,6 +3,26 @@
 It picks the family with `infra.routes.match` (API Gateway's precedence), calls the family's
 `lambda_handler` in-process, and writes the response back the way API Gateway does, including CORS
 as configured for the environment (preflight answered by the gateway, backend CORS headers replaced).
+
+It holds the limits of a deployed HTTP API with Lambda integrations, and answers as HTTP API does when
+one is passed (so a test here meets what a client would meet in AWS):
+
+- a request body over 10 MB: 413 `{"message":"Request Entity Too Large"}`, the function is not called
+  (the status is API Gateway's; for this body no HTTP API answer was found on record, REST APIs answer
+  the text "HTTP content length exceeded 10485760 bytes.", so a client should go by the status);
+- an event over Lambda's 6 MB invocation payload (a binary or multipart body travels base64-encoded, a
+  third bigger): 413 `{"message":"Request Entity Too Large"}` (Lambda refuses the invoke);
+- a function result over 6 MB as Lambda serializes it (a binary body counts base64-encoded), or a
+  function error: 500 `{"message":"Internal Server Error"}`;
+- no answer within the integration timeout (30 s, HTTP API's maximum; `integration_timeout` makes it
+  shorter for tests): 503 `{"message":"Service Unavailable"}`, while the function runs on, as in AWS.
+
+Sources for these answers: AWS's own Lambda test tool's HTTP API emulator (aws/aws-lambda-dotnet,
+Tools/LambdaTestTool-v2: InvokeResponseExtensions.ToHttpApiV2ErrorResponse and
+ToHttpApiV2RequestTooLargeResponse), and HTTP API timeouts reported as 503 "Service Unavailable" with an
+apigw-requestid header (cortexlabs/cortex#1225, serverless/serverless#11222). Lambda's own error
+messages give its payload limit as 6,291,556 bytes; the gateway enforces 6 MiB (6,291,456), 100 bytes
+stricter, so nothing that passes here fails there.
 """
 
 from __future__ import annotations
@@ -29,7 +49,12 @@ from infra.routes import Route, match
 log = logging.getLogger("infra.local.gateway")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload, request and response
+INTEGRATION_TIMEOUT_SECONDS = 30.0  # HTTP API's maximum integration timeout
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # larger bodies are not read: the connection is closed
+TOO_LARGE = {"message": "Request Entity Too Large"}
+INTERNAL_ERROR = {"message": "Internal Server Error"}
+UNAVAILABLE = {"message": "Service Unavailable"}
 CORS_METHODS = "GET,POST,PUT,DELETE,OPTIONS"
 # the HTTP API's allow-headers (infra/constructs/api.py, DESIGN 6); tests/infra checks they agree
 CORS_HEADERS = (
@@ -178,6 +203,41 @@ def build_event(
     return event
 
 
+def payload_size(value: Any) -> int:
+    """Bytes of an invocation payload (an event, or a result) as Lambda serializes it: JSON."""
+    return len(json.dumps(value, default=str).encode())
+
+
+class IntegrationTimeout(Exception):
+    """The function did not answer within the integration timeout."""
+
+
+def invoke_within(family: str, event: dict, env_name: str, region: str, timeout: float) -> Any:
+    """The function's result, or IntegrationTimeout when it runs longer than `timeout` seconds (it then
+    finishes in the background, as a Lambda function does after API Gateway gave up on it). The clock
+    starts when the function does: waiting for the local function's one container is not counted, as
+    AWS would have started another."""
+    started, done = threading.Event(), threading.Event()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = runtime.invoke(family, event, env_name, region, started)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting request thread
+            box["error"] = exc
+        finally:
+            started.set()
+            done.set()
+
+    threading.Thread(target=run, name=f"lambda-{family}", daemon=True).start()
+    started.wait()
+    if not done.wait(timeout):
+        raise IntegrationTimeout(f"{family} took longer than {timeout} s")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 def lambda_to_http(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     """API Gateway's reading of a payload-2.0 Lambda result: status, header pairs, body bytes."""
     if not isinstance(result, dict) or "statusCode" not in result:
@@ -204,6 +264,9 @@ def lambda_to_http(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     return status, pairs, body
 
 
+_GATEWAY_ANSWERS = {413: TOO_LARGE, 500: INTERNAL_ERROR, 503: UNAVAILABLE}
+
+
 class GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -216,6 +279,7 @@ class GatewayServer(ThreadingHTTPServer):
         env_name: str,
         region: str,
         quiet: bool = False,
+        integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
     ) -> None:
         super().__init__(address, GatewayHandler)
         self.cors_origins = frozenset(cors_origins)
@@ -223,6 +287,7 @@ class GatewayServer(ThreadingHTTPServer):
         self.env_name = env_name
         self.region = region
         self.quiet = quiet
+        self.integration_timeout = integration_timeout
 
 
 class GatewayHandler(BaseHTTPRequestHandler):
@@ -267,7 +332,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             log.exception("gateway error on %s %s", self.command, self.path)
             self.close_connection = True
             try:
-                self.json_response(500, {"message": "Internal Server Error"})
+                self.json_response(500, INTERNAL_ERROR)
             except OSError:
                 pass
         finally:
@@ -322,8 +387,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         body = self.read_body()
         if isinstance(body, int):
             self.close_connection = True  # the rest of the body is still on the wire
-            message = "Request Entity Too Large" if body == 413 else "Bad Request"
-            return self.json_response(body, {"message": message}, origin)
+            return self.json_response(body, TOO_LARGE if body == 413 else {"message": "Bad Request"}, origin)
         path = urlsplit(self.path).path or "/"
         if self.command == "OPTIONS":
             return self.preflight(origin)
@@ -343,20 +407,41 @@ class GatewayHandler(BaseHTTPRequestHandler):
             host=host,
             port=int(port) if port.isdigit() else self.server.server_address[1],
         )
-        try:
-            result = runtime.invoke(route.family, event, self.server.env_name, self.server.region)
-        except Exception:  # noqa: BLE001 - an unhandled function error is API Gateway's 500
-            log.exception("function %s raised on %s %s", route.family, self.command, path)
-            return self.json_response(500, {"message": "Internal Server Error"}, origin)
-        try:
-            status, pairs, payload = lambda_to_http(result)
-        except (TypeError, ValueError, KeyError):
-            log.exception("function %s returned a malformed response", route.family)
-            return self.json_response(500, {"message": "Internal Server Error"}, origin)
+        answer = self.call_function(route, event)
+        if isinstance(answer, int):
+            return self.json_response(answer, _GATEWAY_ANSWERS[answer], origin)
+        status, pairs, payload = answer
         # API Gateway replaces the integration's CORS headers with its own configuration.
         pairs = [(n, v) for n, v in pairs if not n.lower().startswith("access-control-")]
         self.respond(status, pairs + self.cors_headers(origin), payload)
         return status
+
+    def call_function(self, route: Route, event: dict) -> tuple[int, list[tuple[str, str]], bytes] | int:
+        """The function's answer as HTTP (status, headers, body), or the status of the gateway's own
+        answer when a limit is passed or the function fails (see the module's docstring)."""
+        where = f"{route.family} on {self.command} {event['rawPath']}"
+        if payload_size(event) > LAMBDA_PAYLOAD_BYTES:
+            log.warning("event for %s is over Lambda's payload limit", where)
+            return 413
+        server = self.server
+        try:
+            result = invoke_within(
+                route.family, event, server.env_name, server.region, server.integration_timeout
+            )
+        except IntegrationTimeout:
+            log.warning("function %s passed the integration timeout", where)
+            return 503
+        except Exception:  # noqa: BLE001 - an unhandled function error is API Gateway's 500
+            log.exception("function %s raised", where)
+            return 500
+        if payload_size(result) > LAMBDA_PAYLOAD_BYTES:
+            log.error("function %s answered more than Lambda's payload limit", where)
+            return 500
+        try:
+            return lambda_to_http(result)
+        except (TypeError, ValueError, KeyError):
+            log.exception("function %s returned a malformed response", where)
+            return 500
 
     def cors_headers(self, origin: str | None) -> list[tuple[str, str]]:
         if origin and origin in self.server.cors_origins:
@@ -421,8 +506,11 @@ class Gateway:
         env_name: str = "local",
         region: str = "us-east-1",
         quiet: bool = False,
+        integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
     ) -> None:
-        self.server = GatewayServer((host, port), cors_origins, cors_max_age, env_name, region, quiet)
+        self.server = GatewayServer(
+            (host, port), cors_origins, cors_max_age, env_name, region, quiet, integration_timeout
+        )
         self._thread: threading.Thread | None = None
 
     @property

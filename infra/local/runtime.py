@@ -65,11 +65,24 @@ def handler_of(name: str) -> Callable[[dict, Any], Any]:
     return module.lambda_handler
 
 
-def invoke(name: str, event: dict, env_name: str = "local", region: str = "us-east-1") -> Any:
-    """Call function `name` in-process with `event` and a fresh context; exceptions propagate."""
+def invoke(
+    name: str,
+    event: dict,
+    env_name: str = "local",
+    region: str = "us-east-1",
+    started: threading.Event | None = None,
+) -> Any:
+    """Call function `name` in-process with `event` and a fresh context; exceptions propagate.
+
+    The call waits while another call of the same function runs (one warm container); the context's
+    clock and `started` (set when given) start when this call's turn comes, as a new container's would.
+    """
     handler = handler_of(name)
-    context = LambdaContext(
-        function_name=physical_name(env_name, name), invoked_function_arn=function_arn(env_name, name, region)
-    )
     with _lock_for(name):
+        context = LambdaContext(
+            function_name=physical_name(env_name, name),
+            invoked_function_arn=function_arn(env_name, name, region),
+        )
+        if started is not None:
+            started.set()
         return handler(event, context)

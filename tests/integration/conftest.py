@@ -1,5 +1,5 @@
-"""Fixtures for tests over real HTTP: people and a project (the local cloud, its gateway client and S3
-client are tests/conftest.py's, shared with tests/security)."""
+"""Fixtures for tests over real HTTP: people and a project on the session's local cloud (the local cloud,
+`http`, `base_url` and `s3` are in tests/conftest.py, shared with tests/contract and tests/security)."""
 
 from __future__ import annotations
 

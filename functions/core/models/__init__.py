@@ -28,9 +28,11 @@ from .connectors import (
     ConnectorTypeInfo,
     ConnectorTypes,
     ConnectorUpdate,
+    Deleted,
     SpecRequest,
     Stream,
     StreamColumn,
+    StreamsAnswer,
     StreamsConfig,
     StreamsRequest,
 )
@@ -38,6 +40,7 @@ from .jobs import (
     ApplicationAction,
     ApplicationAnswer,
     ApplicationError,
+    ApplicationStatus,
     ApplicationUpdate,
     IngestError,
     IngestJob,
@@ -45,8 +48,10 @@ from .jobs import (
     JobCreate,
     JobOut,
     JobUpdate,
+    RunFileOut,
     RunLogLine,
     RunOut,
+    TaskLogsPage,
 )
 from .projects import (
     ApiKeyCreate,
@@ -75,13 +80,14 @@ from .syncs import (
 __all__ = [
     "ConnectionCheck", "ConnectionResult", "ConnectionTestOut", "ConnectorCreate", "ConnectorJob",
     "ConnectorOut", "ConnectorSpec", "ConnectorTest", "ConnectorTypeInfo", "ConnectorTypes",
-    "ConnectorUpdate", "SpecRequest", "Stream", "StreamColumn", "StreamsConfig", "StreamsRequest",
+    "ConnectorUpdate", "Deleted", "SpecRequest", "Stream", "StreamColumn", "StreamsAnswer", "StreamsConfig",
+    "StreamsRequest",
     "EMAIL_RE", "USERNAME_RE", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "Envelope", "ErrorEnvelope",
     "FieldError", "LoginOut", "LoginRequest", "MemberAdd", "MemberOut", "MemberUpdate", "Name",
     "PageEnvelope", "ProjectCreate", "ProjectOut", "ProjectUpdate", "SignupRequest", "Strict", "UserOut",
     "Username", "WhoAmI", "dump",
     "FileSyncHistory", "FileSyncInfo", "SyncCreate", "SyncFileOut", "SyncOut", "SyncStart", "SyncStatus",
     "SyncType", "UploadOut", "UploadStart",
-    "ApplicationAction", "ApplicationAnswer", "ApplicationError", "ApplicationUpdate", "IngestError", "IngestJob",
-    "JobActivate", "JobCreate", "JobOut", "JobUpdate", "RunLogLine", "RunOut",
+    "ApplicationAction", "ApplicationAnswer", "ApplicationError", "ApplicationStatus", "ApplicationUpdate", "IngestError", "IngestJob",
+    "JobActivate", "JobCreate", "JobOut", "JobUpdate", "RunFileOut", "RunLogLine", "RunOut", "TaskLogsPage",
 ]  # fmt: skip

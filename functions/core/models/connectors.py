@@ -112,6 +112,11 @@ class ConnectionResult(BaseModel):
 
 
 class ConnectionTestOut(BaseModel):
+    """The tested type, version and config (secrets masked), as the seed document answers, and the checks."""
+
+    type: str
+    version: str
+    config: dict[str, Any] = Field(description="The tested config; secret fields are masked")
     connection_result: ConnectionResult
     checks: list[ConnectionCheck]
 
@@ -139,3 +144,15 @@ class Stream(BaseModel):
 
 class StreamsConfig(BaseModel):
     streams: list[Stream]
+
+
+class StreamsAnswer(BaseModel):
+    """`data` of /source/streams: `{"streams_config": {"streams": [...]}}`, what a job's streams_config takes."""
+
+    streams_config: StreamsConfig
+
+
+class Deleted(BaseModel):
+    """`data` of a delete: the name of what was deleted."""
+
+    name: str

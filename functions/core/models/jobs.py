@@ -102,6 +102,7 @@ class JobConnectorOut(BaseModel):
     name: str
     type: str | None = None
     version: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict, description="The connector's config; secrets masked")
 
 
 class JobStreamOut(BaseModel):
@@ -152,14 +153,25 @@ class RunStats(BaseModel):
 
 
 class RunFileOut(BaseModel):
+    """One file a run read (GET .../task/{id}/files): its table and counts."""
+
     file_id: str
     name: str | None = None
+    table_name: str
     read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
     errors: int = 0
+    bytes: int = 0
+    message: str = Field("", description="Why the file could not be read, when it could not")
 
 
 class RunTableOut(BaseModel):
+    """A run's counts for one table; its files are on GET .../task/{id}/files?table=<table_name>."""
+
     table_name: str
+    stream: str | None = None
     state: str | None = None
     read: int = 0
     inserted: int = 0
@@ -168,26 +180,51 @@ class RunTableOut(BaseModel):
     errors: int = 0
     started_at: str | None = None
     ended_at: str | None = None
-    files: list[RunFileOut] = []
+    file_count: int = Field(0, description="Files the run read for this table")
 
 
 class RunOut(BaseModel):
+    """A run (a task, an ingest job): `id`, `start_time`, `runtime` and `status` as the seed document has
+    them, plus its counts per table (summaries only: a run's answer does not grow with its files)."""
+
     id: str
+    start_time: str | None = None
+    runtime: int = Field(description="Milliseconds from start to end (to now while it runs)")
+    status: str = Field(description="queued | running | succeeded | failed | cancelled")
     job_id: str | None = None
     job_name: str | None = None
-    state: str
+    state: str = Field(description="The same as status")
     trigger: str | None = None
     started_by: str | None = None
-    start_time: str | None = None
     end_time: str | None = None
-    runtime_ms: int | None = None
+    runtime_ms: int | None = Field(None, description="runtime once the run has ended, else null")
     error: str | None = None
     stats: RunStats | None = None
     tables: list[RunTableOut] = []
 
 
 class RunLogLine(BaseModel):
+    """One log event of a run."""
+
     model_config = ConfigDict(extra="allow")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    time: str
+    message: str
+    stream: str | None = None
+    file: str | None = None
+
+
+class TaskLogs(BaseModel):
+    """`data` of GET .../task/{id}/logs: one page of the run's log events (next_cursor beside data)."""
+
+    task_logs: list[RunLogLine]
+
+
+class TaskLogsPage(BaseModel):
+    success: bool = True
+    message: str
+    data: TaskLogs
+    next_cursor: str | None
 
 
 # ---------------------------------------------------------------- application dialect (Gathr)
@@ -208,8 +245,14 @@ class ApplicationAction(BaseModel):
 class ApplicationUpdate(ApplicationAction):
     """update: the S3 source's bucket and file list; for etl, `componentId` names the source connector."""
 
-    bucket: Annotated[
-        str | None, Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    bucketName: Annotated[
+        str | None,
+        Field(
+            min_length=3,
+            max_length=63,
+            pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            description="The S3 bucket the source reads",
+        ),
     ] = None
     filename: Annotated[
         list[Annotated[str, Field(max_length=10240)]] | None,
@@ -221,6 +264,16 @@ class ApplicationUpdate(ApplicationAction):
 class ApplicationAnswer(BaseModel):
     message: str
     status: Literal["Success", "Error"]
+
+
+ApplicationState = Literal["STOPPED", "STARTING", "RUNNING", "ERROR"]
+
+
+class ApplicationStatus(BaseModel):
+    """GET /api/v1/application/status/<appType>/<appName>."""
+
+    application_status: ApplicationState
+    status: Literal["Success"] = "Success"
 
 
 # ---------------------------------------------------------------- ingest-job dialect (Amperity)
@@ -245,7 +298,12 @@ class IngestTable(BaseModel):
     errors: int
     started_at: str | None
     ended_at: str | None
-    files: list[IngestFile]
+    files: list[IngestFile] = Field(
+        description="The table's first files (at most 100, and fewer when the answer would pass 4 MiB); "
+        "all of them: GET /api/v1/project/{projectid}/jobs/{jobid}/task/{id}/files?table=<table_name> "
+        "(a job run) or GET /api/v1/project/{projectid}/syncs/{sync_id}/files (an upload sync)"
+    )
+    file_count: int = Field(description="All the files of the table (`files` may hold fewer)")
 
 
 class IngestJob(BaseModel):

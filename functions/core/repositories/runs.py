@@ -4,6 +4,9 @@ PROJECT#<id> / RUN#<run id>     a run: state, times, trigger, stats, per-table a
     gsi1: PROJECT#<id>#JOB#<jid>#RUNS / <created_at>#<run id>   a job's runs, newest first (ScanIndexForward
     false)
     gsi2: RUNS#ACTIVE / <created_at>#<run id>   only while queued or running (a sparse index): the sweeper
+PROJECT#<id>#RUN#<run id> / FILE#<table index:04d>#<n:06d>   one file the run read: its table and counts
+    (written when the run ends; the run item keeps per-table summaries only, so it stays small whatever
+    the number of files)
 PROJECT#<id> / JOB#<jid>        the job (owned by repositories/jobs.py's JobRecord); runs write only
                                 current_run_id, current_execution_arn, last_run_time, last_run_state,
                                 last_run_id and sync_state_key, always with UpdateItem actions
@@ -81,11 +84,46 @@ class RunRecord(Model):
     error = UnicodeAttribute(null=True)
     execution_arn = UnicodeAttribute(null=True)
     stats = JSONAttribute(null=True)
-    tables = JSONAttribute(null=True)  # [{table_name, state, counts, files: [...]}] (small runs)
-    tables_key = UnicodeAttribute(null=True)  # S3 key of the tables JSON when too big for the item
+    tables = JSONAttribute(
+        null=True
+    )  # [{table_name, stream, state, counts, file_count}]; files: RunFileRecord
     cancelled_by = UnicodeAttribute(null=True)
     by_job = JobRunsIndex()
     active = ActiveRunsIndex()
+
+
+def run_files_key(project_id: str, run_id: str) -> str:
+    """The partition of one run's file items."""
+    return f"{project_pk(project_id)}#{RUN_PREFIX}{run_id}"
+
+
+def run_file_prefix(table_index: int | None = None) -> str:
+    """The sort-key prefix of a run's files (of one table, given its index in the run's tables)."""
+    return "FILE#" if table_index is None else f"FILE#{table_index:04d}#"
+
+
+class RunFileRecord(Model):
+    """One file a run read, with its table and counts."""
+
+    Meta = table_meta(JOBS_TABLE_ENV)
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entity = UnicodeAttribute(default="run_file")
+    run_id = UnicodeAttribute()
+    table_name = UnicodeAttribute()
+    file_id = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    read = NumberAttribute(default=0)
+    inserted = NumberAttribute(default=0)
+    updated = NumberAttribute(default=0)
+    rejected = NumberAttribute(default=0)
+    errors = NumberAttribute(default=0)
+    bytes = NumberAttribute(default=0)
+    message = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(project_id: str, run_id: str, table_index: int, n: int) -> tuple[str, str]:
+        return run_files_key(project_id, run_id), f"{run_file_prefix(table_index)}{n:06d}"
 
 
 class RunJob(Model):

@@ -19,6 +19,8 @@ from .. import aws
 from ..auth import Caller, Role, require_role
 from ..connectors import MASK, CheckContext, ConnectorType, get_type, list_types
 from ..connectors.base import TEST_BUDGET_SECONDS, run_checks
+from ..constants import MAX_PAGE_BYTES
+from ..dialects import json_size
 from ..errors import Conflict, Invalid, NotFound
 from ..models import (
     ConnectorCreate,
@@ -29,7 +31,7 @@ from ..models import (
     SpecRequest,
     StreamsRequest,
 )
-from ..pagination import query_page
+from ..pagination import fit_page, query_page
 from ..repositories.base import connection, now_iso
 from ..repositories.connectors import (
     ConnectorNameClaim,
@@ -150,16 +152,21 @@ def _unmask(connector: ConnectorType, config: dict[str, Any], stored: dict[str, 
     return out
 
 
-def _out(record: ConnectorRecord, jobs: list[ConnectorJob] | None = None) -> ConnectorOut:
+def masked_config(record: ConnectorRecord) -> dict[str, Any]:
+    """A stored connector's config as answers show it: each secret that is set is the mask."""
     config = json.loads(record.config)
     for name in filter(None, record.secret_fields.split(",")):
         config[name] = MASK
+    return config
+
+
+def _out(record: ConnectorRecord, jobs: list[ConnectorJob] | None = None) -> ConnectorOut:
     return ConnectorOut(
         id=record.connector_id,
         name=record.name,
         type=record.type,
         version=record.type_version,
-        config=config,
+        config=masked_config(record),
         created_by=record.created_by,
         updated_by=record.updated_by,
         created_at=record.created_at,
@@ -277,7 +284,8 @@ def _bounded(fn: Any, *args: Any) -> Any:
 
 
 def test_connection(caller: Caller, project_id: str, kind: str, body: ConnectorTest) -> dict[str, Any]:
-    """Really reach the target: each check passes or says why not; a bad target is never a 5xx."""
+    """Really reach the target: each check passes or says why not; a bad target is never a 5xx. The
+    answer repeats the tested type, version and config (secrets masked), as the seed document has it."""
     require_role(caller, project_id, Role.editor)
     connector = get_type(kind, body.type, body.version)  # type: ignore[arg-type]
     config = body.config
@@ -288,17 +296,23 @@ def test_connection(caller: Caller, project_id: str, kind: str, body: ConnectorT
         _refuse_mask(connector, config)
     ctx = _ctx(project_id)
     model = connector.parse(config, ctx)
+    plain, secret_values = _split(connector, model)
+    tested = {
+        "type": connector.type,
+        "version": connector.version,
+        "config": {**plain, **dict.fromkeys(secret_values, MASK)},
+    }
     results = _bounded(lambda: run_checks(ctx, connector.checks(model, ctx)))
     if results is None:
         checks = [{"name": "connection", "status": "failed", "message": "timed out", "duration_ms": 0}]
-        return {"connection_result": {"status": "FAILED", "message": "timed out"}, "checks": checks}
+        return {**tested, "connection_result": {"status": "FAILED", "message": "timed out"}, "checks": checks}
     failed = next((r for r in results if r.status == "failed"), None)
     result = (
         {"status": "FAILED", "message": f"{failed.name}: {failed.message}"}
         if failed
         else {"status": "SUCCEEDED", "message": "all checks passed"}
     )
-    return {"connection_result": result, "checks": [r.to_dict() for r in results]}
+    return {**tested, "connection_result": result, "checks": [r.to_dict() for r in results]}
 
 
 # ---------------------------------------------------------------- CRUD
@@ -355,15 +369,13 @@ def list_connectors(
 ) -> Page:
     """The project's live connectors of one kind, oldest first, each with the jobs that use it."""
     require_role(caller, project_id, Role.viewer)
-    records, next_cursor = query_page(
-        ConnectorRecord.live.query, list_key(project_id, kind), limit=limit, cursor=cursor
-    )
+    query = ConnectorRecord.live.query
+    records, next_cursor = query_page(query, list_key(project_id, kind), limit=limit, cursor=cursor)
+    records = [r for r in records if not r.deleted_at]
     items = [
-        _out(r, _job_summaries(project_id, kind, _jobs_using(project_id, r.connector_id)))
-        for r in records
-        if not r.deleted_at
+        _out(r, _job_summaries(project_id, kind, _jobs_using(project_id, r.connector_id))) for r in records
     ]
-    return items, next_cursor
+    return fit_page(query, records, items, next_cursor)
 
 
 def update(
@@ -422,8 +434,9 @@ def update(
     return get(caller, project_id, kind, connector_id)
 
 
-def delete(caller: Caller, project_id: str, kind: str, connector_id: str) -> None:
-    """Soft delete; refused (409) while a job uses the connector. Its secret is scheduled for deletion."""
+def delete(caller: Caller, project_id: str, kind: str, connector_id: str) -> str:
+    """Soft delete; refused (409) while a job uses the connector. Its secret is scheduled for deletion.
+    The deleted connector's name."""
     require_role(caller, project_id, Role.editor)
     record = _live(project_id, kind, connector_id)
     jobs = _jobs_using(project_id, connector_id)
@@ -445,6 +458,7 @@ def delete(caller: Caller, project_id: str, kind: str, connector_id: str) -> Non
     except TransactWriteError:
         raise Conflict(f"The {kind} was changed by someone else; read it again and retry") from None
     _schedule_secret_deletion(record.secret_arn)
+    return record.name
 
 
 # ---------------------------------------------------------------- stream discovery
@@ -475,6 +489,12 @@ def discover_streams(caller: Caller, project_id: str, req: StreamsRequest) -> di
     found = _bounded(connector.discover, model, ctx)
     if found is None:
         raise Invalid("Discovery timed out: narrow prefix or files", field="config.prefix")
+    if json_size(found) > MAX_PAGE_BYTES:  # the answer stays far below Lambda's 6 MiB response limit
+        raise Invalid(
+            f"The discovered streams take more than {MAX_PAGE_BYTES // (1024 * 1024)} MiB to describe: "
+            "narrow prefix or files",
+            field="config.prefix",
+        )
     return found
 
 

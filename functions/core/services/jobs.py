@@ -24,10 +24,12 @@ from pynamodb.transactions import TransactWrite
 from .. import aws
 from ..auth import Caller, Role, require_role
 from ..connectors import MASK, get_type
+from ..constants import INGEST_FILES_PER_TABLE, MAX_PAGE_BYTES
+from ..dialects import json_size
 from ..errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from ..models import ConnectorCreate, ConnectorUpdate, JobCreate, JobOut, JobUpdate, StreamsRequest
 from ..models.jobs import JobConnectorIn, JobConnectorOut, JobStreamsOut, StreamsConfigIn
-from ..pagination import page_size, query_page
+from ..pagination import fit_page, page_size, query_page
 from ..repositories.base import condition_failed, connection, now_iso
 from ..repositories.connectors import ConnectorRecord, connector_key
 from ..repositories.jobs import (
@@ -83,7 +85,9 @@ def _connector_out(kind: str, cid: str, found: dict[tuple[str, str], ConnectorRe
     c = found.get((kind, cid))
     if c is None:
         return JobConnectorOut(id=cid, name="")
-    return JobConnectorOut(id=cid, name=c.name, type=c.type, version=c.type_version)
+    return JobConnectorOut(
+        id=cid, name=c.name, type=c.type, version=c.type_version, config=connector_svc.masked_config(c)
+    )
 
 
 def _out(record: JobRecord, found: dict[tuple[str, str], ConnectorRecord] | None = None) -> JobOut:
@@ -472,7 +476,7 @@ def list_jobs(
     )  # fmt: skip
     records = [r for r in records if r.sk.count("#") == 1]
     found = _connector_refs(project_id, records)
-    return [_out(r, found) for r in records], next_cursor
+    return fit_page(JobRecord.query, records, [_out(r, found) for r in records], next_cursor)
 
 
 def _refs_changes(
@@ -569,8 +573,9 @@ def update_job(caller: Caller, project_id: str, job_id: str, body: JobUpdate) ->
     return _out(fresh)
 
 
-def delete_job(caller: Caller, project_id: str, job_id: str) -> None:
-    """Soft delete: frees the name and the connectors, removes the schedule; 409 while a run is active."""
+def delete_job(caller: Caller, project_id: str, job_id: str) -> str:
+    """Soft delete: frees the name and the connectors, removes the schedule; 409 while a run is active.
+    The deleted job's name."""
     require_role(caller, project_id, Role.editor)
     record = _live_job(project_id, job_id)
     if _is_running(record):
@@ -592,6 +597,7 @@ def delete_job(caller: Caller, project_id: str, job_id: str) -> None:
         raise Conflict("The job was changed by someone else; read it again and retry") from None
     record.deleted_at = ts
     sync_schedule(record)
+    return record.name
 
 
 def set_active(caller: Caller, project_id: str, job_id: str, activate: bool) -> JobOut:
@@ -685,12 +691,26 @@ def task_logs(
     return _runs().run_logs(project_id, job_id, run_id, limit=page_size(limit), cursor=cursor)
 
 
+def task_files(
+    caller: Caller,
+    project_id: str,
+    job_id: str,
+    run_id: str,
+    table: str | None,
+    limit: int | None,
+    cursor: str | None,
+) -> Page:
+    require_role(caller, project_id, Role.viewer)
+    _live_job(project_id, job_id)
+    return _runs().run_files(project_id, job_id, run_id, table=table, limit=limit, cursor=cursor)
+
+
 # ---------------------------------------------------------------- application dialect (Gathr)
 
 APP_TYPES = ("ingestion", "etl")
 STARTED = "Request to start the application is accepted."
 STOPPED = "Request to stop the application is accepted."
-UPDATED = "Request to update the application is accepted."
+UPDATED = "Application updated successfully."
 
 
 def _app_type(app_type: str) -> str:
@@ -813,7 +833,7 @@ def app_update(
     """Point the application's S3 source at another bucket and/or file list."""
     kind = _app_type(app_type)
     if bucket is None and filename is None:
-        raise Invalid("Nothing to update: give bucket or filename", field="filename")
+        raise Invalid("Nothing to update: give bucketName or filename", field="filename")
     record = find_application(caller, name, project_name)
     require_role(caller, record.project_id, Role.editor)
     source = _stored_connector(record.project_id, "source", record.source_id)
@@ -826,7 +846,7 @@ def app_update(
                 field="componentId",
             )
     if source.type != "s3":
-        raise Invalid(f"The application's source is of type '{source.type}', not s3", field="bucket")
+        raise Invalid(f"The application's source is of type '{source.type}', not s3", field="bucketName")
     config = json.loads(source.config)
     for secret_name in filter(None, source.secret_fields.split(",")):
         config[secret_name] = MASK
@@ -839,7 +859,7 @@ def app_update(
             caller, record.project_id, "source", source.connector_id, ConnectorUpdate(config=config)
         )
     except Invalid as exc:
-        field = {"config.bucket": "bucket"}.get(
+        field = {"config.bucket": "bucketName"}.get(
             exc.field or "", "filename" if "files" in (exc.field or "") else exc.field
         )
         raise Invalid(exc.message, field=field) from None
@@ -851,19 +871,46 @@ def app_update(
 INGEST_API_VERSIONS = ("2024-04-01",)
 
 
+def _ingest_file(f: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "file_id": f.get("file_id") or "",
+        "name": f.get("name"),
+        "read": f["read"],
+        "errors": f["errors"],
+    }
+
+
+def _fit_files(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tables with as many of their listed files as keep the answer under MAX_PAGE_BYTES (every
+    table keeps its counts and file_count; a table's files are cut from the end)."""
+    used = json_size([{**t, "files": []} for t in tables])
+    out = []
+    for t in tables:
+        kept = []
+        for f in t["files"]:
+            used += json_size(f) + 1
+            if used > MAX_PAGE_BYTES:
+                break
+            kept.append(f)
+        out.append({**t, "files": kept})
+    return out
+
+
 def ingest_job(caller: Caller, tenant: str, run_id: str) -> dict[str, Any]:
-    """A run in the ingest-job shape: id, workflow_id and per-table counts with their files."""
+    """A run in the ingest-job shape: id, workflow_id and per-table counts with their first files."""
     try:
         require_role(caller, tenant, Role.viewer)
     except NotFound:
         raise Forbidden("Not authorized for this tenant") from None
     if run_id.startswith("sync-"):
         return _upload_sync_ingest_job(tenant, run_id)
-    run = _runs().get_run(tenant, run_id)
+    runs = _runs()
+    run = runs.get_run(tenant, run_id)
     job_id = run.get("job_id") or ""
     tables = []
-    for t in run.get("tables") or []:
+    for index, t in enumerate(run.get("tables") or []):
         name = t.get("table_name") or ""
+        files = runs.first_files(tenant, run_id, index, INGEST_FILES_PER_TABLE)
         tables.append(
             {
                 "table_name": name,
@@ -877,18 +924,11 @@ def ingest_job(caller: Caller, tenant: str, run_id: str) -> dict[str, Any]:
                 "errors": int(t.get("errors") or 0),
                 "started_at": t.get("started_at"),
                 "ended_at": t.get("ended_at"),
-                "files": [
-                    {
-                        "file_id": f.get("file_id") or "",
-                        "name": f.get("name"),
-                        "read": int(f.get("read") or 0),
-                        "errors": int(f.get("errors") or 0),
-                    }
-                    for f in t.get("files") or []
-                ],
+                "files": [_ingest_file(f) for f in files],
+                "file_count": int(t.get("file_count") or 0),
             }
         )
-    return {"id": run["id"], "workflow_id": run.get("workflow_id") or job_id, "tables": tables}
+    return {"id": run["id"], "workflow_id": run.get("workflow_id") or job_id, "tables": _fit_files(tables)}
 
 
 SYNC_STATES = {"Syncing": "running", "Failed": "failed", "Finished": "succeeded"}
@@ -932,5 +972,6 @@ def _upload_sync_ingest_job(project_id: str, ingest_id: str) -> dict[str, Any]:
             }
             for f in files
         ],
+        "file_count": int(session.total_files or 0),
     }
-    return {"id": ingest_id, "workflow_id": ingest_id, "tables": [table]}
+    return {"id": ingest_id, "workflow_id": ingest_id, "tables": _fit_files([table])}

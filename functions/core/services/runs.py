@@ -30,12 +30,22 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from .. import aws
-from ..constants import LOGS_PREFIX
+from ..constants import LOGS_PREFIX, MAX_PAGE_BYTES
+from ..dialects import json_size
 from ..errors import Conflict, Invalid, NotFound, TooManyRequests
-from ..pagination import decode_cursor, encode_cursor, page_size, query_page
+from ..pagination import decode_cursor, encode_cursor, fit_page, page_size, query_page
 from ..repositories.base import condition_failed, now_iso
 from ..repositories.projects import ProjectRecord, project_pk
-from ..repositories.runs import ACTIVE_RUNS, RunJob, RunRecord, job_runs_key, run_key
+from ..repositories.runs import (
+    ACTIVE_RUNS,
+    RunFileRecord,
+    RunJob,
+    RunRecord,
+    job_runs_key,
+    run_file_prefix,
+    run_files_key,
+    run_key,
+)
 from ..settings import get_settings
 
 log = logging.getLogger("ingestplane.runs")
@@ -43,8 +53,9 @@ log = logging.getLogger("ingestplane.runs")
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 STAT_KEYS = ("read", "inserted", "updated", "rejected", "errors", "bytes", "duration_ms")
-MAX_TABLES_JSON = 200_000  # bytes of per-table stats kept on the run item; more goes to S3
+FILE_COUNTS = ("read", "inserted", "updated", "rejected", "errors", "bytes")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MAX_FILE_MESSAGE = 2000  # characters of a file's error kept
 
 
 def new_run_id() -> str:
@@ -110,31 +121,31 @@ def _run(project_id: str, run_id: str) -> RunRecord:
         raise NotFound() from None
 
 
-def _tables(record: RunRecord) -> list[dict[str, Any]]:
-    if record.tables_key:
-        try:
-            body = _s3().get_object(Bucket=_bucket(), Key=record.tables_key)["Body"].read()
-            return json.loads(body)
-        except ClientError:
-            log.warning("run tables missing at %s", record.tables_key)
-    return list(record.tables or [])
+def _runtime(record: RunRecord) -> int:
+    """Milliseconds from start to end, or to now while the run has not ended."""
+    if record.runtime_ms is not None:
+        return int(record.runtime_ms)
+    return _ms_between(record.start_time or record.created_at, now_iso())
 
 
 def to_dict(record: RunRecord) -> dict[str, Any]:
-    """The run as every dialect builds on it."""
+    """The run as every dialect builds on it: the seed's task fields (id, start_time, runtime, status),
+    our own, and per-table summaries (its files are read page by page with `run_files`)."""
     return {
         "id": record.run_id,
+        "start_time": record.start_time or record.created_at,
+        "runtime": _runtime(record),
+        "status": record.state,
         "job_id": record.job_id,
         "job_name": record.job_name,
         "state": record.state,
         "trigger": record.trigger,
         "started_by": record.started_by,
-        "start_time": record.start_time or record.created_at,
         "end_time": record.end_time,
         "runtime_ms": record.runtime_ms,
         "error": record.error,
         "stats": {**empty_stats(), **(record.stats or {})},
-        "tables": _tables(record),
+        "tables": list(record.tables or []),
     }
 
 
@@ -148,11 +159,63 @@ def list_runs(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The job's runs, newest first, one page."""
     _job(project_id, job_id)
+    query = RunRecord.by_job.query
     records, next_cursor = query_page(
-        RunRecord.by_job.query, job_runs_key(project_id, job_id), limit=limit, cursor=cursor,
-        scan_index_forward=False,
-    )  # fmt: skip
-    return [to_dict(r) for r in records], next_cursor
+        query, job_runs_key(project_id, job_id), limit=limit, cursor=cursor, scan_index_forward=False
+    )
+    return fit_page(query, records, [to_dict(r) for r in records], next_cursor)
+
+
+def _table_index(record: RunRecord, table: str | None) -> int | None:
+    """The index of `table` among the run's tables (None: all of them); a name it lacks is a 400."""
+    if table is None:
+        return None
+    names = [t.get("table_name") for t in record.tables or []]
+    if table not in names:
+        known = ", ".join(sorted(str(n) for n in names)[:20]) or "none"
+        raise Invalid(f"table '{table}' is not a table of this run; its tables: {known}", field="table")
+    return names.index(table)
+
+
+def file_out(f: RunFileRecord) -> dict[str, Any]:
+    counts = {k: int(getattr(f, k) or 0) for k in FILE_COUNTS}
+    return {
+        "file_id": f.file_id,
+        "name": f.name,
+        "table_name": f.table_name,
+        **counts,
+        "message": f.message or "",
+    }
+
+
+def run_files(
+    project_id: str, job_id: str, run_id: str, *, table: str | None, limit: int | None, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The files a run read (of one table, or all), in table order then reading order; one page."""
+    record = _run(project_id, run_id)
+    if record.job_id != job_id:
+        raise NotFound()
+    prefix = run_file_prefix(_table_index(record, table))
+    query = RunFileRecord.query
+    records, next_cursor = query_page(
+        query,
+        run_files_key(project_id, run_id),
+        RunFileRecord.sk.startswith(prefix),
+        limit=limit,
+        cursor=cursor,
+    )
+    return fit_page(query, records, [file_out(f) for f in records], next_cursor)
+
+
+def first_files(project_id: str, run_id: str, table_index: int, count: int) -> list[dict[str, Any]]:
+    """The first `count` files a run read for one of its tables."""
+    found = RunFileRecord.query(
+        run_files_key(project_id, run_id),
+        RunFileRecord.sk.startswith(run_file_prefix(table_index)),
+        limit=count,
+        page_size=count,
+    )
+    return [file_out(f) for f in found]
 
 
 # ---------------------------------------------------------------- starting and cancelling
@@ -484,13 +547,8 @@ def finish_run(
     if stats is not None:
         actions.append(RunRecord.stats.set({**empty_stats(), **stats}))
     if tables is not None:
-        body = json.dumps(tables, default=str)
-        if len(body) > MAX_TABLES_JSON:
-            key = run_prefix(project_id, job_id, run_id) + "tables.json"
-            _s3().put_object(Bucket=_bucket(), Key=key, Body=body.encode(), ContentType="application/json")
-            actions.append(RunRecord.tables_key.set(key))
-            tables = [{k: v for k, v in t.items() if k != "files"} for t in tables]
-        actions.append(RunRecord.tables.set(tables))
+        _save_files(project_id, run_id, tables)  # before the run ends: a reader of an ended run sees them all
+        actions.append(RunRecord.tables.set([_summary(t) for t in tables]))
     try:
         record.update(actions=actions, condition=RunRecord.state.is_in(*ACTIVE))
     except UpdateError as exc:
@@ -535,6 +593,32 @@ def describe_execution(execution_arn: str | None) -> dict[str, Any] | None:
         if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
             return None
         raise
+
+
+def _summary(table: dict[str, Any]) -> dict[str, Any]:
+    """A table of a run as the run item keeps it: its counts and how many files, not the files."""
+    out = {k: v for k, v in table.items() if k != "files"}
+    out["file_count"] = len(table.get("files") or [])
+    return out
+
+
+def _save_files(project_id: str, run_id: str, tables: list[dict[str, Any]]) -> None:
+    """One item per file the run read. Keys depend only on the table's and the file's place, so a retried
+    end writes the same items again."""
+    with RunFileRecord.batch_write() as batch:
+        for t_index, table in enumerate(tables):
+            for n, f in enumerate(table.get("files") or []):
+                item = RunFileRecord(
+                    *RunFileRecord.key(project_id, run_id, t_index, n),
+                    run_id=run_id,
+                    table_name=str(table.get("table_name") or ""),
+                    file_id=str(f.get("file_id") or ""),
+                    name=f.get("name"),
+                    message=str(f.get("error") or f.get("message") or "")[:MAX_FILE_MESSAGE] or None,
+                )
+                for count in FILE_COUNTS:
+                    setattr(item, count, int(f.get(count) or 0))
+                batch.save(item)
 
 
 def error_message(error: Any) -> str:
@@ -590,7 +674,8 @@ def _log_keys(prefix: str, start_after: str | None) -> list[str]:
 def run_logs(
     project_id: str, job_id: str, run_id: str, *, limit: int | None, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """The run's log events in order, one page; the cursor names the object and line to resume at."""
+    """The run's log events in order, one page (at most `limit` events and MAX_PAGE_BYTES of them); the
+    cursor names the object and line to resume at."""
     size = page_size(limit)
     record = _run(project_id, run_id)
     if record.job_id != job_id:
@@ -603,6 +688,7 @@ def run_logs(
     if key is not None and not key.startswith(prefix):
         raise Invalid("cursor is not valid", field="cursor")
     out: list[dict[str, Any]] = []
+    used = 0
     keys = ([key] if key else []) + _log_keys(prefix, key)
     for k in keys:
         try:
@@ -612,13 +698,26 @@ def run_logs(
         lines = [ln for ln in body.splitlines() if ln.strip()]
         start = line if k == key else 0
         for i in range(start, len(lines)):
-            if len(out) == size:
-                return out, encode_cursor({"k": k, "n": i})
-            try:
-                item = json.loads(lines[i])
-            except ValueError:
+            item = _log_line(lines[i])
+            if item is None:
                 continue
-            if item.get("level") not in LOG_LEVELS:
-                item["level"] = "INFO"
+            used += json_size(item)
+            if len(out) == size or (out and used > MAX_PAGE_BYTES):
+                return out, encode_cursor({"k": k, "n": i})
             out.append(item)
     return out, None
+
+
+def _log_line(text: str) -> dict[str, Any] | None:
+    """One log event as answers show it (None for a line that is not an event object)."""
+    try:
+        item = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(item, dict):
+        return None
+    if item.get("level") not in LOG_LEVELS:
+        item["level"] = "INFO"
+    for name in ("time", "message"):
+        item[name] = str(item.get(name) or "")
+    return item

@@ -24,7 +24,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from .. import aws
 from ..auth import Caller, Role, require_role
-from ..constants import LAKE_PREFIX, TRASH_PREFIX, UPLOADS_PREFIX
+from ..constants import INGEST_FILES_PER_TABLE, LAKE_PREFIX, TRASH_PREFIX, UPLOADS_PREFIX
 from ..errors import Conflict, Invalid, NotFound, TooManyRequests
 from ..models.syncs import (
     MAX_FILE_NAME_LENGTH,
@@ -46,7 +46,7 @@ from ..models.syncs import (
     UploadOut,
     UploadStart,
 )
-from ..pagination import query_page
+from ..pagination import fit_page, query_page
 from ..repositories.base import condition_failed
 from ..repositories.projects import project_pk
 from ..repositories.syncs import (
@@ -394,24 +394,28 @@ def list_syncs(caller: Caller, project_id: str, limit: int | None, cursor: str |
         SyncSessionRecord.query, project_pk(project_id), SyncSessionRecord.sk.startswith("SYNC#"),
         limit=limit, cursor=cursor, scan_index_forward=False,
     )  # fmt: skip
-    return [sync_out(s) for s in records], next_cursor
+    return fit_page(SyncSessionRecord.query, records, [sync_out(s) for s in records], next_cursor)
 
 
 def list_files(caller: Caller, project_id: str, sync_id: int, limit: int | None, cursor: str | None) -> Page:
+    """One page of a sync's files in key order (the page's files sorted by history_id)."""
     require_role(caller, project_id, Role.viewer)
     get_session(project_id, sync_id)
     records, next_cursor = query_page(
         SyncFileRecord.query, project_pk(project_id), SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"),
         limit=limit, cursor=cursor,
     )  # fmt: skip
-    return sorted((file_out(f) for f in records), key=lambda f: f.history_id), next_cursor
+    items, next_cursor = fit_page(SyncFileRecord.query, records, [file_out(f) for f in records], next_cursor)
+    return sorted(items, key=lambda f: f.history_id), next_cursor
 
 
-def ingest_job_records(project_id: str, job_id: str) -> tuple[SyncSessionRecord, list[SyncFileRecord]] | None:
+def ingest_job_records(
+    project_id: str, job_id: str, max_files: int = INGEST_FILES_PER_TABLE
+) -> tuple[SyncSessionRecord, list[SyncFileRecord]] | None:
     """The stored data behind an upload sync's ingest job (`sync-<sync id>`, DESIGN 5.3), for the jobs
     family's `GET /api/ingest/jobs/{id}`: the session (read, inserted, rejected, errors, start_time,
-    finished_time, sync_status) and its files (history_id, file_name, read, inserted, rejected, errors,
-    message); None when `job_id` is not an upload sync of the project."""
+    finished_time, sync_status, total_files) and its first `max_files` files (history_id, file_name, read,
+    inserted, rejected, errors, message); None when `job_id` is not an upload sync of the project."""
     if not job_id.startswith("sync-") or not job_id[5:].isdigit():
         return None
     sync_id = int(job_id[5:])
@@ -419,11 +423,13 @@ def ingest_job_records(project_id: str, job_id: str) -> tuple[SyncSessionRecord,
         session = SyncSessionRecord.get(*SyncSessionRecord.key(project_id, sync_id))
     except DoesNotExist:
         return None
-    files = sorted(
-        SyncFileRecord.query(project_pk(project_id), SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#")),
-        key=lambda f: int(f.history_id),
+    first = SyncFileRecord.query(
+        project_pk(project_id),
+        SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"),
+        limit=max_files,
+        page_size=max_files,
     )
-    return session, files
+    return session, sorted(first, key=lambda f: int(f.history_id))
 
 
 # ---------------------------------------------------------------- files

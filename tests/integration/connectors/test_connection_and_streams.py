@@ -85,7 +85,9 @@ def _streams(user, pid, config, status=200):
 
 def test_discovery_infers_every_format(alice, project, source_bucket):
     config = {"bucket": source_bucket, "role_arn": SOURCE_ROLE, "prefix": "exports/", "files": ["csv/*", "gzcsv/*", "jsonl/*", "parquet/*", "avro/*"]}  # fmt: skip
-    streams = {s["stream_name"]: s for s in _streams(alice, project, config)["data"]["streams"]}
+    streams = {
+        s["stream_name"]: s for s in _streams(alice, project, config)["data"]["streams_config"]["streams"]
+    }
     assert set(streams) == {"csv", "gzcsv", "jsonl", "parquet", "avro"}
     assert {n: s["format"] for n, s in streams.items()} == {
         "csv": "csv", "gzcsv": "csv", "jsonl": "jsonl", "parquet": "parquet", "avro": "avro"
@@ -134,9 +136,9 @@ def test_discovery_of_a_stored_source_uses_its_secret_and_logs_no_secret(
     by_post = alice.call("POST", f"/api/v1/project/{project}/source/streams", json={"source_id": sid})
     assert by_query.status_code == by_body.status_code == by_post.status_code == 200, by_query.text
     assert by_query.json() == by_body.json() == by_post.json()
-    assert by_post.json()["data"]["streams"][0]["stream_name"] == "jsonl"
+    assert by_post.json()["data"]["streams_config"]["streams"][0]["stream_name"] == "jsonl"
     q = alice.call("GET", f"/api/v1/project/{project}/source/streams", params={"type": "s3", "config": json.dumps({"bucket": source_bucket, "role_arn": SOURCE_ROLE, "prefix": "exports/avro/"})})  # fmt: skip
-    assert q.status_code == 200 and q.json()["data"]["streams"][0]["format"] == "avro"
+    assert q.status_code == 200 and q.json()["data"]["streams_config"]["streams"][0]["format"] == "avro"
     # The stored source's test: the mask plus its id keeps the stored secret.
     masked = {**config, "secret_access_key": "********"}
     t = _test(alice, project, "sources", {"id": sid, "type": "s3", "config": masked})

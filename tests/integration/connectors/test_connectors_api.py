@@ -124,7 +124,8 @@ def test_source_lifecycle_keeps_secrets_out_of_answers_and_table(
     create(alice, project, "destinations", "exports", "parquet", {"path": "exports"})
 
     # Soft delete: gone from every route, secret scheduled for deletion, the name free again.
-    assert alice.call("DELETE", f"{base}/{sid}").status_code == 200
+    deleted = alice.call("DELETE", f"{base}/{sid}")
+    assert deleted.status_code == 200 and deleted.json()["data"] == {"name": "exports-2"}, deleted.text
     assert alice.call("GET", f"{base}/{sid}").status_code == 404
     assert alice.call("DELETE", f"{base}/{sid}").status_code == 404
     assert alice.call("PUT", f"{base}/{sid}", json={"name": "x"}).status_code == 404

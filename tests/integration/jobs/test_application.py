@@ -35,6 +35,14 @@ def _ok(r: requests.Response, message: str | None = None) -> str:
     return body["message"]
 
 
+def _state(r: requests.Response) -> str:
+    """The application_status of a status answer."""
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"application_status", "status"} and body["status"] == "Success", body
+    return body["application_status"]
+
+
 def _err(r: requests.Response, status: int) -> str:
     assert r.status_code == status, r.text
     body = r.json()
@@ -50,17 +58,17 @@ def test_start_status_stop(owner, shared_project, shared_job):
     alice, project, job = owner, shared_project, shared_job
     name, pname = job["name"], _project_name(alice, project)
     alice.call("POST", f"/api/v1/project/{project}/jobs/{job['id']}/activate", json={"activate": False})
-    assert _ok(_status(alice, "ingestion", name)) == "STOPPED"
+    assert _state(_status(alice, "ingestion", name)) == "STOPPED"
     body = {"name": name, "appType": "ingestion", "projectName": pname}
     _ok(_post(alice, "start", body), "Request to start the application is accepted.")
-    assert _ok(_status(alice, "Ingestion", name)) in ("STARTING", "RUNNING")
+    assert _state(_status(alice, "Ingestion", name)) in ("STARTING", "RUNNING")
     got = alice.call("GET", f"/api/v1/project/{project}/jobs/{job['id']}").json()["data"]
     assert got["activate"] is True and (got["current_run_id"] or got["last_run_id"])
     _ok(
         _post(alice, "stop", {**body, "appType": "INGESTION"}), "Request to stop the application is accepted."
     )
     deadline = time.monotonic() + 20
-    while (state := _ok(_status(alice, "ingestion", name))) not in ("STOPPED", "ERROR"):
+    while (state := _state(_status(alice, "ingestion", name))) not in ("STOPPED", "ERROR"):
         assert time.monotonic() < deadline, state
         time.sleep(0.3)
     assert state == "STOPPED"
@@ -84,16 +92,16 @@ def test_error_state_after_a_failed_run(owner, shared_project, shared_job, local
         UpdateExpression="SET last_run_state = :s",
         ExpressionAttributeValues={":s": {"S": "failed"}},
     )
-    assert _ok(_status(alice, "etl", job["name"])) == "ERROR"
+    assert _state(_status(alice, "etl", job["name"])) == "ERROR"
 
 
 def test_api_key_and_bearer_credentials(owner, shared_project, shared_job):
     alice, project, job = owner, shared_project, shared_job
     key = alice.new_key(project, "editor")
-    assert _ok(_status(alice, "ingestion", job["name"], token=key)) in STATES
-    assert _ok(_status(alice, "ingestion", job["name"], token=f"Bearer {alice.token}")) in STATES
+    assert _state(_status(alice, "ingestion", job["name"], token=key)) in STATES
+    assert _state(_status(alice, "ingestion", job["name"], token=f"Bearer {alice.token}")) in STATES
     viewer = alice.new_key(project, "viewer")
-    assert _ok(_status(alice, "ingestion", job["name"], token=viewer)) in STATES
+    assert _state(_status(alice, "ingestion", job["name"], token=viewer)) in STATES
     _err(_post(alice, "stop", {"name": job["name"], "appType": "ingestion"}, token=viewer), 403)
 
 
@@ -115,7 +123,7 @@ def test_name_shared_by_two_projects_needs_project_name(alice, project, job, sou
     r = alice.call("POST", f"/api/v1/project/{other}/jobs", json=job_body(source_bucket))
     assert r.status_code == 201, r.text
     assert "projectName" in _err(_status(alice, "ingestion", job["name"]), 400)
-    assert _ok(_status(alice, "ingestion", job["name"], projectName=_project_name(alice, other))) in STATES
+    assert _state(_status(alice, "ingestion", job["name"], projectName=_project_name(alice, other))) in STATES
 
 
 def test_update_sets_bucket_and_files(owner, shared_project, shared_job, source_bucket):
@@ -124,10 +132,10 @@ def test_update_sets_bucket_and_files(owner, shared_project, shared_job, source_
         "name": job["name"],
         "appType": "ingestion",
         "projectName": _project_name(alice, project),
-        "bucket": source_bucket,
+        "bucketName": source_bucket,
         "filename": ["orders/orders-1.csv,customers/customers.csv", "orders/*.csv"],
     }
-    _ok(_post(alice, "update", body), "Request to update the application is accepted.")
+    _ok(_post(alice, "update", body), "Application updated successfully.")
     source = alice.call("GET", f"/api/v1/project/{project}/sources/{job['source']['id']}").json()["data"]
     assert source["config"]["bucket"] == source_bucket
     assert source["config"]["files"] == ["orders/orders-1.csv", "customers/customers.csv", "orders/*.csv"]
@@ -139,4 +147,4 @@ def test_update_sets_bucket_and_files(owner, shared_project, shared_job, source_
     source = alice.call("GET", f"/api/v1/project/{project}/sources/{job['source']['id']}").json()["data"]
     assert source["config"]["files"] == ["orders/orders-1.csv"]
     _err(_post(alice, "update", {"name": job["name"], "appType": "ingestion"}), 400)  # nothing to update
-    _err(_post(alice, "update", {**body, "bucket": "Not A Bucket"}), 400)
+    assert "bucketName" in _err(_post(alice, "update", {**body, "bucketName": "Not A Bucket"}), 400)

@@ -38,17 +38,23 @@ def test_sync_tasks_and_logs(owner, shared_project, shared_job, finished_run):
     alice, project, job = owner, shared_project, shared_job
     assert finished_run["state"] == "succeeded", finished_run
     assert finished_run["stats"]["read"] == 2
+    assert finished_run["status"] == "succeeded" and finished_run["runtime"] == finished_run["runtime_ms"]
     [table] = finished_run["tables"]
-    assert table["table_name"] and table["read"] == 2 and table["files"]
+    assert table["table_name"] and table["read"] == 2 and table["file_count"] == 1 and "files" not in table
     base = f"/api/v1/project/{project}/jobs/{job['id']}"
     got = alice.call("GET", f"{base}").json()["data"]
     assert got["last_run_id"] == finished_run["id"] and got["last_run_state"] == "succeeded"
     tasks = alice.call("GET", f"{base}/tasks", params={"limit": 1}).json()
     assert tasks["success"] and [t["id"] for t in tasks["data"]] == [finished_run["id"]]
+    files = alice.call("GET", f"{base}/task/{finished_run['id']}/files").json()
+    [file] = files["data"]
+    assert file["name"] == "exports/orders/orders-1.csv" and file["table_name"] == table["table_name"]
+    assert (file["read"], file["inserted"], file["errors"], files["next_cursor"]) == (2, 2, 0, None)
     logs = alice.call("GET", f"{base}/task/{finished_run['id']}/logs").json()
-    assert logs["success"] is True and logs["data"], logs
-    assert all("message" in line for line in logs["data"])
+    assert logs["success"] is True and logs["data"]["task_logs"], logs
+    assert all("message" in line for line in logs["data"]["task_logs"])
     assert alice.call("POST", f"{base}/task/{finished_run['id']}/logs").json()["data"] == logs["data"]
+    assert alice.call("GET", f"{base}/task/isj-unknown/files").status_code == 404
     assert alice.call("GET", f"{base}/task/isj-unknown/logs").status_code == 404
     # Nothing is running now: cancel is a conflict.
     r = alice.call("POST", f"{base}/cancel")
@@ -87,7 +93,7 @@ def test_run_as_an_amperity_ingest_job(owner, bob, shared_project, shared_job, f
     [table] = got["tables"]
     assert set(table) == {
         "table_name", "feed_id", "job_id", "state", "read", "inserted", "updated", "rejected", "errors",
-        "started_at", "ended_at", "files",
+        "started_at", "ended_at", "files", "file_count",
     }  # fmt: skip
     assert table["job_id"] == run_id and table["read"] == 2 and table["inserted"] + table["updated"] == 2
     assert table["files"] and set(table["files"][0]) == {"file_id", "name", "read", "errors"}

@@ -184,3 +184,17 @@ def _wait_execution_done(run_id: str, timeout: float = 15.0) -> None:
         except sfn.exceptions.ExecutionDoesNotExist:
             return
         time.sleep(0.2)
+
+
+def files_of(job: Job, run_id: str, table: str) -> list[dict]:
+    """Every file the run read for one table, in reading order (all pages of runs.run_files)."""
+    from functions.core.services import runs
+
+    out, cursor = [], None
+    while True:
+        page, cursor = runs.run_files(
+            job.project_id, job.job_id, run_id, table=table, limit=100, cursor=cursor
+        )
+        out += page
+        if cursor is None:
+            return out

@@ -13,7 +13,7 @@ from functions.core.constants import MAP_RESULTS_PREFIX
 from functions.core.errors import Conflict, NotFound
 from functions.core.services import runs
 from tests.integration.files import avro_bytes, csv_bytes, gzip_csv_bytes, jsonl_bytes, parquet_bytes
-from tests.integration.runs.conftest import COLUMNS, ROWS, stream, wait_run
+from tests.integration.runs.conftest import COLUMNS, ROWS, files_of, stream, wait_run
 
 
 def test_every_format_lands_in_its_iceberg_table(make_job):
@@ -38,7 +38,7 @@ def test_every_format_lands_in_its_iceberg_table(make_job):
     assert sorted(t["table_name"] for t in run["tables"]) == ["avro", "csv", "gzcsv", "jsonl", "parquet"]
     for table in run["tables"]:
         assert table["state"] == "succeeded" and table["read"] == 3 and table["inserted"] == 3
-        (f,) = table["files"]
+        (f,) = files_of(job, run["id"], table["table_name"])
         assert f["read"] == 3 and f["errors"] == 0 and f["file_id"] and f["name"].startswith(job.prefix)
         rows = job.rows(table["table_name"])
         assert [(r["id"], r["name"], r["amount"]) for r in rows] == [
@@ -97,7 +97,7 @@ def test_incremental_upsert_reads_only_the_new_file_and_counts_updates(make_job)
     assert second["stats"]["read"] == 3  # only the new file
     assert (second["stats"]["inserted"], second["stats"]["updated"]) == (1, 2)
     (table,) = second["tables"]
-    assert [f["name"] for f in table["files"]] == [f"{job.prefix}orders/2.csv"]
+    assert [f["name"] for f in files_of(job, second["id"], "orders")] == [f"{job.prefix}orders/2.csv"]
     assert (table["inserted"], table["updated"]) == (1, 2)
     assert [(r["id"], r["amount"]) for r in job.rows("orders")] == [(1, 1.5), (2, 20.0), (3, 30.0), (4, 4.0)]
     _retrying_the_commit_after_a_lost_answer_changes_nothing(job, second["id"], (1, 2))
@@ -170,8 +170,8 @@ def test_a_malformed_file_is_counted_and_fails_the_run_but_good_rows_land(make_j
     assert run["stats"]["inserted"] == 4
     (table,) = run["tables"]
     assert table["state"] == "failed"
-    by_name = {f["name"].rsplit("/", 1)[-1]: f for f in table["files"]}
-    assert by_name["broken.parquet"]["errors"] == 1 and by_name["broken.parquet"]["error"]
+    by_name = {f["name"].rsplit("/", 1)[-1]: f for f in files_of(job, run["id"], "orders")}
+    assert by_name["broken.parquet"]["errors"] == 1 and by_name["broken.parquet"]["message"]
     assert by_name["rows.csv"]["rejected"] == 1 and by_name["rows.csv"]["read"] == 2
     assert [r["id"] for r in job.rows("orders")] == [1, 2, 3, 5]
     assert job.item().last_run_state == "failed"
@@ -362,6 +362,7 @@ def test_small_files_share_units_and_a_bad_one_fails_alone(make_job, monkeypatch
     )
     assert [len(u["files"]) for u in plan] == [2, 2, 1]
     (table,) = run["tables"]
-    by_name = {f["name"].rsplit("/", 1)[-1]: f for f in table["files"]}
+    assert table["file_count"] == 5
+    by_name = {f["name"].rsplit("/", 1)[-1]: f for f in files_of(job, run["id"], "orders")}
     assert by_name["2.csv"]["errors"] == 1 and by_name["3.csv"]["inserted"] == len(ROWS)
     assert run["stats"]["inserted"] == 4 * len(ROWS) and len(job.rows("orders")) == 4 * len(ROWS)
