@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from tests.integration.files import csv_bytes
+from tests.integration.sources import s3_source as s3_config
 from tests.integration.users import User
 
 ROWS = [
@@ -30,7 +31,7 @@ def exports(s3) -> str:
 
 
 def s3_source(bucket: str, name: str = "exports") -> dict:
-    return {"name": name, "type": "s3", "version": "v1", "config": {"bucket": bucket, "prefix": "exports/"}}
+    return {"name": name, "type": "s3", "version": "v1", "config": s3_config(bucket, prefix="exports/")}
 
 
 def parquet_destination(name: str = "lake") -> dict:

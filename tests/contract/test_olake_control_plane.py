@@ -20,6 +20,7 @@ import requests
 
 from tests.contract.conftest import new_job, parquet_destination, s3_source, wait_run_end
 from tests.contract.shapes import assert_conforms
+from tests.integration.sources import s3_source as s3_config
 from tests.integration.users import PASSWORD, User, signup_and_login
 
 MASK = "********"
@@ -232,8 +233,10 @@ def scratch(user: User) -> str:
 
 
 def with_keys(source: dict) -> dict:
+    """The source read with access keys (a secret) instead of a role."""
     keys = {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": SECRET}
-    return {**source, "config": {**source["config"], **keys}}
+    config = {k: v for k, v in source["config"].items() if k != "role_arn"}
+    return {**source, "config": {**config, **keys}}
 
 
 @pytest.fixture(scope="module")
@@ -332,7 +335,7 @@ def test_sources_list(user: User, main: str, job: dict, sync):
 
 def test_source_update(user: User, scratch: str, exports: str):
     created = user.call("POST", url(scratch, "/sources"), json=s3_source(exports, "to-update")).json()["data"]
-    body = {**s3_source(exports, "updated"), "config": {"bucket": exports, "prefix": "exports/orders/"}}
+    body = {**s3_source(exports, "updated"), "config": s3_config(exports, prefix="exports/orders/")}
     r = user.call("PUT", url(scratch, f"/sources/{created['id']}"), json=body)
     assert r.status_code == 200, r.text
     assert_conforms(r.json(), SOURCE_UPDATE)
@@ -401,7 +404,7 @@ def test_destination_delete_answers_its_name(user: User, scratch: str):
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_source_streams_answer_streams_config(user: User, main: str, exports: str, method):
-    body = {"type": "s3", "version": "v1", "config": {"bucket": exports, "prefix": "exports/"}}
+    body = {"type": "s3", "version": "v1", "config": s3_config(exports, prefix="exports/")}
     r = user.call(method, url(main, "/source/streams"), json=body)
     assert r.status_code == 200, r.text
     assert_conforms(r.json(), STREAMS)
