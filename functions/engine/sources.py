@@ -147,11 +147,15 @@ class _PinnedObject(io.RawIOBase):
 
     READ_AHEAD = 1 << 20
 
-    def __init__(self, client: Any, bucket: str, key: str, size: int, uri: str, version: ObjectVersion):
+    def __init__(
+        self, client: Any, bucket: str, key: str, size: int, uri: str, version: ObjectVersion,
+        first_block: list[bytes],
+    ) -> None:  # fmt: skip
         super().__init__()
         self._client, self._bucket, self._key, self._size = client, bucket, key, size
         self._uri, self._version, self._pos = uri, version, 0
-        self._buf, self._buf_at = b"", 0
+        self._first = first_block  # shared by every open of one source: [] or [the first block]
+        self._buf, self._buf_at = (first_block[0] if first_block else b""), 0
 
     def readable(self) -> bool:
         return True
@@ -178,6 +182,8 @@ class _PinnedObject(io.RawIOBase):
                 self._pos = start + len(data)
                 return data
             self._buf, self._buf_at = self._get(start, min(self._size, start + self.READ_AHEAD)), start
+            if start == 0 and not self._first:
+                self._first.append(self._buf)
         data = self._buf[start - self._buf_at : end - self._buf_at]
         self._pos = start + len(data)
         return data
@@ -201,22 +207,26 @@ class _PinnedObject(io.RawIOBase):
         return self.read(-1)
 
 
-def open_s3_version(uri: str, client: Any, version: ObjectVersion) -> Source:
+def open_s3_version(uri: str, client: Any, version: ObjectVersion, size: int | None = None) -> Source:
     """``s3://bucket/key`` read with ``client`` (a boto3 S3 client) at ``version`` only.
 
     Raises SourceNotFoundError when that version is gone, SourceChangedError when the key now holds
     another object (an ETag pin), UnreadableFileError when S3 refuses it (archived, access denied) and
-    SourceUnavailableError when the request may pass on a retry."""
+    SourceUnavailableError when the request may pass on a retry: at once, or (given the ``size`` a
+    listing said, which saves a HEAD) at the first read. The file's first READ_AHEAD bytes are fetched
+    once and shared by every open of this source (format detection, header, a small file's body)."""
     if not uri.startswith("s3://") or "/" not in uri[len("s3://") :]:
         raise SourceNotFoundError(f"not an S3 object URI: {uri}")
     bucket, key = uri[len("s3://") :].split("/", 1)
-    try:
-        head = client.head_object(Bucket=bucket, Key=key, **version.get_params())
-    except Exception as exc:  # noqa: BLE001 - botocore's errors, by their S3 code
-        raise _s3_error(exc, uri, version) from exc
-    size = int(head.get("ContentLength") or 0)
+    if size is None:
+        try:
+            head = client.head_object(Bucket=bucket, Key=key, **version.get_params())
+        except Exception as exc:  # noqa: BLE001 - botocore's errors, by their S3 code
+            raise _s3_error(exc, uri, version) from exc
+        size = int(head.get("ContentLength") or 0)
+    first_block: list[bytes] = []  # filled by the first read at the file's start
 
     def opener() -> pa.NativeFile:
-        return pa.PythonFile(_PinnedObject(client, bucket, key, size, uri, version), mode="r")
+        return pa.PythonFile(_PinnedObject(client, bucket, key, size, uri, version, first_block), mode="r")
 
     return Source(uri=uri, filesystem=None, path=f"{bucket}/{key}", size=size, opener=opener)

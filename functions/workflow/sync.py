@@ -271,7 +271,8 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         ) -> tuple[dict[str, Any], Any, str, str, str | None, list[dict[str, Any]]]:
             """(file, Source or None, fmt, compression, error, pieces): its format and its split."""
             try:
-                src = open_s3_version(f"s3://{cfg.bucket}/{f['key']}", client, ObjectVersion(etag=f["etag"]))
+                uri = f"s3://{cfg.bucket}/{f['key']}"
+                src = open_s3_version(uri, client, ObjectVersion(etag=f["etag"]), size=f["size"])
                 fmt, comp = s3_source.detect_file(src, cfg)
             except SourceNotFoundError as exc:  # deleted or replaced since the listing: list again
                 raise TransientError(f"{f['key']}: {exc}") from exc
@@ -343,7 +344,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         )
         entries: list[dict[str, Any]] = []  # one per file piece; grouped into units below
         for f, _, fmt, comp, _, pieces in sources:
-            base = {"key": f["key"], "etag": f["etag"], "file_id": _file_id(f["key"])}
+            base = {"key": f["key"], "etag": f["etag"], "size": f["size"], "file_id": _file_id(f["key"])}
             if not pieces:
                 whole = {
                     "uri": f"s3://{cfg.bucket}/{f['key']}",
@@ -501,7 +502,8 @@ def _ingest_listed_file(entry: dict[str, Any], client: Any, schema: Any, sink: A
     for attempt in range(tries):
         mark = sink.mark()
         try:
-            source = open_s3_version(unit.uri, client, ObjectVersion(etag=entry["etag"]))
+            version = ObjectVersion(etag=entry["etag"])
+            source = open_s3_version(unit.uri, client, version, size=entry.get("size"))
             whole = unit.fmt == "auto"  # a file the plan could not inspect: the reader detects its format
             return ingest_file(
                 source, schema, sink, fmt="auto" if whole else unit.fmt, compression=unit.compression,
