@@ -288,7 +288,8 @@ class Functions(Construct):
             listed = sorted({*spec.read, *spec.write})
             role.add_to_policy(
                 iam.PolicyStatement(
-                    actions=["s3:ListBucket"],
+                    # versions: a worker finds the version of an object an event named only by its ETag
+                    actions=["s3:ListBucket", "s3:ListBucketVersions"],
                     resources=[bucket_arn],
                     conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in listed]}},
                 )

@@ -148,7 +148,7 @@ def ingest_object(
             sync_id,
             key=key,
             etag=etag,
-            version_id=obj.get("versionId"),
+            version_id=obj.get("versionId") or _version_of(key, etag),
             file_name=key.rsplit("/", 1)[-1],
             size=int(obj.get("size") or 0),
             owner=message_id,
@@ -185,6 +185,17 @@ def ingest_object(
     record_outcome(record, outcome)
 
 
+def _version_of(key: str, etag: str) -> str | None:
+    """The version id of the object with this key and ETag (an event that named none), so the worker
+    reads that object even after another overwrote the key; None on an unversioned bucket."""
+    pages = _s3().get_paginator("list_object_versions").paginate(Bucket=_bucket(), Prefix=key)
+    for page in pages:
+        for v in page.get("Versions", []):  # newest first
+            if v["Key"] == key and v["ETag"].strip('"') == etag and v.get("VersionId") not in (None, "null"):
+                return str(v["VersionId"])
+    return None
+
+
 # ---------------------------------------------------------------- the engine's part
 
 IO_RETRIES = 2  # in-process retries of a file after an I/O error, before leaving it to SQS's redelivery
@@ -216,10 +227,13 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
     fs = _s3_filesystem()
     project_id, sync_id, history_id = session.project_id, int(session.sync_id), int(record.history_id)
     stem = _stem(record.file_name)
-    try:
-        source = engine.open_source(f"s3://{bucket}/{record.object_key}", filesystem=fs)
+    try:  # the object registered (its version, else its ETag), never a newer one under the same key
+        version = engine.ObjectVersion(etag=record.etag, version_id=record.version_id)
+        source = engine.open_s3_version(f"s3://{bucket}/{record.object_key}", _s3(), version)
         fmt = engine.detect_format(source)
         schema = engine.infer_schema(source, fmt=fmt)
+    except engine.SourceNotFoundError:
+        raise  # the version registered is gone: retried by SQS, then the file fails
     except engine.EngineError as exc:
         return Outcome(SyncStatus.Failed, f"{record.file_name}: {exc}", stats={"errors": 1})
     if not schema.columns:
@@ -234,6 +248,9 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
     rejects = engine.RejectsWriter(f"s3://{bucket}/{rejects_key}", filesystem=fs)
     try:
         stats = engine.ingest_file(source, schema, writer, fmt=fmt, rejects=rejects)
+    except engine.SourceNotFoundError:
+        writer.abort()
+        raise
     finally:
         rejects.close()
     counts = {k: int(getattr(stats, k)) for k in ("read", "inserted", "rejected", "errors", "bytes")}

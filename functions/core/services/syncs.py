@@ -516,16 +516,39 @@ def direct_upload(
     if not content:
         raise Invalid("the file is empty", field="file")
     key = upload_key(project_id, sync_id, name, idempotency_key)
-    resp = aws.client("s3").put_object(Bucket=get_settings().data_bucket, Key=key, Body=content)
+    etag, version_id = _store_upload(key, content, idempotent=bool(idempotency_key))
     return _register_or_conflict(
-        project_id,
-        sync_id,
-        key=key,
-        etag=resp["ETag"],
-        version_id=resp.get("VersionId"),
-        file_name=name,
-        size=len(content),
+        project_id, sync_id, key=key, etag=etag, version_id=version_id, file_name=name, size=len(content)
     )
+
+
+def _store_upload(key: str, content: bytes, *, idempotent: bool) -> tuple[str, str | None]:
+    """(ETag, version id) of the stored upload. Under an Idempotency-Key the object is written only if
+    the key holds none yet; a retry finds the first one and stores nothing, and a reused key with other
+    content (or another file name) is a 409, as at sync start: never a second object under one key."""
+    s3, bucket = aws.client("s3"), get_settings().data_bucket
+    digest = hashlib.sha256(content).hexdigest()
+    if not idempotent:
+        resp = s3.put_object(Bucket=bucket, Key=key, Body=content)
+        return resp["ETag"], resp.get("VersionId")
+    folder = key.rsplit("/", 1)[0] + "/"
+    if any(k["Key"] != key for k in s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents", [])):
+        raise Conflict("This Idempotency-Key was used for another file; use a new key for a new file")
+    try:
+        resp = s3.put_object(
+            Bucket=bucket, Key=key, Body=content, IfNoneMatch="*", Metadata={"sha256": digest}
+        )
+        return resp["ETag"], resp.get("VersionId")
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code == "ConditionalRequestConflict":
+            raise Conflict("An upload with this Idempotency-Key is in progress; retry it") from None
+        if code not in ("PreconditionFailed", "412"):
+            raise
+    head = s3.head_object(Bucket=bucket, Key=key)
+    if head.get("Metadata", {}).get("sha256") != digest:
+        raise Conflict("This Idempotency-Key was used for a file with other content; use a new key")
+    return head["ETag"], head.get("VersionId")
 
 
 # ---------------------------------------------------------------- presigned multipart uploads
