@@ -59,7 +59,7 @@ def _bucket() -> str:
     return get_settings().data_bucket
 
 
-def _put_json(key: str, value: Any) -> None:
+def put_json(key: str, value: Any) -> None:
     aws.client("s3").put_object(
         Bucket=_bucket(),
         Key=key,
@@ -68,7 +68,7 @@ def _put_json(key: str, value: Any) -> None:
     )
 
 
-def _get_json(key: str) -> Any | None:
+def get_json(key: str) -> Any | None:
     try:
         body = aws.client("s3").get_object(Bucket=_bucket(), Key=key)["Body"].read()
     except ClientError as exc:
@@ -85,7 +85,7 @@ def _transient(exc: Exception) -> Exception:
     return exc
 
 
-def _lake_fs() -> Any:
+def lake_fs() -> Any:
     import pyarrow.fs as pafs
 
     s = get_settings()
@@ -244,7 +244,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     configured = list((job.streams_config or {}).get("streams") or [])
     if not configured:  # no selection stored: every stream found, full refresh
         configured = [{"stream_name": name, "selected": True} for name in sorted(groups)]
-    state = _get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
+    state = get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
     streams: list[dict[str, Any]] = []
     units: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -365,9 +365,9 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
                 stream=name,
             )
         )
-    _put_json(prefix + "plan.json", {"streams": streams, "units": len(units), "started_at": now_iso()})
+    put_json(prefix + "plan.json", {"streams": streams, "units": len(units), "started_at": now_iso()})
     manifest_key = prefix + "units.json"
-    _put_json(manifest_key, units)
+    put_json(manifest_key, units)
     runs.log_events(project_id, job_id, run_id, "plan", events)
     inline_max = int(os.environ.get("WORKFLOW_INLINE_MAX_UNITS", INLINE_MAX_UNITS))
     distributed = len(units) > inline_max or len(json.dumps(units)) > INLINE_MAX_BYTES
@@ -413,7 +413,7 @@ def _group(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 @lru_cache(maxsize=8)
 def _plan_doc(key: str) -> dict[str, Any]:
-    doc = _get_json(key)
+    doc = get_json(key)
     if doc is None:
         raise SyncError(f"the run's plan is missing ({key})")
     return doc
@@ -432,7 +432,7 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
     index = int(item["index"])
     result_key = f"{prefix}units/{index:06d}.json"
     done = {"unit": {"index": index}}
-    if _get_json(result_key) is not None:
+    if get_json(result_key) is not None:
         return done  # a retried step: already ingested
     if not runs.is_active(project_id, run_id):
         return {"unit": {"index": index, "skipped": True}}  # cancelled: stop early
@@ -440,18 +440,18 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
     schema = StreamSchema.from_list(stream["columns"])
     dest = stream["destination"]
     _, client = _source_access(project_id, _job(job_ref).source_id)
-    lake_fs = _lake_fs()
+    lake = lake_fs()
     if dest["kind"] == "iceberg":
         sink: Any = IcebergTableWriter(
             _catalog(dest["warehouse"]), tuple(dest["identifier"]), mode=stream["mode"],
             primary_key=stream["primary_key"] or None,
         )  # fmt: skip
     else:
-        sink = ParquetLakeWriter(dest["path"], schema, filesystem=lake_fs)
+        sink = ParquetLakeWriter(dest["path"], schema, filesystem=lake)
     reject_uri = (
         f"s3://{_bucket()}/rejects/{project_id}/{job_id}/{run_id}/{stream['stream_name']}/{index:06d}.jsonl"
     )
-    rejects = RejectsWriter(reject_uri, filesystem=lake_fs)
+    rejects = RejectsWriter(reject_uri, filesystem=lake)
     files: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     try:
@@ -476,7 +476,7 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
         "staged": staged,
         "rejects": reject_uri if any(f["stats"]["rejected"] for f in files) else None,
     }
-    _put_json(result_key, result)
+    put_json(result_key, result)
     runs.log_events(project_id, job_id, run_id, f"unit-{index:06d}", events)
     return done
 
@@ -551,7 +551,7 @@ def _unit_results(prefix: str) -> list[dict[str, Any]]:
     while True:
         page = client.list_objects_v2(**kwargs)
         for obj in page.get("Contents", []):
-            doc = _get_json(obj["Key"])
+            doc = get_json(obj["Key"])
             if doc is not None:
                 out.append(doc)
         token = page.get("NextContinuationToken")
@@ -596,7 +596,7 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
     from functions.engine import IcebergTableWriter, ParquetLakeWriter
 
     done_key = f"{prefix}commits/{s_index:04d}.json"
-    previous = _get_json(done_key)
+    previous = get_json(done_key)
     if previous is not None:
         return previous
     stats = _table_stats(stream, results)
@@ -611,7 +611,7 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
         recovered = result is not None
         if result is None:
             # From here the staged files may become data: cleanup_staged leaves them alone.
-            _put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
+            put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
             try:
                 result = IcebergTableWriter.commit_staged(
                     catalog, identifier, staged, mode=stream["mode"],
@@ -625,9 +625,9 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
         if recovered:
             committed["recovered"] = True
     else:
-        fs = _lake_fs()
+        fs = lake_fs()
         # From here the staged files may become data: cleanup_staged leaves them alone.
-        _put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
+        put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
         if stream["mode"] == "overwrite":
             ours = {p.rsplit("/", 1)[-1] for st in staged for p in st.get("files", [])}
             _trash_parquet(fs, dest["path"], prefix, keep=ours)
@@ -635,7 +635,7 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
         committed = {"inserted": result.inserted, "updated": 0, "skipped": False}
     stats.apply_commit(committed["inserted"], committed["updated"])
     doc = {"stats": stats.to_dict(), "commit": committed}
-    _put_json(done_key, doc)
+    put_json(done_key, doc)
     return doc
 
 
@@ -681,7 +681,7 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
     ]
     ended = now_iso()
     tables, totals, events = [], runs.empty_stats(), []
-    state = _get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
+    state = get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
     for s_index, stream in enumerate(plan_doc["streams"]):
         mine = [r for r in results if r["stream"] == s_index]
         doc = _uncommitted_stream(stream, mine) if failed else _commit_stream(stream, mine, prefix, s_index)
@@ -691,7 +691,7 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
         tables.append(_table_entry(stream, st, mine, plan_doc.get("started_at"), ended, failed=bool(failed)))
         if not failed:  # saved as each table commits: if a later one fails, the next run skips these
             _save_state(state, stream, mine)
-            _put_json(runs.state_key(project_id, job_id), state)
+            put_json(runs.state_key(project_id, job_id), state)
         events.append(_table_event(stream, st, tables[-1]["table_name"], committed=not failed))
     if failed:
         _delete_staged(prefix, results)
@@ -704,7 +704,7 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
         "stats": totals,
         "tables": tables,
     }  # fmt: skip
-    _put_json(prefix + "summary.json", outcome)
+    put_json(prefix + "summary.json", outcome)
     runs.log_events(project_id, job_id, run_id, "commit", events)
     return {**base, "result": {"state": outcome["state"]}}
 
@@ -759,24 +759,24 @@ def _table_event(stream: dict[str, Any], st: dict[str, Any], name: str, *, commi
 
 
 def summary(project_id: str, job_id: str, run_id: str) -> dict[str, Any] | None:
-    return _get_json(runs.run_prefix(project_id, job_id, run_id) + "summary.json")
+    return get_json(runs.run_prefix(project_id, job_id, run_id) + "summary.json")
 
 
 def cleanup_staged(project_id: str, job_id: str, run_id: str) -> int:
     """Delete the staged (never committed) files of a run that did not commit; how many went."""
     prefix = runs.run_prefix(project_id, job_id, run_id)
-    if _get_json(prefix + "summary.json") is not None:
+    if get_json(prefix + "summary.json") is not None:
         return 0
     return _delete_staged(prefix, _unit_results(prefix))
 
 
 def _delete_staged(prefix: str, results: list[dict[str, Any]]) -> int:
     """Delete the units' staged files, except those of a table whose commit began (they may be data)."""
-    fs = _lake_fs()
+    fs = lake_fs()
     n = 0
     for r in results:
         marker = f"{prefix}commits/{int(r['stream']):04d}"
-        if _get_json(marker + ".json") is not None or _get_json(marker + ".pending") is not None:
+        if get_json(marker + ".json") is not None or get_json(marker + ".pending") is not None:
             continue  # this table's commit began: its files may be data now
         st = r.get("staged") or {}
         paths = [p for chunk in st.get("chunks", []) for p in chunk] + list(st.get("files", []))

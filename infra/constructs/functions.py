@@ -100,6 +100,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         delete=(UPLOADS_PREFIX,),
     ),
     # Workers: more memory (Arrow batches) and time.
+    # ingest starts the sync state machine for an uploaded file too big for one invocation (start-file)
     "ingest": FunctionSpec(
         2048,
         300,
@@ -107,14 +108,16 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         read=_DATA_PREFIXES,
         write=(LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
         delete=(LAKE_PREFIX,),
-        capabilities=("glue",),
+        capabilities=("glue", "start-file"),
     ),
+    # sync_sessions and uploads/: the state machine ingests a big uploaded file, counts it once in its
+    # sync and asks the ingest function (an end marker under uploads/) to finish the sync
     "workflow": FunctionSpec(
         2048,
         900,
-        {"projects": "r", "connectors": "r", "jobs": "rw"},
+        {"projects": "r", "connectors": "r", "jobs": "rw", "sync_sessions": "rw"},
         read=_DATA_PREFIXES,
-        write=(LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
+        write=(UPLOADS_PREFIX, LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
         delete=(LAKE_PREFIX,),
         capabilities=("secrets-read", "glue", "sources"),
     ),
@@ -205,6 +208,8 @@ class Functions(Construct):
             env = {**shared_env, "POWERTOOLS_SERVICE_NAME": name}
             if name in ("jobs", "workflow"):
                 env.update(orchestration_env)
+            if "start-file" in spec.capabilities:
+                env["STATE_MACHINE_ARN"] = self.state_machine_arn
             self.by_name[name] = self._function(name, spec, env)
             self._grant(name, spec, tables, lake, scheduler)
 
@@ -376,6 +381,10 @@ class Functions(Construct):
                 )
             )
             reasons.append(r"^Resource::arn:<AWS::Partition>:states:.*:execution:ingestplane-.+-sync:\*$")
+        if "start-file" in caps:
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine_arn])
+            )
         if "schedule" in caps:
             schedules = stack.format_arn(
                 service="scheduler", resource="schedule", resource_name=f"{scheduler.group_name}/*"

@@ -120,8 +120,10 @@ def _grants(synth, name: str, action: str) -> bool:
 
 
 def test_only_jobs_starts_syncs_and_manages_schedules(dev):
+    """ingest also starts the state machine, for an uploaded file too big for one invocation."""
     for name in ALL:
-        assert _grants(dev, name, "states:StartExecution") == (name == "jobs")
+        assert _grants(dev, name, "states:StartExecution") == (name in ("jobs", "ingest"))
+        assert _grants(dev, name, "states:StopExecution") == (name == "jobs")
         assert _grants(dev, name, "scheduler:CreateSchedule") == (name == "jobs")
         assert _grants(dev, name, "iam:PassRole") == (name == "jobs")
 
@@ -264,3 +266,10 @@ def test_external_source_buckets_are_read_only_and_only_for_source_readers(built
     assert readers("s3:PutObject") == set()
     errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
     assert errors == []
+
+
+def test_the_local_cloud_gives_workers_their_deployed_timeouts():
+    """The ingest function's remaining-time check reads its context: locally as deployed."""
+    from infra.local.runtime import WORKER_TIMEOUT_SECONDS
+
+    assert WORKER_TIMEOUT_SECONDS == {name: FUNCTIONS[name].timeout for name in WORKERS}

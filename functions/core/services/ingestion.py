@@ -16,6 +16,7 @@ The engine (pyarrow) is imported only when a file is ingested; the API imports t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -91,7 +92,17 @@ def _move(src: str, dest: str) -> None:
     _s3().delete_object(Bucket=_bucket(), Key=src)
 
 
-def _s3_filesystem():
+def move_once(src: str, dest: str) -> None:
+    """`_move`, or nothing when an earlier try moved it already (src gone, dest there)."""
+    try:
+        _move(src, dest)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+            raise
+        _s3().head_object(Bucket=_bucket(), Key=dest)  # raises unless the earlier try moved it
+
+
+def s3_filesystem():
     import pyarrow.fs as pafs
 
     settings = get_settings()
@@ -172,6 +183,9 @@ def ingest_object(
             if not condition_failed(exc):
                 raise
             return  # another message (the object's other event) is ingesting it
+    if int(record.size or 0) > get_settings().upload_units_threshold_bytes:
+        start_file_execution(record)  # too big for one invocation: the state machine counts it
+        return
     try:
         outcome = _ingest_retrying(session, record)
     except Exception as exc:  # noqa: BLE001 - retried by SQS first; then the file fails, the sync goes on
@@ -196,6 +210,38 @@ def _version_of(key: str, etag: str) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------- a file too big for one invocation
+
+UPLOAD_KIND = (
+    "upload"  # the sync state machine's input kind for one uploaded file (functions/workflow/upload.py)
+)
+
+
+def file_execution_name(project_id: str, sync_id: int, oid: str) -> str:
+    """One execution per registered object: Step Functions refuses a second start of the same name."""
+    digest = hashlib.sha256(f"{project_id}\0{sync_id}\0{oid}".encode()).hexdigest()[:40]
+    return f"file-{digest}"
+
+
+def start_file_execution(record: SyncFileRecord) -> None:
+    """Hand one registered file to the sync state machine, which reads it in byte-range work units and
+    counts it once; a redelivered or duplicate event finds the execution started and starts nothing."""
+    project_id, sync_id = record.project_id, int(record.sync_id)
+    oid = record.sk.rsplit("#", 1)[-1]
+    name = file_execution_name(project_id, sync_id, oid)
+    body = {
+        "job": {"kind": UPLOAD_KIND, "project_id": project_id, "sync_id": sync_id, "file": oid},
+        "run": {"run_id": name, "trigger": "upload"},
+    }
+    sfn = aws.client("stepfunctions")
+    try:
+        sfn.start_execution(
+            stateMachineArn=get_settings().state_machine_arn, name=name, input=json.dumps(body)
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:
+        log.info("%s of sync %s is already being ingested by %s", record.object_key, sync_id, name)
+
+
 # ---------------------------------------------------------------- the engine's part
 
 IO_RETRIES = 2  # in-process retries of a file after an I/O error, before leaving it to SQS's redelivery
@@ -214,7 +260,7 @@ def _ingest_retrying(session: SyncSessionRecord, record: SyncFileRecord) -> Outc
     raise AssertionError("unreachable")
 
 
-def _stem(name: str) -> str:
+def stem(name: str) -> str:
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)[:80] or "file"
 
@@ -224,9 +270,9 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
     from functions import engine  # the data layer: only the worker pays for pyarrow
 
     bucket = _bucket()
-    fs = _s3_filesystem()
+    fs = s3_filesystem()
     project_id, sync_id, history_id = session.project_id, int(session.sync_id), int(record.history_id)
-    stem = _stem(record.file_name)
+    name_stem = stem(record.file_name)
     try:  # the object registered (its version, else its ETag), never a newer one under the same key
         version = engine.ObjectVersion(etag=record.etag, version_id=record.version_id)
         source = engine.open_s3_version(f"s3://{bucket}/{record.object_key}", _s3(), version)
@@ -244,7 +290,7 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
     for leftover in _keys(work + "/"):  # an interrupted attempt of this same file
         _s3().delete_object(Bucket=bucket, Key=leftover)
     writer = engine.ParquetLakeWriter(f"s3://{bucket}/{work}", schema, filesystem=fs)
-    rejects_key = f"{REJECTS_PREFIX}{project_id}/s{sync_id}/h{history_id}-{stem}.jsonl"
+    rejects_key = f"{REJECTS_PREFIX}{project_id}/s{sync_id}/h{history_id}-{name_stem}.jsonl"
     rejects = engine.RejectsWriter(f"s3://{bucket}/{rejects_key}", filesystem=fs)
     try:
         stats = engine.ingest_file(source, schema, writer, fmt=fmt, rejects=rejects)
@@ -269,7 +315,7 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
     home = lake_dir(project_id, session.path)
     for i, path in enumerate(result.files):
         src = path.split("/", 1)[1] if path.startswith(bucket + "/") else path
-        name = f"s{sync_id}-h{history_id}-{stem}{f'-{i}' if i else ''}.parquet"
+        name = f"s{sync_id}-h{history_id}-{name_stem}{f'-{i}' if i else ''}.parquet"
         _move(src, target + name)
         final.append(home + name)
     for leftover in _keys(work + "/"):  # the writer's (empty) folder markers
@@ -462,7 +508,7 @@ def load_table(session: SyncSessionRecord) -> tuple[str, int]:
         done = IcebergTableWriter.find_commit(existing, token)
         if done is not None:
             return name, done.inserted
-    fs = _s3_filesystem()
+    fs = s3_filesystem()
     bucket = _bucket()
     if session.sync_type == SyncType.FullSync.value:
         base = lake_dir(project_id, session.path)

@@ -307,6 +307,12 @@ def end_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord
     return session
 
 
+def request_finish(session: SyncSessionRecord) -> None:
+    """Ask for the finish of a session that has ended and has nothing in flight (read consistently)."""
+    if session.end_time and session.sync_status == SyncStatus.Syncing.value and session.in_flight == 0:
+        _finish_when_ended(session)
+
+
 def _finish_when_ended(session: SyncSessionRecord) -> None:
     """Ask for the finish of an ended session with nothing in flight (else its last file does)."""
     project_id, sync_id = session.project_id, int(session.sync_id)
