@@ -404,8 +404,17 @@ def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: i
         return False
     status, message = SyncStatus.Finished, ""
     table_actions: list[Any] = []
+    full = session.sync_type == SyncType.FullSync.value
     try:
-        if session.sync_type == SyncType.FullSync.value:
+        if full and session.num_failed:  # all or nothing: the path and the table keep what they had
+            status = SyncStatus.Failed
+            message = (
+                f"{session.num_failed} file(s) failed: a full sync replaces the path's files and its table "
+                "only when every file was read, so both keep their earlier data; this sync's good files "
+                f"are kept in {trash_dir(project_id, sync_id, session.path)}"
+            )
+            set_aside_staged(session)
+        elif full:
             replace_path_files(session)
     except (ClientError, OSError) as exc:
         if attempt < FINISH_ATTEMPTS:
@@ -441,6 +450,15 @@ def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: i
             raise
         return False
     return True
+
+
+def set_aside_staged(session: SyncSessionRecord) -> None:
+    """A failed full sync's own staged files go to trash/ (moved, never deleted): nothing is swapped."""
+    project_id, sync_id, path = session.project_id, int(session.sync_id), session.path
+    staged = staging_dir(project_id, sync_id, path)
+    trash = trash_dir(project_id, sync_id, path)
+    for key in _keys(staged):
+        _move(key, trash + key[len(staged) :])
 
 
 def replace_path_files(session: SyncSessionRecord) -> None:

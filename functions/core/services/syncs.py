@@ -19,7 +19,7 @@ import re
 import secrets
 import time
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from .. import aws
@@ -730,7 +730,7 @@ def complete_upload(
     if missing:
         raise Invalid(f"parts missing: {missing[:10]} (list the upload to see what S3 has)", field="parts")
     ordered = sorted(parts, key=lambda p: p.part_number)
-    s3 = aws.client("s3")
+    s3 = aws.slow_client("s3")
     try:
         resp = s3.complete_multipart_upload(
             Bucket=get_settings().data_bucket,
@@ -742,21 +742,11 @@ def complete_upload(
                 ]
             },
         )
-    except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if code == "NoSuchUpload":
-            rec.refresh(consistent_read=True)
-            if rec.status == "completed":  # a concurrent complete won
-                return _upload_out(rec, expires_in=60)
-            raise Conflict("S3 no longer has this upload (aborted or expired); start a new one") from None
-        if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidRequest", "MalformedXML"):
-            message = exc.response["Error"].get("Message") or code
-            raise Invalid(
-                f"S3 refused the parts ({code}: {message}); the parts received are kept: list the upload "
-                "and complete it again with their ETags",
-                field="parts",
-            ) from None
-        raise
+    except (ClientError, ReadTimeoutError) as exc:
+        done = _complete_failed(exc, rec)
+        if done is None:
+            return _upload_out(rec, expires_in=60)  # a concurrent complete won
+        resp = done
     etag = resp["ETag"].strip('"')
     _register_or_conflict(
         project_id,
@@ -775,6 +765,43 @@ def complete_upload(
     except UpdateError:
         rec.refresh(consistent_read=True)
     return _upload_out(rec, expires_in=60)
+
+
+def _complete_failed(exc: Exception, rec: UploadRecord) -> dict | None:
+    """After a CompleteMultipartUpload that failed: S3's answer of an earlier complete whose answer was
+    lost (a timeout, a retry), None when a concurrent complete recorded it, else the error as a 4xx."""
+    code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else "Timeout"
+    if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidRequest", "MalformedXML"):
+        message = exc.response["Error"].get("Message") or code  # type: ignore[attr-defined]
+        raise Invalid(
+            f"S3 refused the parts ({code}: {message}); the parts received are kept: list the upload "
+            "and complete it again with their ETags",
+            field="parts",
+        ) from None
+    rec.refresh(consistent_read=True)
+    if rec.status == "completed":
+        return None
+    done = _completed_before(rec)
+    if done is not None:
+        return done
+    if code == "NoSuchUpload":
+        raise Conflict("S3 no longer has this upload (aborted or expired); start a new one") from None
+    if code == "Timeout":
+        raise Conflict("S3 is still assembling the parts; complete the upload again in a moment") from None
+    raise exc
+
+
+def _completed_before(rec: UploadRecord) -> dict | None:
+    """The object an earlier CompleteMultipartUpload of this upload made (its answer lost: a timeout, a
+    retry), or None: same key, same size and a multipart ETag of as many parts."""
+    try:
+        head = aws.client("s3").head_object(Bucket=get_settings().data_bucket, Key=rec.object_key)
+    except ClientError:
+        return None
+    etag = str(head.get("ETag", "")).strip('"')
+    if int(head.get("ContentLength") or -1) != int(rec.size) or not etag.endswith(f"-{int(rec.part_count)}"):
+        return None
+    return {"ETag": etag, "VersionId": head.get("VersionId")}
 
 
 def abort_upload(caller: Caller, project_id: str, upload_id: str, sync_id: int | None = None) -> UploadOut:
