@@ -305,21 +305,7 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
     if stats.errors:
         writer.abort()
         return Outcome(SyncStatus.Failed, f"{record.file_name}: {stats.error}", fmt, columns, counts)
-    result = writer.commit()
-    target = (
-        staging_dir(project_id, sync_id, session.path)
-        if session.sync_type == SyncType.FullSync.value
-        else lake_dir(project_id, session.path)
-    )
-    final: list[str] = []  # where the files are once the sync finishes (a full sync's leave staging then)
-    home = lake_dir(project_id, session.path)
-    for i, path in enumerate(result.files):
-        src = path.split("/", 1)[1] if path.startswith(bucket + "/") else path
-        name = f"s{sync_id}-h{history_id}-{name_stem}{f'-{i}' if i else ''}.parquet"
-        _move(src, target + name)
-        final.append(home + name)
-    for leftover in _keys(work + "/"):  # the writer's (empty) folder markers
-        _s3().delete_object(Bucket=bucket, Key=leftover)
+    final = _place_parquet(session, record, writer.commit().files, work, name_stem)
     message = f"{stats.rejected} rows rejected (see {rejects_key})" if stats.rejected else ""
     return Outcome(
         SyncStatus.Finished,
@@ -330,6 +316,26 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
         [f"s3://{bucket}/{k}" for k in final],
         rejects_key if stats.rejected else None,
     )
+
+
+def _place_parquet(
+    session: SyncSessionRecord, record: SyncFileRecord, files: list[str], work: str, name_stem: str
+) -> list[str]:
+    """The file's Parquet moved where its sync keeps it (a full sync's to staging until it finishes);
+    where each will be once the sync has finished."""
+    bucket, project_id, sync_id = _bucket(), session.project_id, int(session.sync_id)
+    full = session.sync_type == SyncType.FullSync.value
+    target = staging_dir(project_id, sync_id, session.path) if full else lake_dir(project_id, session.path)
+    home = lake_dir(project_id, session.path)
+    final: list[str] = []
+    for i, path in enumerate(files):
+        src = path.split("/", 1)[1] if path.startswith(bucket + "/") else path
+        name = f"s{sync_id}-h{int(record.history_id)}-{name_stem}{f'-{i}' if i else ''}.parquet"
+        _move(src, target + name)
+        final.append(home + name)
+    for leftover in _keys(work + "/"):  # the writer's (empty) folder markers
+        _s3().delete_object(Bucket=bucket, Key=leftover)
+    return final
 
 
 def record_outcome(record: SyncFileRecord, outcome: Outcome) -> bool:
@@ -402,24 +408,8 @@ def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: i
         if not condition_failed(exc):
             raise
         return False
-    status, message = SyncStatus.Finished, ""
+    status, message = _place_files(session, attempt)
     table_actions: list[Any] = []
-    full = session.sync_type == SyncType.FullSync.value
-    try:
-        if full and session.num_failed:  # all or nothing: the path and the table keep what they had
-            status = SyncStatus.Failed
-            message = (
-                f"{session.num_failed} file(s) failed: a full sync replaces the path's files and its table "
-                "only when every file was read, so both keep their earlier data; this sync's good files "
-                f"are kept in {trash_dir(project_id, sync_id, session.path)}"
-            )
-            set_aside_staged(session)
-        elif full:
-            replace_path_files(session)
-    except (ClientError, OSError) as exc:
-        if attempt < FINISH_ATTEMPTS:
-            raise  # the message is delivered again; the finalizer (its id) may resume
-        status, message = SyncStatus.Failed, f"could not move the path's files into place: {exc}"
     if status == SyncStatus.Finished and session.destination_id:
         try:
             identifier, rows = load_table(session)
@@ -450,6 +440,26 @@ def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: i
             raise
         return False
     return True
+
+
+def _place_files(session: SyncSessionRecord, attempt: int) -> tuple[SyncStatus, str]:
+    """A full sync's swap, all or nothing: with a failed file the path (and the table) keep their data."""
+    if session.sync_type != SyncType.FullSync.value:
+        return SyncStatus.Finished, ""
+    try:
+        if not session.num_failed:
+            replace_path_files(session)
+            return SyncStatus.Finished, ""
+        set_aside_staged(session)
+    except (ClientError, OSError) as exc:
+        if attempt < FINISH_ATTEMPTS:
+            raise  # the message is delivered again; the finalizer (its id) may resume
+        return SyncStatus.Failed, f"could not move the path's files into place: {exc}"
+    return SyncStatus.Failed, (
+        f"{session.num_failed} file(s) failed: a full sync replaces the path's files and its table only "
+        "when every file was read, so both keep their earlier data; this sync's good files are kept in "
+        f"{trash_dir(session.project_id, int(session.sync_id), session.path)}"
+    )
 
 
 def set_aside_staged(session: SyncSessionRecord) -> None:
