@@ -43,6 +43,17 @@ class Settings(BaseModel):
     max_open_upload_syncs_per_project: int = Field(20, ge=1, alias="MAX_OPEN_UPLOAD_SYNCS_PER_PROJECT")
     max_files_per_run: int = Field(50_000, ge=1, alias="MAX_FILES_PER_RUN")
     min_schedule_interval_minutes: int = Field(5, ge=1, alias="MIN_SCHEDULE_INTERVAL_MINUTES")
+    # A file listed when a run was planned and gone (or changed) when read is read again this many
+    # times, waiting 1x, 2x, 4x ... this long, before it fails the run (it may be back).
+    vanished_file_retries: int = Field(3, ge=0, le=10, alias="VANISHED_FILE_RETRIES")
+    vanished_file_wait_seconds: float = Field(1.0, ge=0, le=60, alias="VANISHED_FILE_WAIT_SECONDS")
+    # An uploaded file larger than this is ingested by the sync state machine in byte-range work units
+    # of about `work_unit_bytes` (the ingest function reads smaller ones whole, one per SQS message).
+    upload_units_threshold_bytes: int = Field(128 << 20, ge=1, alias="UPLOAD_UNITS_THRESHOLD_BYTES")
+    work_unit_bytes: int = Field(128 << 20, ge=1 << 10, alias="WORK_UNIT_BYTES")
+    # The ingest function starts no file with less than this much time left in its invocation: the rest
+    # of the batch goes back to the queue (partial batch failures) instead of timing out mid-file.
+    ingest_reserve_seconds: float = Field(60.0, ge=0, alias="INGEST_RESERVE_SECONDS")
 
     model_config = {"populate_by_name": True}
 

@@ -9,6 +9,8 @@ Contract (what the jobs, upload-sync and connectors code call):
 - ``open_source(uri, *, filesystem=None) -> Source``: a local path, ``file://`` or ``s3://bucket/key`` (read
   as ``open_object``); pass a ``pyarrow.fs.S3FileSystem(endpoint_override=...)`` to pick the endpoint. S3
   reads are ranged.
+  ``open_s3_version(uri, client, ObjectVersion(etag, version_id))``: an object listed or registered
+  earlier, read at that version only (version id, else ``If-Match``) with a boto3 client.
 - ``detect_format(source, compression="auto") -> "csv"|"tsv"|"jsonl"|"parquet"|"avro"`` (magic bytes,
   then extension, then sniffing) and ``detect_compression(source) -> "none"|"gzip"|"zstd"``.
 - ``read_batches(source, fmt="auto", compression="auto", csv_options=None, byte_range=None,
@@ -35,7 +37,8 @@ Contract (what the jobs, upload-sync and connectors code call):
   ``IcebergTableWriter(catalog, identifier, mode="append"|"overwrite"|"upsert", primary_key=[...],
   schema=None)``; ``glue_catalog(warehouse, endpoint_url, region)`` builds the pyiceberg Glue catalog.
 - Errors: ``EngineError`` and its subclasses ``UnreadableFileError`` (clear, file-specific message),
-  ``SourceNotFoundError``, ``UnsafeKeyError``, ``SchemaError``, ``CommitError``. A read that may pass on a retry (network,
+  ``SourceNotFoundError`` (and ``SourceChangedError``: the version to read is gone), ``UnsafeKeyError``,
+  ``SchemaError``, ``CommitError``. A read that may pass on a retry (network,
   throttling, an S3 5xx) raises ``SourceUnavailableError`` (an ``OSError``, not an ``EngineError``):
   it is never a verdict on the file, and ``ingest_file`` lets it through; ``is_transient(exc)`` tells.
 """
@@ -44,6 +47,7 @@ from .errors import (
     CommitError,
     EngineError,
     SchemaError,
+    SourceChangedError,
     SourceNotFoundError,
     SourceUnavailableError,
     UnreadableFileError,
@@ -56,7 +60,7 @@ from .ingest import ingest_file
 from .options import CsvOptions
 from .readers import read_batches
 from .schema import Column, Evolution, StreamSchema, evolve_schema, merge_schemas
-from .sources import Source, check_object_key, open_object, open_source
+from .sources import ObjectVersion, Source, check_object_key, open_object, open_s3_version, open_source
 from .stats import FileStats, TableStats
 from .units import WorkUnit, plan_units
 from .validate import coerce_table
@@ -64,9 +68,10 @@ from .writers import CommitResult, IcebergTableWriter, ParquetLakeWriter, Reject
 
 __all__ = [
     "Column", "CommitError", "CommitResult", "CsvOptions", "EngineError", "Evolution", "FileStats",
-    "IcebergTableWriter", "ParquetLakeWriter", "RejectsWriter", "SchemaError", "Source",
-    "SourceNotFoundError", "SourceUnavailableError", "StreamSchema", "TableStats", "UnreadableFileError",
-    "UnsafeKeyError", "WorkUnit", "check_object_key", "coerce_table", "detect_compression", "detect_format",
-    "evolve_schema", "glue_catalog", "infer_schema", "ingest_file", "is_transient", "merge_schemas",
-    "open_object", "open_source", "plan_units", "read_batches",
+    "IcebergTableWriter", "ObjectVersion", "ParquetLakeWriter", "RejectsWriter", "SchemaError", "Source",
+    "SourceChangedError", "SourceNotFoundError", "SourceUnavailableError", "StreamSchema", "TableStats",
+    "UnreadableFileError", "UnsafeKeyError", "WorkUnit", "check_object_key", "coerce_table",
+    "detect_compression", "detect_format", "evolve_schema", "glue_catalog", "infer_schema", "ingest_file",
+    "is_transient", "merge_schemas", "open_object", "open_s3_version", "open_source", "plan_units",
+    "read_batches",
 ]  # fmt: skip

@@ -8,7 +8,12 @@ class EngineError(Exception):
 
 
 class SourceNotFoundError(EngineError):
-    """The file named by a source URI does not exist."""
+    """The file named by a source URI does not exist (or, read at a version, that version is gone)."""
+
+
+class SourceChangedError(SourceNotFoundError):
+    """The object was listed or registered at one version (ETag or version id) and is now another: the
+    version to read is gone. Never read the newer one in its place: retry, then fail."""
 
 
 class UnreadableFileError(EngineError):

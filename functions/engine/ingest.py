@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from .errors import EngineError
+from .errors import EngineError, SourceNotFoundError
 from .options import CsvOptions
 from .readers import iter_parsed
 from .schema import StreamSchema
@@ -62,7 +62,9 @@ def ingest_file(
     nothing: whatever it had written to ``sink`` is rolled back (``raise_errors=True`` raises the error
     instead, after the rollback); the rejects it met before failing stay recorded and counted. A read
     that may pass on a retry raises :class:`SourceUnavailableError` and counts nothing: the caller drops
-    what ``sink`` holds and tries again, as a bad-file verdict would drop the file's rows for good.
+    what ``sink`` holds and tries again, as a bad-file verdict would drop the file's rows for good. A
+    file (or the version of it being read) that is gone raises :class:`SourceNotFoundError` after the
+    rollback, uncounted too: it says nothing about the file's data, and the caller decides (retry, fail).
     """
     started = time.perf_counter()
     stats = FileStats(
@@ -105,6 +107,10 @@ def ingest_file(
             if sink is not None and good.num_rows:
                 sink.write(good)
             stats.inserted += good.num_rows
+    except SourceNotFoundError:
+        if sink is not None:
+            sink.rollback(mark)
+        raise
     except EngineError as exc:
         if sink is not None:
             sink.rollback(mark)

@@ -67,6 +67,14 @@ class TableStats:
         self.inserted, self.updated, self.committed = inserted, updated, True
         return self
 
+    def discard(self) -> TableStats:
+        """Nothing of these files was committed (the run failed): no row counts as inserted or updated."""
+        self.inserted = self.updated = 0
+        for f in self.files:
+            f.inserted = f.updated = 0
+        self.committed = False
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["files"] = [f.to_dict() for f in self.files]

@@ -5,6 +5,10 @@ Each SQS record carries one S3 notification; each of its objects is ingested int
 failure: SQS delivers it again after the visibility timeout, then to the dead-letter queue. Every step
 is idempotent (conditional writes keyed by the object's key and ETag), so redeliveries, duplicates
 and reordered events change nothing twice.
+
+A batch never times out mid-file: no record starts with less than INGEST_RESERVE_SECONDS left in the
+invocation; those records go back to the queue as batch item failures, untouched. Files too big for one
+invocation (UPLOAD_UNITS_THRESHOLD_BYTES) are handed to the sync state machine in byte-range units.
 """
 
 from __future__ import annotations
@@ -18,11 +22,20 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.core.api import logger
 from functions.core.services.ingestion import handle_s3_record
+from functions.core.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def record_handler(record: SQSRecord) -> None:
+class OutOfTime(Exception):
+    """Too little time left in this invocation to start another file: the record goes back to SQS."""
+
+
+def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
+    if lambda_context is not None:
+        left = lambda_context.get_remaining_time_in_millis() / 1000
+        if left < get_settings().ingest_reserve_seconds:
+            raise OutOfTime(f"{left:.0f} s left in the invocation; the record goes back to the queue")
     try:
         body = json.loads(record.body)
     except ValueError:

@@ -1,7 +1,9 @@
 """The sync state machine's task steps. Each state passes `{"step": NAME, ...}`; STEPS dispatches.
 
 The run's life cycle is functions.core.services.runs; the data-plane steps (plan, ingest_unit, commit) are
-functions.workflow.sync, which imports the engine only when a step needs it.
+functions.workflow.sync, which imports the engine only when a step needs it. An input whose `job` has
+`"kind": "upload"` is one uploaded file too big for the ingest function: the same states run
+functions.workflow.upload's steps for it.
 """
 
 from __future__ import annotations
@@ -25,8 +27,19 @@ def _ids(event: dict) -> tuple[str, str, str] | None:
     return None
 
 
+def _upload(event: dict) -> Any:
+    """functions.workflow.upload when the execution ingests one uploaded file, else None."""
+    if isinstance(event.get("job"), dict) and event["job"].get("kind") == "upload":
+        from functions.workflow import upload
+
+        return upload
+    return None
+
+
 def mark_running(event: dict) -> dict:
     """queued -> running (a scheduled start creates and claims its run); skip=true when nothing runs."""
+    if (upload := _upload(event)) is not None:
+        return upload.begin(event)
     base = _base(event)
     config = base["config"]
     config["map_concurrency"] = max(1, int(config.get("map_concurrency") or 1))
@@ -49,23 +62,25 @@ def mark_running(event: dict) -> dict:
 def plan(event: dict) -> dict:
     from functions.workflow import sync
 
-    return sync.plan(event)
+    return (_upload(event) or sync).plan(event)
 
 
 def ingest_unit(event: dict) -> dict:
     from functions.workflow import sync
 
-    return sync.ingest_unit(event)
+    return (_upload(event) or sync).ingest_unit(event)
 
 
 def commit(event: dict) -> dict:
     from functions.workflow import sync
 
-    return sync.commit(event)
+    return (_upload(event) or sync).commit(event)
 
 
 def mark_succeeded(event: dict) -> dict:
     """End the run with the commit's outcome (failed when a file could not be read); a skip ends quietly."""
+    if (upload := _upload(event)) is not None:
+        return upload.finish(event)
     base = _base(event)
     ids = _ids(event)
     if event.get("skip") or ids is None:
@@ -102,6 +117,9 @@ def _end(ids: tuple[str, str, str] | None, state: str, message: str) -> None:
 def mark_failed(event: dict) -> dict:
     """The run ends failed with the error the Catch put under $.error (nothing was committed)."""
     error = event.get("error")
+    if (upload := _upload(event)) is not None:
+        upload.fail(event["job"], error)
+        return {**_base(event), "status": "failed", "error": error}
     _end(_ids(event), "failed", runs.error_message(error))
     return {**_base(event), "status": "failed", "error": error}
 
@@ -125,6 +143,9 @@ def execution_ended(event: dict) -> dict:
         extra={"execution_arn": event.get("execution_arn"), "status": status},
     )
     job = started_with.get("job") if isinstance(started_with.get("job"), dict) else {}
+    if (upload := _upload({"job": job})) is not None:
+        upload.fail(job, error)
+        return {"job": job, "run": started_with.get("run"), "step": "execution_ended", "status": "failed"}
     run_in = started_with.get("run")
     run: dict[str, Any] = dict(run_in) if isinstance(run_in, dict) else {}
     if not run.get("run_id") and event.get("execution_arn"):

@@ -32,7 +32,6 @@ from functions.core.settings import get_settings
 
 log = logging.getLogger("ingestplane.workflow")
 
-TARGET_UNIT_BYTES = 128 << 20
 INLINE_MAX_UNITS = 40  # more work units go through the Distributed Map and its S3 manifest
 INLINE_MAX_BYTES = 64 << 10  # ... and so do units whose JSON would make the state payload big
 # Small whole files share a unit (one Lambda invocation, one writer): per-unit orchestration costs far
@@ -59,7 +58,7 @@ def _bucket() -> str:
     return get_settings().data_bucket
 
 
-def _put_json(key: str, value: Any) -> None:
+def put_json(key: str, value: Any) -> None:
     aws.client("s3").put_object(
         Bucket=_bucket(),
         Key=key,
@@ -68,7 +67,7 @@ def _put_json(key: str, value: Any) -> None:
     )
 
 
-def _get_json(key: str) -> Any | None:
+def get_json(key: str) -> Any | None:
     try:
         body = aws.client("s3").get_object(Bucket=_bucket(), Key=key)["Body"].read()
     except ClientError as exc:
@@ -85,7 +84,7 @@ def _transient(exc: Exception) -> Exception:
     return exc
 
 
-def _lake_fs() -> Any:
+def lake_fs() -> Any:
     import pyarrow.fs as pafs
 
     s = get_settings()
@@ -135,20 +134,20 @@ def _connector_cached(project_id: str, kind: str, connector_id: str, _epoch: int
     return connector, cfg
 
 
-def _source_access(project_id: str, source_id: str) -> tuple[Any, Any, Any]:
-    """(config, boto3 S3 client, pyarrow filesystem) with the source's credentials."""
+def _source_access(project_id: str, source_id: str) -> tuple[Any, Any]:
+    """(config, boto3 S3 client) with the source's credentials."""
     return _source_access_cached(project_id, source_id, _fresh())
 
 
 @lru_cache(maxsize=32)
-def _source_access_cached(project_id: str, source_id: str, _epoch: int) -> tuple[Any, Any, Any]:
+def _source_access_cached(project_id: str, source_id: str, _epoch: int) -> tuple[Any, Any]:
     connector, cfg = _connector(project_id, "source", source_id)
     if connector.type != "s3":
         raise SyncError(f"source type {connector.type!r} cannot be synced by a job")
     ctx = _ctx(project_id)
     session = s3_source.source_session(cfg, ctx)
     client = session.client("s3", region_name=cfg.region or ctx.region, endpoint_url=ctx.endpoint_url)
-    return cfg, client, s3_source.source_filesystem(session, cfg, ctx)
+    return cfg, client
 
 
 def _list_files(cfg: Any, client: Any) -> list[dict[str, Any]]:
@@ -219,10 +218,12 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     from functions.engine import (
         EngineError,
         IcebergTableWriter,
+        ObjectVersion,
+        SourceNotFoundError,
         StreamSchema,
         infer_schema,
         is_transient,
-        open_object,
+        open_s3_version,
         plan_units,
     )
 
@@ -230,7 +231,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     project_id, job_id, run_id = job_ref["project_id"], job_ref["job_id"], run["run_id"]
     prefix = runs.run_prefix(project_id, job_id, run_id)
     job = _job(job_ref)
-    cfg, client, fs = _source_access(project_id, job.source_id)
+    cfg, client = _source_access(project_id, job.source_id)
     files = _list_files(cfg, client)
     groups: dict[str, list[dict[str, Any]]] = {}
     for f in files:
@@ -238,7 +239,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     configured = list((job.streams_config or {}).get("streams") or [])
     if not configured:  # no selection stored: every stream found, full refresh
         configured = [{"stream_name": name, "selected": True} for name in sorted(groups)]
-    state = _get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
+    state = get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
     streams: list[dict[str, Any]] = []
     units: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -265,8 +266,11 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         ) -> tuple[dict[str, Any], Any, str, str, str | None, list[dict[str, Any]]]:
             """(file, Source or None, fmt, compression, error, pieces): its format and its split."""
             try:
-                src = open_object(cfg.bucket, f["key"], filesystem=fs)
+                uri = f"s3://{cfg.bucket}/{f['key']}"
+                src = open_s3_version(uri, client, ObjectVersion(etag=f["etag"]), size=f["size"])
                 fmt, comp = s3_source.detect_file(src, cfg)
+            except SourceNotFoundError as exc:  # deleted or replaced since the listing: list again
+                raise TransientError(f"{f['key']}: {exc}") from exc
             except Exception as exc:  # noqa: BLE001 - an unreadable file becomes a unit that counts its error
                 if is_transient(exc):
                     raise TransientError(str(exc)) from exc  # the plan is tried again
@@ -274,11 +278,13 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
             try:
                 units = plan_units(
                     src,
-                    TARGET_UNIT_BYTES,
+                    get_settings().work_unit_bytes,
                     fmt=fmt,
                     compression=comp,
                     csv_options=s3_source.csv_options_for(cfg, fmt),
                 )
+            except SourceNotFoundError as exc:
+                raise TransientError(f"{f['key']}: {exc}") from exc
             except Exception as exc:  # noqa: BLE001 - unreadable (e.g. a broken footer): counted by its unit
                 if is_transient(exc):
                     raise TransientError(str(exc)) from exc
@@ -333,7 +339,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         )
         entries: list[dict[str, Any]] = []  # one per file piece; grouped into units below
         for f, _, fmt, comp, _, pieces in sources:
-            base = {"key": f["key"], "etag": f["etag"], "file_id": _file_id(f["key"])}
+            base = {"key": f["key"], "etag": f["etag"], "size": f["size"], "file_id": _file_id(f["key"])}
             if not pieces:
                 whole = {
                     "uri": f"s3://{cfg.bucket}/{f['key']}",
@@ -354,9 +360,9 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
                 stream=name,
             )
         )
-    _put_json(prefix + "plan.json", {"streams": streams, "started_at": now_iso()})
+    put_json(prefix + "plan.json", {"streams": streams, "units": len(units), "started_at": now_iso()})
     manifest_key = prefix + "units.json"
-    _put_json(manifest_key, units)
+    put_json(manifest_key, units)
     runs.log_events(project_id, job_id, run_id, "plan", events)
     inline_max = int(os.environ.get("WORKFLOW_INLINE_MAX_UNITS", INLINE_MAX_UNITS))
     distributed = len(units) > inline_max or len(json.dumps(units)) > INLINE_MAX_BYTES
@@ -402,7 +408,7 @@ def _group(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 @lru_cache(maxsize=8)
 def _plan_doc(key: str) -> dict[str, Any]:
-    doc = _get_json(key)
+    doc = get_json(key)
     if doc is None:
         raise SyncError(f"the run's plan is missing ({key})")
     return doc
@@ -410,19 +416,10 @@ def _plan_doc(key: str) -> dict[str, Any]:
 
 def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
     """Read, validate and stage one work unit (a file piece, or several small files into one writer); its
-    result (per-file stats, staged files) goes to S3 once."""
-    from functions.engine import (
-        EngineError,
-        IcebergTableWriter,
-        ParquetLakeWriter,
-        RejectsWriter,
-        StreamSchema,
-        WorkUnit,
-        ingest_file,
-        is_transient,
-        open_object,
-    )
-    from functions.engine.stats import FileStats
+    result (per-file stats, staged files) goes to S3 once. Each file is read at the ETag it was listed
+    with; a file found gone is read again a few times (it may be back), then counted as an error, which
+    fails the run at its commit."""
+    from functions.engine import IcebergTableWriter, ParquetLakeWriter, RejectsWriter, StreamSchema
 
     job_ref, run, item = event["job"], event["run"], event["unit"]
     project_id, job_id, run_id = job_ref["project_id"], job_ref["job_id"], run["run_id"]
@@ -430,62 +427,38 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
     index = int(item["index"])
     result_key = f"{prefix}units/{index:06d}.json"
     done = {"unit": {"index": index}}
-    if _get_json(result_key) is not None:
+    if get_json(result_key) is not None:
         return done  # a retried step: already ingested
     if not runs.is_active(project_id, run_id):
         return {"unit": {"index": index, "skipped": True}}  # cancelled: stop early
     stream = _plan_doc(prefix + "plan.json")["streams"][item["stream"]]
     schema = StreamSchema.from_list(stream["columns"])
     dest = stream["destination"]
-    job = _job(job_ref)
-    cfg, _, fs = _source_access(project_id, job.source_id)
-    lake_fs = _lake_fs()
+    _, client = _source_access(project_id, _job(job_ref).source_id)
+    lake = lake_fs()
     if dest["kind"] == "iceberg":
         sink: Any = IcebergTableWriter(
             _catalog(dest["warehouse"]), tuple(dest["identifier"]), mode=stream["mode"],
             primary_key=stream["primary_key"] or None,
         )  # fmt: skip
     else:
-        sink = ParquetLakeWriter(dest["path"], schema, filesystem=lake_fs)
+        sink = ParquetLakeWriter(dest["path"], schema, filesystem=lake)
     reject_uri = (
         f"s3://{_bucket()}/rejects/{project_id}/{job_id}/{run_id}/{stream['stream_name']}/{index:06d}.jsonl"
     )
-    rejects = RejectsWriter(reject_uri, filesystem=lake_fs)
+    rejects = RejectsWriter(reject_uri, filesystem=lake)
     files: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    for entry in item["files"]:
-        unit = WorkUnit.from_dict(entry["unit"])
-        mark = sink.mark()
-        try:
-            source = open_object(cfg.bucket, entry["key"], filesystem=fs)
-            if unit.fmt == "auto":
-                stats = ingest_file(
-                    source, schema, sink, fmt="auto", compression=unit.compression,
-                    csv_options=entry.get("csv"), rejects=rejects,
-                )  # fmt: skip
-            else:
-                stats = ingest_file(
-                    source, schema, sink, unit=unit, csv_options=entry.get("csv"), rejects=rejects
-                )
-        except (EngineError, OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            if is_transient(exc):  # never a bad file: the unit is tried again, so no rows are dropped
-                sink.abort()
-                rejects.close()
-                raise TransientError(str(exc)) from exc
-            sink.rollback(mark)  # this file's rows only
-            stats = FileStats(file=unit.uri, bytes=unit.size, errors=1, error=str(exc))
-        files.append({**{k: entry[k] for k in ("key", "etag", "file_id")}, "stats": stats.to_dict()})
-        events.append(
-            runs.event(
-                "ERROR" if stats.errors else ("WARNING" if stats.rejected else "INFO"),
-                (f"cannot read the file: {stats.error}" if stats.errors else
-                 f"read {stats.read} rows, {stats.inserted} valid, {stats.rejected} rejected"
-                 + (f" (rejects: {reject_uri})" if stats.rejected else "")),
-                stream=stream["stream_name"],
-                file=entry["key"],
-            )
-        )  # fmt: skip
-    rejects.close()
+    try:
+        for entry in item["files"]:
+            stats = _ingest_listed_file(entry, client, schema, sink, rejects)
+            files.append({**{k: entry[k] for k in ("key", "etag", "file_id")}, "stats": stats.to_dict()})
+            events.append(_file_event(stats, stream["stream_name"], entry["key"], reject_uri))
+    except TransientError:  # never a bad file: the unit is tried again, so no rows are dropped
+        sink.abort()
+        raise
+    finally:
+        rejects.close()
     if all(f["stats"]["errors"] and not f["stats"]["inserted"] for f in files):
         sink.abort()
         staged = _empty_staged(dest)
@@ -498,9 +471,62 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
         "staged": staged,
         "rejects": reject_uri if any(f["stats"]["rejected"] for f in files) else None,
     }
-    _put_json(result_key, result)
+    put_json(result_key, result)
     runs.log_events(project_id, job_id, run_id, f"unit-{index:06d}", events)
     return done
+
+
+def _ingest_listed_file(entry: dict[str, Any], client: Any, schema: Any, sink: Any, rejects: Any) -> Any:
+    """FileStats of one file (or piece) read at its listed ETag. Gone or changed: read again after a
+    wait (VANISHED_FILE_*), then an error; a transient failure raises TransientError; a bad file counts
+    one error. Whatever the file wrote to ``sink`` before failing is rolled back."""
+    from functions.engine import (
+        EngineError,
+        ObjectVersion,
+        SourceNotFoundError,
+        WorkUnit,
+        ingest_file,
+        is_transient,
+        open_s3_version,
+    )
+    from functions.engine.stats import FileStats
+
+    unit = WorkUnit.from_dict(entry["unit"])
+    settings = get_settings()
+    tries = settings.vanished_file_retries + 1
+    for attempt in range(tries):
+        mark = sink.mark()
+        try:
+            version = ObjectVersion(etag=entry["etag"])
+            source = open_s3_version(unit.uri, client, version, size=entry.get("size"))
+            whole = unit.fmt == "auto"  # a file the plan could not inspect: the reader detects its format
+            return ingest_file(
+                source, schema, sink, fmt="auto" if whole else unit.fmt, compression=unit.compression,
+                unit=None if whole else unit, csv_options=entry.get("csv"), rejects=rejects,
+            )  # fmt: skip
+        except SourceNotFoundError as exc:
+            sink.rollback(mark)
+            if attempt + 1 == tries:
+                error = f"{exc} (it was listed when the run was planned; still gone after {tries} reads)"
+                return FileStats(file=unit.uri, bytes=unit.size, errors=1, error=error)
+            log.warning("%s is gone, reading it again: %s", unit.uri, exc)
+            time.sleep(settings.vanished_file_wait_seconds * 2**attempt)
+        except (EngineError, OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            if is_transient(exc):
+                raise TransientError(str(exc)) from exc
+            sink.rollback(mark)  # this file's rows only
+            return FileStats(file=unit.uri, bytes=unit.size, errors=1, error=str(exc))
+    raise AssertionError("unreachable")
+
+
+def _file_event(stats: Any, stream_name: str, key: str, reject_uri: str) -> dict[str, Any]:
+    if stats.errors:
+        return runs.event("ERROR", f"cannot read the file: {stats.error}", stream=stream_name, file=key)
+    message = f"read {stats.read} rows, {stats.inserted} valid, {stats.rejected} rejected"
+    if stats.rejected:
+        message += f" (rejects: {reject_uri})"
+    level = "WARNING" if stats.rejected else "INFO"
+    return runs.event(level, message, stream=stream_name, file=key)
 
 
 def _empty_staged(dest: dict[str, Any]) -> dict[str, Any]:
@@ -520,7 +546,7 @@ def _unit_results(prefix: str) -> list[dict[str, Any]]:
     while True:
         page = client.list_objects_v2(**kwargs)
         for obj in page.get("Contents", []):
-            doc = _get_json(obj["Key"])
+            doc = get_json(obj["Key"])
             if doc is not None:
                 out.append(doc)
         token = page.get("NextContinuationToken")
@@ -543,59 +569,68 @@ def _find_commit(catalog: Any, identifier: tuple[str, ...], token: str) -> Any:
     return IcebergTableWriter.find_commit(table, token)
 
 
-def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix: str, s_index: int):
-    from functions.engine import IcebergTableWriter, ParquetLakeWriter, TableStats
+def _table_stats(stream: dict[str, Any], results: list[dict[str, Any]]) -> Any:
+    from functions.engine import TableStats
     from functions.engine.stats import FileStats
 
-    done_key = f"{prefix}commits/{s_index:04d}.json"
-    previous = _get_json(done_key)
-    if previous is not None:
-        return previous
     stats = TableStats(table=stream["stream_name"])
     for r in results:
         for f in r["files"]:
             stats.add(FileStats.from_dict(f["stats"]))
+    return stats
+
+
+def _uncommitted_stream(stream: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """A table of a run that commits nothing: its counts as read, nothing inserted or updated."""
+    stats = _table_stats(stream, results).discard()
+    return {"stats": stats.to_dict(), "commit": {"inserted": 0, "updated": 0, "skipped": True}}
+
+
+def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix: str, s_index: int):
+    """One commit of a table whose every planned file was read (commit() checks that first)."""
+    from functions.engine import IcebergTableWriter, ParquetLakeWriter
+
+    done_key = f"{prefix}commits/{s_index:04d}.json"
+    previous = get_json(done_key)
+    if previous is not None:
+        return previous
+    stats = _table_stats(stream, results)
     staged = [r["staged"] for r in results]
     dest = stream["destination"]
-    committed = {"inserted": 0, "updated": 0, "skipped": True}
-    readable = any(not f["stats"]["errors"] for r in results for f in r["files"])
-    if readable:
-        if dest["kind"] == "iceberg":
-            # The token makes a retry after a lost answer find the commit (and its counts) in the table.
-            token = f"{prefix}{s_index:04d}"
-            catalog, identifier = _catalog(dest["warehouse"]), tuple(dest["identifier"])
-            result = _find_commit(catalog, identifier, token)
-            recovered = result is not None
-            if result is None:
-                # From here the staged files may become data: cleanup_staged leaves them alone.
-                _put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
-                try:
-                    result = IcebergTableWriter.commit_staged(
-                        catalog, identifier, staged, mode=stream["mode"],
-                        primary_key=stream["primary_key"] or None, commit_token=token,
-                    )  # fmt: skip
-                except Exception as exc:
-                    if "CommitFailed" in type(exc.__cause__).__name__:
-                        raise TransientError(str(exc)) from exc
-                    raise
-            committed = {"inserted": result.inserted, "updated": result.updated, "skipped": False}
-            if recovered:
-                committed["recovered"] = True
-        else:
-            fs = _lake_fs()
+    committed: dict[str, Any]
+    if dest["kind"] == "iceberg":
+        # The token makes a retry after a lost answer find the commit (and its counts) in the table.
+        token = f"{prefix}{s_index:04d}"
+        catalog, identifier = _catalog(dest["warehouse"]), tuple(dest["identifier"])
+        result = _find_commit(catalog, identifier, token)
+        recovered = result is not None
+        if result is None:
             # From here the staged files may become data: cleanup_staged leaves them alone.
-            _put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
-            if stream["mode"] == "overwrite":
-                ours = {p.rsplit("/", 1)[-1] for st in staged for p in st.get("files", [])}
-                _trash_parquet(fs, dest["path"], prefix, keep=ours)
-            result = ParquetLakeWriter.commit_staged(staged, filesystem=fs)
-            committed = {"inserted": result.inserted, "updated": 0, "skipped": False}
-    if not committed["skipped"]:
-        stats.apply_commit(committed["inserted"], committed["updated"])
+            put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
+            try:
+                result = IcebergTableWriter.commit_staged(
+                    catalog, identifier, staged, mode=stream["mode"],
+                    primary_key=stream["primary_key"] or None, commit_token=token,
+                )  # fmt: skip
+            except Exception as exc:
+                if "CommitFailed" in type(exc.__cause__).__name__:
+                    raise TransientError(str(exc)) from exc
+                raise
+        committed = {"inserted": result.inserted, "updated": result.updated, "skipped": False}
+        if recovered:
+            committed["recovered"] = True
     else:
-        stats.inserted = 0
+        fs = lake_fs()
+        # From here the staged files may become data: cleanup_staged leaves them alone.
+        put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
+        if stream["mode"] == "overwrite":
+            ours = {p.rsplit("/", 1)[-1] for st in staged for p in st.get("files", [])}
+            _trash_parquet(fs, dest["path"], prefix, keep=ours)
+        result = ParquetLakeWriter.commit_staged(staged, filesystem=fs)
+        committed = {"inserted": result.inserted, "updated": 0, "skipped": False}
+    stats.apply_commit(committed["inserted"], committed["updated"])
     doc = {"stats": stats.to_dict(), "commit": committed}
-    _put_json(done_key, doc)
+    put_json(done_key, doc)
     return doc
 
 
@@ -621,7 +656,10 @@ def _trash_parquet(fs: Any, path: str, prefix: str, keep: set[str]) -> None:
 
 
 def commit(event: dict[str, Any]) -> dict[str, Any]:
-    """One commit per table of every unit's staged output; the run's stats and the incremental state."""
+    """One commit per table of every unit's staged output; the run's stats and the incremental state.
+
+    All or nothing: a run commits only when every file it planned was read. One file that could not be
+    read (gone, corrupt, refused) fails the run and no table is changed; its staged files are deleted."""
     job_ref, run = event["job"], event["run"]
     project_id, job_id, run_id = job_ref["project_id"], job_ref["job_id"], run["run_id"]
     prefix = runs.run_prefix(project_id, job_id, run_id)
@@ -630,92 +668,110 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
         return {**base, "result": {"skipped": True}}  # cancelled before the commit: nothing is committed
     plan_doc = _plan_doc(prefix + "plan.json")
     results = _unit_results(prefix)
+    planned = plan_doc.get("units")
+    if planned is not None and len(results) != planned:
+        raise SyncError(f"{planned - len(results)} of {planned} work units left no result: nothing committed")
+    failed = [
+        f"{f['key']}: {f['stats'].get('error')}" for r in results for f in r["files"] if f["stats"]["errors"]
+    ]
     ended = now_iso()
     tables, totals, events = [], runs.empty_stats(), []
-    state = _get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
-    failed_files: list[str] = []
+    state = get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
     for s_index, stream in enumerate(plan_doc["streams"]):
         mine = [r for r in results if r["stream"] == s_index]
-        doc = _commit_stream(stream, mine, prefix, s_index)
+        doc = _uncommitted_stream(stream, mine) if failed else _commit_stream(stream, mine, prefix, s_index)
         st = doc["stats"]
         for k in runs.STAT_KEYS:
             totals[k] += int(st.get(k) or 0)
-        by_key = {f["key"]: f for r in mine for f in r["files"]}
-        files = []
-        for f in st["files"]:
-            key = f["file"].split("/", 3)[-1] if f["file"].startswith("s3://") else f["file"]
-            r = by_key.get(key, {})
-            files.append(
-                {
-                    "file_id": r.get("file_id") or _file_id(key),
-                    "name": key,
-                    "read": f["read"],
-                    "inserted": f["inserted"],
-                    "rejected": f["rejected"],
-                    "errors": f["errors"],
-                    "bytes": f["bytes"],
-                    "error": f.get("error"),
-                }
-            )
-            if f["errors"]:
-                failed_files.append(f"{key}: {f.get('error')}")
-        table_state = "failed" if st["errors"] else "succeeded"
-        name = stream["destination"].get("identifier", [None, stream["stream_name"]])[1]
-        tables.append(
-            {
-                "table_name": name,
-                "stream": stream["stream_name"],
-                "state": table_state,
-                **{k: st.get(k, 0) for k in runs.STAT_KEYS},
-                "started_at": plan_doc.get("started_at"),
-                "ended_at": ended,
-                "files": files,
-            }
-        )
-        # Incremental state: the files read without a file-level error (by key and ETag).
-        errored = {f["key"] for r in mine for f in r["files"] if f["stats"]["errors"]}
-        read_ok = {f["key"]: f["etag"] for r in mine for f in r["files"] if f["key"] not in errored}
-        if stream["sync_mode"] == "incremental":
-            state["streams"].setdefault(stream["stream_name"], {}).update(read_ok)
-        else:
-            state["streams"][stream["stream_name"]] = read_ok
-        # saved as each table commits: if a later table fails, the next run does not read these again
-        _put_json(runs.state_key(project_id, job_id), state)
-        events.append(
-            runs.event(
-                "ERROR" if st["errors"] else "INFO",
-                f"table {name}: {st['inserted']} inserted, {st['updated']} updated, {st['rejected']} rejected, "
-                f"{st['errors']} file errors ({stream['mode']})",
-                stream=stream["stream_name"],
-            )
-        )
+        tables.append(_table_entry(stream, st, mine, plan_doc.get("started_at"), ended, failed=bool(failed)))
+        if not failed:  # saved as each table commits: if a later one fails, the next run skips these
+            _save_state(state, stream, mine)
+            put_json(runs.state_key(project_id, job_id), state)
+        events.append(_table_event(stream, st, tables[-1]["table_name"], committed=not failed))
+    if failed:
+        _delete_staged(prefix, results)
     outcome = {
-        "state": "failed" if failed_files else "succeeded",
-        "error": (f"{len(failed_files)} file(s) could not be read: " + "; ".join(failed_files))[:2000]
-        if failed_files
-        else None,
+        "state": "failed" if failed else "succeeded",
+        "error": (
+            f"{len(failed)} file(s) could not be read: " + "; ".join(failed)
+            + ". Nothing was committed: a run changes its tables only when every planned file was read."
+        )[:2000] if failed else None,
         "stats": totals,
         "tables": tables,
-    }
-    _put_json(prefix + "summary.json", outcome)
+    }  # fmt: skip
+    put_json(prefix + "summary.json", outcome)
     runs.log_events(project_id, job_id, run_id, "commit", events)
     return {**base, "result": {"state": outcome["state"]}}
 
 
+def _table_entry(
+    stream: dict[str, Any], st: dict[str, Any], mine: list[dict[str, Any]], started: Any, ended: str, *,
+    failed: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """One table of the run's summary, with its files' stats."""
+    by_key = {f["key"]: f for r in mine for f in r["files"]}
+    files = []
+    for f in st["files"]:
+        key = f["file"].split("/", 3)[-1] if f["file"].startswith("s3://") else f["file"]
+        files.append(
+            {
+                "file_id": by_key.get(key, {}).get("file_id") or _file_id(key),
+                "name": key,
+                **{k: f[k] for k in ("read", "inserted", "rejected", "errors", "bytes")},
+                "error": f.get("error"),
+            }
+        )
+    return {
+        "table_name": stream["destination"].get("identifier", [None, stream["stream_name"]])[1],
+        "stream": stream["stream_name"],
+        "state": "failed" if failed else "succeeded",
+        **{k: st.get(k, 0) for k in runs.STAT_KEYS},
+        "started_at": started,
+        "ended_at": ended,
+        "files": files,
+    }
+
+
+def _save_state(state: dict[str, Any], stream: dict[str, Any], mine: list[dict[str, Any]]) -> None:
+    """Incremental state: the files this committed run read, by key and ETag."""
+    read = {f["key"]: f["etag"] for r in mine for f in r["files"]}
+    if stream["sync_mode"] == "incremental":
+        state["streams"].setdefault(stream["stream_name"], {}).update(read)
+    else:
+        state["streams"][stream["stream_name"]] = read
+
+
+def _table_event(stream: dict[str, Any], st: dict[str, Any], name: str, *, committed: bool) -> dict:
+    counts = (
+        f"{st['inserted']} inserted, {st['updated']} updated, {st['rejected']} rejected, "
+        f"{st['errors']} file errors ({stream['mode']})"
+    )
+    if not committed:
+        return runs.event(
+            "ERROR", f"table {name}: not changed, the run failed; {counts}", stream=stream["stream_name"]
+        )
+    return runs.event("INFO", f"table {name}: {counts}", stream=stream["stream_name"])
+
+
 def summary(project_id: str, job_id: str, run_id: str) -> dict[str, Any] | None:
-    return _get_json(runs.run_prefix(project_id, job_id, run_id) + "summary.json")
+    return get_json(runs.run_prefix(project_id, job_id, run_id) + "summary.json")
 
 
 def cleanup_staged(project_id: str, job_id: str, run_id: str) -> int:
     """Delete the staged (never committed) files of a run that did not commit; how many went."""
     prefix = runs.run_prefix(project_id, job_id, run_id)
-    if _get_json(prefix + "summary.json") is not None:
+    if get_json(prefix + "summary.json") is not None:
         return 0
-    fs = _lake_fs()
+    return _delete_staged(prefix, _unit_results(prefix))
+
+
+def _delete_staged(prefix: str, results: list[dict[str, Any]]) -> int:
+    """Delete the units' staged files, except those of a table whose commit began (they may be data)."""
+    fs = lake_fs()
     n = 0
-    for r in _unit_results(prefix):
+    for r in results:
         marker = f"{prefix}commits/{int(r['stream']):04d}"
-        if _get_json(marker + ".json") is not None or _get_json(marker + ".pending") is not None:
+        if get_json(marker + ".json") is not None or get_json(marker + ".pending") is not None:
             continue  # this table's commit began: its files may be data now
         st = r.get("staged") or {}
         paths = [p for chunk in st.get("chunks", []) for p in chunk] + list(st.get("files", []))

@@ -113,6 +113,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         delete=(UPLOADS_PREFIX,),
     ),
     # Workers: more memory (Arrow batches) and time.
+    # ingest starts the sync state machine for an uploaded file too big for one invocation (start-file)
     "ingest": FunctionSpec(
         2048,
         300,
@@ -120,14 +121,16 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         read=_DATA_PREFIXES,
         write=(LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
         delete=(LAKE_PREFIX,),
-        capabilities=("glue",),
+        capabilities=("glue", "start-file"),
     ),
+    # sync_sessions and uploads/: the state machine ingests a big uploaded file, counts it once in its
+    # sync and asks the ingest function (an end marker under uploads/) to finish the sync
     "workflow": FunctionSpec(
         2048,
         900,
-        {"projects": "r", "connectors": "r", "jobs": "rw"},
+        {"projects": "r", "connectors": "r", "jobs": "rw", "sync_sessions": "rw"},
         read=_DATA_PREFIXES,
-        write=(LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
+        write=(UPLOADS_PREFIX, LAKE_PREFIX, TRASH_PREFIX, LOGS_PREFIX, REJECTS_PREFIX),
         delete=(LAKE_PREFIX,),
         # executions: the run sweeper asks whether a run's execution still runs
         capabilities=("secrets-read", "glue", "sources", "executions"),
@@ -223,6 +226,8 @@ class Functions(Construct):
             env = {**shared_env, "POWERTOOLS_SERVICE_NAME": name}
             if name in ("jobs", "workflow", "projects"):  # projects: a deleted project's schedules and runs
                 env.update(orchestration_env)
+            if "start-file" in spec.capabilities:
+                env["STATE_MACHINE_ARN"] = self.state_machine_arn
             self.by_name[name] = self._function(name, spec, env)
             self._grant(name, spec, tables, lake, scheduler)
 
@@ -308,7 +313,8 @@ class Functions(Construct):
             listed = sorted({*spec.read, *spec.write})
             role.add_to_policy(
                 iam.PolicyStatement(
-                    actions=["s3:ListBucket"],
+                    # versions: a worker finds the version of an object an event named only by its ETag
+                    actions=["s3:ListBucket", "s3:ListBucketVersions"],
                     resources=[bucket_arn],
                     conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in listed]}},
                 )
@@ -378,6 +384,10 @@ class Functions(Construct):
             reasons.append(r"^Resource::arn:<AWS::Partition>:states:.*:execution:ingestplane-.+-sync:\*$")
         if "teardown" in caps:
             self._grant_teardown(role, scheduler, reasons)
+        if "start-file" in caps:
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine_arn])
+            )
         if "schedule" in caps:
             schedules = stack.format_arn(
                 service="scheduler", resource="schedule", resource_name=f"{scheduler.group_name}/*"

@@ -18,6 +18,9 @@ from infra.resources import physical_name
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_TIMEOUT_SECONDS = 30
+# The workers' timeouts as deployed (infra/constructs/functions.py; a parity test keeps them equal): the
+# ingest function's remaining-time check reads its context.
+WORKER_TIMEOUT_SECONDS = {"ingest": 300, "workflow": 900}
 
 
 def function_arn(env_name: str, name: str, region: str = "us-east-1") -> str:
@@ -82,6 +85,7 @@ def invoke(
         context = LambdaContext(
             function_name=physical_name(env_name, name),
             invoked_function_arn=function_arn(env_name, name, region),
+            timeout_seconds=WORKER_TIMEOUT_SECONDS.get(name, DEFAULT_TIMEOUT_SECONDS),
         )
         if started is not None:
             started.set()

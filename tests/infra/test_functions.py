@@ -120,8 +120,10 @@ def _grants(synth, name: str, action: str) -> bool:
 
 
 def test_only_jobs_starts_syncs_and_manages_schedules(dev):
+    """ingest also starts the state machine, for an uploaded file too big for one invocation."""
     for name in ALL:
-        assert _grants(dev, name, "states:StartExecution") == (name == "jobs")
+        assert _grants(dev, name, "states:StartExecution") == (name in ("jobs", "ingest"))
+        assert _grants(dev, name, "states:StopExecution") == (name == "jobs")
         assert _grants(dev, name, "scheduler:CreateSchedule") == (name == "jobs")
         assert _grants(dev, name, "iam:PassRole") == (name == "jobs")
 
@@ -256,3 +258,10 @@ def test_layers_hold_their_requirement_sets(built_layers):
     assert not (data / "pydantic").exists()  # shipped once, by the API layer
     assert not (api / "pyarrow").exists()  # API functions never carry pyarrow
     assert not list(data.rglob("__pycache__")) and not list(data.glob("pyarrow/include"))
+
+
+def test_the_local_cloud_gives_workers_their_deployed_timeouts():
+    """The ingest function's remaining-time check reads its context: locally as deployed."""
+    from infra.local.runtime import WORKER_TIMEOUT_SECONDS
+
+    assert WORKER_TIMEOUT_SECONDS == {name: FUNCTIONS[name].timeout for name in WORKERS}

@@ -16,6 +16,7 @@ The engine (pyarrow) is imported only when a file is ingested; the API imports t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -91,7 +92,17 @@ def _move(src: str, dest: str) -> None:
     _s3().delete_object(Bucket=_bucket(), Key=src)
 
 
-def _s3_filesystem():
+def move_once(src: str, dest: str) -> None:
+    """`_move`, or nothing when an earlier try moved it already (src gone, dest there)."""
+    try:
+        _move(src, dest)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+            raise
+        _s3().head_object(Bucket=_bucket(), Key=dest)  # raises unless the earlier try moved it
+
+
+def s3_filesystem():
     import pyarrow.fs as pafs
 
     settings = get_settings()
@@ -148,7 +159,7 @@ def ingest_object(
             sync_id,
             key=key,
             etag=etag,
-            version_id=obj.get("versionId"),
+            version_id=obj.get("versionId") or _version_of(key, etag),
             file_name=key.rsplit("/", 1)[-1],
             size=int(obj.get("size") or 0),
             owner=message_id,
@@ -172,6 +183,9 @@ def ingest_object(
             if not condition_failed(exc):
                 raise
             return  # another message (the object's other event) is ingesting it
+    if int(record.size or 0) > get_settings().upload_units_threshold_bytes:
+        start_file_execution(record)  # too big for one invocation: the state machine counts it
+        return
     try:
         outcome = _ingest_retrying(session, record)
     except Exception as exc:  # noqa: BLE001 - retried by SQS first; then the file fails, the sync goes on
@@ -183,6 +197,49 @@ def ingest_object(
             SyncStatus.Failed, f"{record.file_name}: could not be ingested: {exc}", stats={"errors": 1}
         )
     record_outcome(record, outcome)
+
+
+def _version_of(key: str, etag: str) -> str | None:
+    """The version id of the object with this key and ETag (an event that named none), so the worker
+    reads that object even after another overwrote the key; None on an unversioned bucket."""
+    pages = _s3().get_paginator("list_object_versions").paginate(Bucket=_bucket(), Prefix=key)
+    for page in pages:
+        for v in page.get("Versions", []):  # newest first
+            if v["Key"] == key and v["ETag"].strip('"') == etag and v.get("VersionId") not in (None, "null"):
+                return str(v["VersionId"])
+    return None
+
+
+# ---------------------------------------------------------------- a file too big for one invocation
+
+UPLOAD_KIND = (
+    "upload"  # the sync state machine's input kind for one uploaded file (functions/workflow/upload.py)
+)
+
+
+def file_execution_name(project_id: str, sync_id: int, oid: str) -> str:
+    """One execution per registered object: Step Functions refuses a second start of the same name."""
+    digest = hashlib.sha256(f"{project_id}\0{sync_id}\0{oid}".encode()).hexdigest()[:40]
+    return f"file-{digest}"
+
+
+def start_file_execution(record: SyncFileRecord) -> None:
+    """Hand one registered file to the sync state machine, which reads it in byte-range work units and
+    counts it once; a redelivered or duplicate event finds the execution started and starts nothing."""
+    project_id, sync_id = record.project_id, int(record.sync_id)
+    oid = record.sk.rsplit("#", 1)[-1]
+    name = file_execution_name(project_id, sync_id, oid)
+    body = {
+        "job": {"kind": UPLOAD_KIND, "project_id": project_id, "sync_id": sync_id, "file": oid},
+        "run": {"run_id": name, "trigger": "upload"},
+    }
+    sfn = aws.client("stepfunctions")
+    try:
+        sfn.start_execution(
+            stateMachineArn=get_settings().state_machine_arn, name=name, input=json.dumps(body)
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:
+        log.info("%s of sync %s is already being ingested by %s", record.object_key, sync_id, name)
 
 
 # ---------------------------------------------------------------- the engine's part
@@ -203,7 +260,7 @@ def _ingest_retrying(session: SyncSessionRecord, record: SyncFileRecord) -> Outc
     raise AssertionError("unreachable")
 
 
-def _stem(name: str) -> str:
+def stem(name: str) -> str:
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)[:80] or "file"
 
@@ -213,13 +270,16 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
     from functions import engine  # the data layer: only the worker pays for pyarrow
 
     bucket = _bucket()
-    fs = _s3_filesystem()
+    fs = s3_filesystem()
     project_id, sync_id, history_id = session.project_id, int(session.sync_id), int(record.history_id)
-    stem = _stem(record.file_name)
-    try:
-        source = engine.open_source(f"s3://{bucket}/{record.object_key}", filesystem=fs)
+    name_stem = stem(record.file_name)
+    try:  # the object registered (its version, else its ETag), never a newer one under the same key
+        version = engine.ObjectVersion(etag=record.etag, version_id=record.version_id)
+        source = engine.open_s3_version(f"s3://{bucket}/{record.object_key}", _s3(), version)
         fmt = engine.detect_format(source)
         schema = engine.infer_schema(source, fmt=fmt)
+    except engine.SourceNotFoundError:
+        raise  # the version registered is gone: retried by SQS, then the file fails
     except engine.EngineError as exc:
         return Outcome(SyncStatus.Failed, f"{record.file_name}: {exc}", stats={"errors": 1})
     if not schema.columns:
@@ -230,10 +290,13 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
     for leftover in _keys(work + "/"):  # an interrupted attempt of this same file
         _s3().delete_object(Bucket=bucket, Key=leftover)
     writer = engine.ParquetLakeWriter(f"s3://{bucket}/{work}", schema, filesystem=fs)
-    rejects_key = f"{REJECTS_PREFIX}{project_id}/s{sync_id}/h{history_id}-{stem}.jsonl"
+    rejects_key = f"{REJECTS_PREFIX}{project_id}/s{sync_id}/h{history_id}-{name_stem}.jsonl"
     rejects = engine.RejectsWriter(f"s3://{bucket}/{rejects_key}", filesystem=fs)
     try:
         stats = engine.ingest_file(source, schema, writer, fmt=fmt, rejects=rejects)
+    except engine.SourceNotFoundError:
+        writer.abort()
+        raise
     finally:
         rejects.close()
     counts = {k: int(getattr(stats, k)) for k in ("read", "inserted", "rejected", "errors", "bytes")}
@@ -242,21 +305,7 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
     if stats.errors:
         writer.abort()
         return Outcome(SyncStatus.Failed, f"{record.file_name}: {stats.error}", fmt, columns, counts)
-    result = writer.commit()
-    target = (
-        staging_dir(project_id, sync_id, session.path)
-        if session.sync_type == SyncType.FullSync.value
-        else lake_dir(project_id, session.path)
-    )
-    final: list[str] = []  # where the files are once the sync finishes (a full sync's leave staging then)
-    home = lake_dir(project_id, session.path)
-    for i, path in enumerate(result.files):
-        src = path.split("/", 1)[1] if path.startswith(bucket + "/") else path
-        name = f"s{sync_id}-h{history_id}-{stem}{f'-{i}' if i else ''}.parquet"
-        _move(src, target + name)
-        final.append(home + name)
-    for leftover in _keys(work + "/"):  # the writer's (empty) folder markers
-        _s3().delete_object(Bucket=bucket, Key=leftover)
+    final = _place_parquet(session, record, writer.commit().files, work, name_stem)
     message = f"{stats.rejected} rows rejected (see {rejects_key})" if stats.rejected else ""
     return Outcome(
         SyncStatus.Finished,
@@ -267,6 +316,26 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
         [f"s3://{bucket}/{k}" for k in final],
         rejects_key if stats.rejected else None,
     )
+
+
+def _place_parquet(
+    session: SyncSessionRecord, record: SyncFileRecord, files: list[str], work: str, name_stem: str
+) -> list[str]:
+    """The file's Parquet moved where its sync keeps it (a full sync's to staging until it finishes);
+    where each will be once the sync has finished."""
+    bucket, project_id, sync_id = _bucket(), session.project_id, int(session.sync_id)
+    full = session.sync_type == SyncType.FullSync.value
+    target = staging_dir(project_id, sync_id, session.path) if full else lake_dir(project_id, session.path)
+    home = lake_dir(project_id, session.path)
+    final: list[str] = []
+    for i, path in enumerate(files):
+        src = path.split("/", 1)[1] if path.startswith(bucket + "/") else path
+        name = f"s{sync_id}-h{int(record.history_id)}-{name_stem}{f'-{i}' if i else ''}.parquet"
+        _move(src, target + name)
+        final.append(home + name)
+    for leftover in _keys(work + "/"):  # the writer's (empty) folder markers
+        _s3().delete_object(Bucket=bucket, Key=leftover)
+    return final
 
 
 def record_outcome(record: SyncFileRecord, outcome: Outcome) -> bool:
@@ -339,15 +408,8 @@ def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: i
         if not condition_failed(exc):
             raise
         return False
-    status, message = SyncStatus.Finished, ""
+    status, message = _place_files(session, attempt)
     table_actions: list[Any] = []
-    try:
-        if session.sync_type == SyncType.FullSync.value:
-            replace_path_files(session)
-    except (ClientError, OSError) as exc:
-        if attempt < FINISH_ATTEMPTS:
-            raise  # the message is delivered again; the finalizer (its id) may resume
-        status, message = SyncStatus.Failed, f"could not move the path's files into place: {exc}"
     if status == SyncStatus.Finished and session.destination_id:
         try:
             identifier, rows = load_table(session)
@@ -378,6 +440,35 @@ def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: i
             raise
         return False
     return True
+
+
+def _place_files(session: SyncSessionRecord, attempt: int) -> tuple[SyncStatus, str]:
+    """A full sync's swap, all or nothing: with a failed file the path (and the table) keep their data."""
+    if session.sync_type != SyncType.FullSync.value:
+        return SyncStatus.Finished, ""
+    try:
+        if not session.num_failed:
+            replace_path_files(session)
+            return SyncStatus.Finished, ""
+        set_aside_staged(session)
+    except (ClientError, OSError) as exc:
+        if attempt < FINISH_ATTEMPTS:
+            raise  # the message is delivered again; the finalizer (its id) may resume
+        return SyncStatus.Failed, f"could not move the path's files into place: {exc}"
+    return SyncStatus.Failed, (
+        f"{session.num_failed} file(s) failed: a full sync replaces the path's files and its table only "
+        "when every file was read, so both keep their earlier data; this sync's good files are kept in "
+        f"{trash_dir(session.project_id, int(session.sync_id), session.path)}"
+    )
+
+
+def set_aside_staged(session: SyncSessionRecord) -> None:
+    """A failed full sync's own staged files go to trash/ (moved, never deleted): nothing is swapped."""
+    project_id, sync_id, path = session.project_id, int(session.sync_id), session.path
+    staged = staging_dir(project_id, sync_id, path)
+    trash = trash_dir(project_id, sync_id, path)
+    for key in _keys(staged):
+        _move(key, trash + key[len(staged) :])
 
 
 def replace_path_files(session: SyncSessionRecord) -> None:
@@ -445,7 +536,7 @@ def load_table(session: SyncSessionRecord) -> tuple[str, int]:
         done = IcebergTableWriter.find_commit(existing, token)
         if done is not None:
             return name, done.inserted
-    fs = _s3_filesystem()
+    fs = s3_filesystem()
     bucket = _bucket()
     if session.sync_type == SyncType.FullSync.value:
         base = lake_dir(project_id, session.path)

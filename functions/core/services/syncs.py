@@ -19,7 +19,7 @@ import re
 import secrets
 import time
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from .. import aws
@@ -320,6 +320,12 @@ def end_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord
     return session
 
 
+def request_finish(session: SyncSessionRecord) -> None:
+    """Ask for the finish of a session that has ended and has nothing in flight (read consistently)."""
+    if session.end_time and session.sync_status == SyncStatus.Syncing.value and session.in_flight == 0:
+        _finish_when_ended(session)
+
+
 def _finish_when_ended(session: SyncSessionRecord) -> None:
     """Ask for the finish of an ended session with nothing in flight (else its last file does)."""
     project_id, sync_id = session.project_id, int(session.sync_id)
@@ -535,16 +541,39 @@ def direct_upload(
     if not content:
         raise Invalid("the file is empty", field="file")
     key = upload_key(project_id, sync_id, name, idempotency_key)
-    resp = aws.client("s3").put_object(Bucket=get_settings().data_bucket, Key=key, Body=content)
+    etag, version_id = _store_upload(key, content, idempotent=bool(idempotency_key))
     return _register_or_conflict(
-        project_id,
-        sync_id,
-        key=key,
-        etag=resp["ETag"],
-        version_id=resp.get("VersionId"),
-        file_name=name,
-        size=len(content),
+        project_id, sync_id, key=key, etag=etag, version_id=version_id, file_name=name, size=len(content)
     )
+
+
+def _store_upload(key: str, content: bytes, *, idempotent: bool) -> tuple[str, str | None]:
+    """(ETag, version id) of the stored upload. Under an Idempotency-Key the object is written only if
+    the key holds none yet; a retry finds the first one and stores nothing, and a reused key with other
+    content (or another file name) is a 409, as at sync start: never a second object under one key."""
+    s3, bucket = aws.client("s3"), get_settings().data_bucket
+    digest = hashlib.sha256(content).hexdigest()
+    if not idempotent:
+        resp = s3.put_object(Bucket=bucket, Key=key, Body=content)
+        return resp["ETag"], resp.get("VersionId")
+    folder = key.rsplit("/", 1)[0] + "/"
+    if any(k["Key"] != key for k in s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents", [])):
+        raise Conflict("This Idempotency-Key was used for another file; use a new key for a new file")
+    try:
+        resp = s3.put_object(
+            Bucket=bucket, Key=key, Body=content, IfNoneMatch="*", Metadata={"sha256": digest}
+        )
+        return resp["ETag"], resp.get("VersionId")
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code == "ConditionalRequestConflict":
+            raise Conflict("An upload with this Idempotency-Key is in progress; retry it") from None
+        if code not in ("PreconditionFailed", "412"):
+            raise
+    head = s3.head_object(Bucket=bucket, Key=key)
+    if head.get("Metadata", {}).get("sha256") != digest:
+        raise Conflict("This Idempotency-Key was used for a file with other content; use a new key")
+    return head["ETag"], head.get("VersionId")
 
 
 # ---------------------------------------------------------------- presigned multipart uploads
@@ -720,7 +749,7 @@ def complete_upload(
     if missing:
         raise Invalid(f"parts missing: {missing[:10]} (list the upload to see what S3 has)", field="parts")
     ordered = sorted(parts, key=lambda p: p.part_number)
-    s3 = aws.client("s3")
+    s3 = aws.slow_client("s3")
     try:
         resp = s3.complete_multipart_upload(
             Bucket=get_settings().data_bucket,
@@ -732,21 +761,11 @@ def complete_upload(
                 ]
             },
         )
-    except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if code == "NoSuchUpload":
-            rec.refresh(consistent_read=True)
-            if rec.status == "completed":  # a concurrent complete won
-                return _upload_out(rec, expires_in=60)
-            raise Conflict("S3 no longer has this upload (aborted or expired); start a new one") from None
-        if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidRequest", "MalformedXML"):
-            message = exc.response["Error"].get("Message") or code
-            raise Invalid(
-                f"S3 refused the parts ({code}: {message}); the parts received are kept: list the upload "
-                "and complete it again with their ETags",
-                field="parts",
-            ) from None
-        raise
+    except (ClientError, ReadTimeoutError) as exc:
+        done = _complete_failed(exc, rec)
+        if done is None:
+            return _upload_out(rec, expires_in=60)  # a concurrent complete won
+        resp = done
     etag = resp["ETag"].strip('"')
     _register_or_conflict(
         project_id,
@@ -765,6 +784,43 @@ def complete_upload(
     except UpdateError:
         rec.refresh(consistent_read=True)
     return _upload_out(rec, expires_in=60)
+
+
+def _complete_failed(exc: Exception, rec: UploadRecord) -> dict | None:
+    """After a CompleteMultipartUpload that failed: S3's answer of an earlier complete whose answer was
+    lost (a timeout, a retry), None when a concurrent complete recorded it, else the error as a 4xx."""
+    code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else "Timeout"
+    if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidRequest", "MalformedXML"):
+        message = exc.response["Error"].get("Message") or code  # type: ignore[attr-defined]
+        raise Invalid(
+            f"S3 refused the parts ({code}: {message}); the parts received are kept: list the upload "
+            "and complete it again with their ETags",
+            field="parts",
+        ) from None
+    rec.refresh(consistent_read=True)
+    if rec.status == "completed":
+        return None
+    done = _completed_before(rec)
+    if done is not None:
+        return done
+    if code == "NoSuchUpload":
+        raise Conflict("S3 no longer has this upload (aborted or expired); start a new one") from None
+    if code == "Timeout":
+        raise Conflict("S3 is still assembling the parts; complete the upload again in a moment") from None
+    raise exc
+
+
+def _completed_before(rec: UploadRecord) -> dict | None:
+    """The object an earlier CompleteMultipartUpload of this upload made (its answer lost: a timeout, a
+    retry), or None: same key, same size and a multipart ETag of as many parts."""
+    try:
+        head = aws.client("s3").head_object(Bucket=get_settings().data_bucket, Key=rec.object_key)
+    except ClientError:
+        return None
+    etag = str(head.get("ETag", "")).strip('"')
+    if int(head.get("ContentLength") or -1) != int(rec.size) or not etag.endswith(f"-{int(rec.part_count)}"):
+        return None
+    return {"ETag": etag, "VersionId": head.get("VersionId")}
 
 
 def abort_upload(caller: Caller, project_id: str, upload_id: str, sync_id: int | None = None) -> UploadOut:

@@ -153,7 +153,7 @@ def test_incremental_append_picks_up_only_a_new_file_and_full_refresh_overwrites
         runs.list_runs(job.project_id, "no-such-job", limit=None, cursor=None)
 
 
-def test_a_malformed_file_is_counted_and_fails_the_run_but_good_rows_land(make_job):
+def test_a_malformed_file_is_counted_and_fails_the_run_which_commits_nothing(make_job):
     bad_rows = b"id,name,amount\n5,eve,5.5\nnot-a-number,fay,6.0\n"
     job = make_job(
         [stream("orders", columns=COLUMNS)],
@@ -166,17 +166,20 @@ def test_a_malformed_file_is_counted_and_fails_the_run_but_good_rows_land(make_j
     run = wait_run(job, _start(job)["id"])
     assert run["state"] == "failed"
     assert "broken.parquet" in run["error"] and "could not be read" in run["error"]
+    assert "Nothing was committed" in run["error"]
     assert run["stats"]["rejected"] == 1 and run["stats"]["errors"] == 1
-    assert run["stats"]["inserted"] == 4
+    assert run["stats"]["read"] == 5 and run["stats"]["inserted"] == 0
     (table,) = run["tables"]
     assert table["state"] == "failed"
     by_name = {f["name"].rsplit("/", 1)[-1]: f for f in files_of(job, run["id"], "orders")}
     assert by_name["broken.parquet"]["errors"] == 1 and by_name["broken.parquet"]["message"]
     assert by_name["rows.csv"]["rejected"] == 1 and by_name["rows.csv"]["read"] == 2
-    assert [r["id"] for r in job.rows("orders")] == [1, 2, 3, 5]
+    assert by_name["good.csv"]["read"] == 3 and by_name["good.csv"]["inserted"] == 0
+    assert job.table("orders").current_snapshot() is None  # a failed run changes no table
     assert job.item().last_run_state == "failed"
     logs, _ = runs.run_logs(job.project_id, job.job_id, run["id"], limit=100, cursor=None)
     assert any(e["level"] == "ERROR" and (e["file"] or "").endswith("broken.parquet") for e in logs)
+    assert any("not changed, the run failed" in e["message"] for e in logs)
 
 
 def test_two_concurrent_starts_make_one_run_and_one_conflict(make_job):
@@ -343,9 +346,10 @@ def test_many_units_go_through_the_distributed_map(make_job, monkeypatch):
     assert json.loads(manifest)["MapRunArn"] == map_run["mapRunArn"]
 
 
-def test_small_files_share_units_and_a_bad_one_fails_alone(make_job, monkeypatch):
+def test_small_files_share_units_and_a_bad_one_fails_the_run(make_job, monkeypatch):
     """Five small files in units of two: three units, one writer each; the malformed file's rows roll
-    back alone, its neighbour in the unit still lands, and each file keeps its own stats."""
+    back alone and each file keeps its own stats, but the run fails and no unit's rows are committed
+    (its staged files are deleted)."""
     monkeypatch.setenv("WORKFLOW_GROUP_MAX_FILES", "2")
     files = {f"orders/{i}.csv": csv_bytes([{**r, "id": r["id"] + 10 * i} for r in ROWS]) for i in range(5)}
     files["orders/2.csv"] = b"\x1f\x8b\x08\x00broken gzip"
@@ -364,5 +368,11 @@ def test_small_files_share_units_and_a_bad_one_fails_alone(make_job, monkeypatch
     (table,) = run["tables"]
     assert table["file_count"] == 5
     by_name = {f["name"].rsplit("/", 1)[-1]: f for f in files_of(job, run["id"], "orders")}
-    assert by_name["2.csv"]["errors"] == 1 and by_name["3.csv"]["inserted"] == len(ROWS)
-    assert run["stats"]["inserted"] == 4 * len(ROWS) and len(job.rows("orders")) == 4 * len(ROWS)
+    assert by_name["2.csv"]["errors"] == 1 and by_name["3.csv"]["read"] == len(ROWS)
+    assert run["stats"]["read"] == 4 * len(ROWS) and run["stats"]["inserted"] == 0
+    assert job.table("orders").current_snapshot() is None
+    data = aws.client("s3").list_objects_v2(
+        Bucket=local_cloud_bucket(),
+        Prefix=f"lake/{job.project_id}/iceberg/p_{job.project_id}_sales.db/orders/data/",
+    )
+    assert not [o for o in data.get("Contents", []) if o["Key"].endswith(".parquet")]  # staged files removed

@@ -29,10 +29,13 @@ class Tenant:
         assert r.status_code == 200, r.text
         return r.json()["sync_id"]
 
-    def upload(self, sync_id: int, name: str, data: bytes, **params) -> requests.Response:
+    def upload(
+        self, sync_id: int, name: str, data: bytes, headers: dict | None = None, **params
+    ) -> requests.Response:
         return requests.post(
             f"{self.base}/api/lake/file/upload",
             params={"sync_id": sync_id, "api_key": self.key, **params},
+            headers=headers,
             files={"file": (name, data)},
             timeout=30,
         )
