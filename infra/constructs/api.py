@@ -24,7 +24,18 @@ CORS_METHODS = (
     apigw.CorsHttpMethod.DELETE,
     apigw.CorsHttpMethod.OPTIONS,
 )
-CORS_HEADERS = ("Origin", "Content-Type", "Accept", "Authorization")
+# DESIGN 6: the contract's four, and the headers of our other credentials and dialects (the console sends
+# Idempotency-Key on uploads and sync starts).
+CORS_HEADERS = (
+    "Origin",
+    "Content-Type",
+    "Accept",
+    "Authorization",
+    "x-api-key",
+    "Idempotency-Key",
+    "amperity-tenant",
+    "api-version",
+)
 
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",

@@ -31,7 +31,7 @@ log = logging.getLogger("infra.local.gateway")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # larger bodies are not read: the connection is closed
 CORS_METHODS = "GET,POST,PUT,DELETE,OPTIONS"
-CORS_HEADERS = "Origin,Content-Type,Accept,Authorization"
+CORS_HEADERS = "Origin,Content-Type,Accept,Authorization,x-api-key,Idempotency-Key,amperity-tenant,api-version"  # DESIGN 6
 TEXT_TYPES = (
     "application/json",
     "application/javascript",

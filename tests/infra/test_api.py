@@ -18,7 +18,16 @@ def test_http_api_with_credentialed_cors_and_no_wildcard(dev):
     assert cors["AllowOrigins"] == ["http://localhost:8000", "http://localhost:3000"]
     assert "*" not in cors["AllowOrigins"]
     assert set(cors["AllowMethods"]) == {"GET", "POST", "PUT", "DELETE", "OPTIONS"}
-    assert set(cors["AllowHeaders"]) == {"Origin", "Content-Type", "Accept", "Authorization"}
+    assert set(cors["AllowHeaders"]) == {
+        "Origin",
+        "Content-Type",
+        "Accept",
+        "Authorization",
+        "x-api-key",
+        "Idempotency-Key",  # the console's uploads and sync starts (DESIGN 6)
+        "amperity-tenant",
+        "api-version",
+    }
 
 
 def test_prod_cors_has_no_localhost_and_no_wildcard(prod):

@@ -175,6 +175,10 @@ def test_cors_preflight_is_answered_by_the_gateway(http, echo):
         "Content-Type",
         "Accept",
         "Authorization",
+        "x-api-key",
+        "Idempotency-Key",
+        "amperity-tenant",
+        "api-version",
     }
     assert int(r.headers["Access-Control-Max-Age"]) > 0
 
