@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from infra.console_headers import security_headers
+
 log = logging.getLogger("infra.local.console")
 
 DIST = Path(__file__).resolve().parents[2] / "console" / "dist"
@@ -27,21 +29,6 @@ NOT_BUILT = (
     "<p>Run <code>make console</code> (or <code>make run</code>, which builds it) and reload.</p>"
 )
 TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".json": "application/json"}
-
-
-def security_headers(connect_src: list[str]) -> dict[str, str]:
-    """The headers every console answer carries (the deployed site's response headers policy too)."""
-    csp = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
-        f"connect-src 'self' {' '.join(connect_src)}; object-src 'none'; base-uri 'self'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    )
-    return {
-        "Content-Security-Policy": csp,
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
-    }
 
 
 class ConsoleHandler(BaseHTTPRequestHandler):

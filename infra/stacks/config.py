@@ -44,6 +44,10 @@ class EnvConfig:
     cookie_secure: bool
     # Buckets outside the data bucket that S3 source connectors may read (names; empty: none).
     source_buckets: tuple[str, ...] = ()
+    # The console's own domain (CloudFront alias) and its ACM certificate in us-east-1; without them
+    # the console is served at the distribution's *.cloudfront.net domain.
+    console_domain: str | None = None
+    console_certificate_arn: str | None = None
 
     @classmethod
     def from_context(cls, name: str, environments: dict[str, Any]) -> EnvConfig:
@@ -67,6 +71,8 @@ class EnvConfig:
             noncurrent_version_expiration_days=int(raw["noncurrent_version_expiration_days"]),
             cookie_secure=bool(raw["cookie_secure"]),
             source_buckets=tuple(raw.get("source_buckets", ())),
+            console_domain=raw.get("console", {}).get("domain"),
+            console_certificate_arn=raw.get("console", {}).get("certificate_arn"),
         )
         cfg.validate()
         return cfg
@@ -81,6 +87,12 @@ class EnvConfig:
             raise ValueError(f"{self.name}: log_retention_days must be one of {sorted(_RETENTION)}")
         if any(not b or "*" in b or "/" in b for b in self.source_buckets):
             raise ValueError(f"{self.name}: source_buckets must be plain bucket names")
+        if bool(self.console_domain) != bool(self.console_certificate_arn):
+            raise ValueError(f"{self.name}: console.domain and console.certificate_arn go together")
+        if self.console_domain and f"https://{self.console_domain}" not in self.cors_origins:
+            raise ValueError(
+                f"{self.name}: cors_origins must include the console, https://{self.console_domain}"
+            )
         if self.auto_delete_objects and self.removal_policy == "retain":
             raise ValueError(f"{self.name}: auto_delete_objects needs removal_policy 'destroy'")
 
