@@ -343,3 +343,43 @@ def test_11_pages_fit_a_390_px_screen(journey, browser, cloud):
         narrow.watch.check()
     finally:
         narrow.context.close()
+
+
+def test_12_multipart_upload_resumes_after_a_reload(journey, tmp_path):
+    """A connection cut mid-upload, then a reload: dropping the same file again sends only the parts S3
+    does not have yet (the upload id was kept in localStorage), and completes the file."""
+    journey.needs("project")
+    page, watch = journey.me.page, journey.me.watch
+    data = tmp_path / "resume.csv"
+    with open(data, "w") as out:
+        out.write("id,value\n")
+        row = 0
+        while out.tell() < 12 * 1024 * 1024:  # two parts of 8 MiB
+            out.write(f"{row},{row * 3}\n")
+            row += 1
+    page.goto(journey.project_url + "/syncs")
+    page.get_by_label("Lake path").fill("/sales/resumed")
+    page.get_by_role("button", name="Start sync").click()
+    expect(page.get_by_role("heading", name=re.compile("Upload sync"))).to_be_visible()
+
+    watch.allow_failure(r"partNumber=2")
+    page.route(re.compile(r"partNumber=2"), lambda route: route.abort("connectionreset"))
+    part_one = re.compile(r"partNumber=1\b")
+    with page.expect_response(lambda r: r.request.method == "PUT" and part_one.search(r.url), timeout=30_000):
+        page.get_by_label("Choose files to upload").set_input_files(str(data))
+    uploads = page.get_by_role("region", name="Uploads")
+    expect(uploads).to_contain_text("failed: a part upload was interrupted", timeout=30_000)
+    page.unroute(re.compile(r"partNumber=2"))
+
+    watch.allow_failure(r"/syncs/\d+")  # the reload cuts the page's polls of the sync short
+    page.reload()
+    expect(page.get_by_role("status").filter(has_text="Interrupted uploads: resume.csv")).to_be_visible()
+    sent_before = len(watch.requests)
+    page.get_by_label("Choose files to upload").set_input_files(str(data))
+    expect(uploads).to_contain_text("resumed", timeout=30_000)
+    expect(uploads).to_contain_text("done: uploaded", timeout=30_000)
+    parts = [u for m, u in watch.requests[sent_before:] if m == "PUT" and "partNumber=" in u]
+    assert len(parts) == 1 and "partNumber=2" in parts[0], parts  # part 1 was not sent again
+    page.get_by_role("button", name="End sync").click()
+    expect(page.locator("dl.facts")).to_contain_text("Finished", timeout=60_000)
+    expect(page.get_by_role("region", name="Sync files")).to_contain_text("resume.csv")

@@ -1,5 +1,6 @@
 // Data loading for pages: one call's state (loading, error, value), reloadable, optionally polled.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { ApiError } from "../api/client";
 
 export interface Loaded<T> {
   value: T | undefined;
@@ -56,4 +57,25 @@ export function useCursorPages(): {
     previous: () => stack.length > 1 && setStack(stack.slice(0, -1)),
     reset: () => setStack([null]),
   };
+}
+
+/** A user action's state: which one runs (to disable buttons), and its error (with field messages). */
+export function useAction() {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState("");
+  const run = async (what: string, action: () => Promise<unknown>): Promise<boolean> => {
+    setBusy(what);
+    setError(null);
+    try {
+      await action();
+      return true;
+    } catch (err) {
+      setError(err);
+      return false;
+    } finally {
+      setBusy("");
+    }
+  };
+  const fields: Record<string, string> = error instanceof ApiError ? error.fields : {};
+  return { error, busy, run, fields };
 }

@@ -9,7 +9,7 @@ import {
 import { type Config, defaults, type JsonSchema, SchemaForm } from "../components/SchemaForm";
 import { ConfirmButton, ErrorNotice, Loading, Notice, SelectField, TextField } from "../components/ui";
 import { fmtDuration } from "../lib/format";
-import { useLoad } from "../lib/hooks";
+import { useAction, useLoad } from "../lib/hooks";
 import { Link, navigate } from "../router";
 import { KIND_TITLE } from "./Connectors";
 import { useProject } from "./ProjectPages";
@@ -35,17 +35,14 @@ export function ConnectorForm({ kind, id }: { kind: Kind; id?: string }) {
   return <Editor key={id ?? "new"} kind={kind} connector={existing.value ?? null} />;
 }
 
-function Editor({ kind, connector }: { kind: Kind; connector: Connector | null }) {
-  const { project, canWrite } = useProject();
+/** The type, its spec and the config being edited (defaults of the spec for a new connector). */
+function useTypedConfig(kind: Kind, connector: Connector | null, onError: (e: unknown) => void) {
+  const { project } = useProject();
   const types = useLoad(() => listTypes(project.id, kind), [project.id, kind]);
   const [type, setType] = useState(connector?.type ?? "");
   const [version, setVersion] = useState(connector?.version ?? "v1");
-  const [name, setName] = useState(connector?.name ?? "");
   const [config, setConfig] = useState<Config>((connector?.config as Config) ?? {});
   const [spec, setSpec] = useState<Spec | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [tested, setTested] = useState<TestResult | null>(null);
-  const [busy, setBusy] = useState("");
   useEffect(() => {
     if (!type && types.value?.length) setType(types.value[0].type);
   }, [types.value]);
@@ -54,44 +51,37 @@ function Editor({ kind, connector }: { kind: Kind; connector: Connector | null }
     getSpec(project.id, kind, type, version).then((s) => {
       setSpec(s);
       if (!connector || connector.type !== type) setConfig(defaults(s.spec as JsonSchema));
-    }, setError);
+    }, onError);
   }, [type, version]);
+  const typeOptions = (types.value ?? []).map((t) => ({ value: t.type, label: `${t.title} (${t.type})` }));
+  const versions = types.value?.find((t) => t.type === type)?.versions ?? [version];
+  return { type, setType, version, setVersion, config, setConfig, spec, typeOptions, versions };
+}
+
+function Editor({ kind, connector }: { kind: Kind; connector: Connector | null }) {
+  const { project, canWrite } = useProject();
+  const [name, setName] = useState(connector?.name ?? "");
+  const [tested, setTested] = useState<TestResult | null>(null);
+  const action = useAction();
+  const [specError, setSpecError] = useState<unknown>(null);
+  const t = useTypedConfig(kind, connector, setSpecError);
   const base = `/projects/${project.id}/${plural(kind)}`;
-  const run = async (what: string, action: () => Promise<void>) => {
-    setBusy(what);
-    setError(null);
-    try {
-      await action();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy("");
-    }
-  };
+  const body = () => ({ name, type: t.type, version: t.version, config: t.config });
   const save = (e: Event) => {
     e.preventDefault();
-    void run("save", async () => {
-      const body = { name, type, version, config };
+    void action.run("save", async () => {
       const saved = connector
-        ? await updateConnector(project.id, kind, connector.id, body)
-        : await createConnector(project.id, kind, body);
+        ? await updateConnector(project.id, kind, connector.id, body())
+        : await createConnector(project.id, kind, body());
       navigate(`${base}/${saved.id}?saved=1`, true);
     });
   };
   const test = () =>
-    run("test", async () => {
+    action.run("test", async () => {
       setTested(null);
-      setTested(await testConnection(project.id, kind, { id: connector?.id, type, version, config }));
+      setTested(await testConnection(project.id, kind, { id: connector?.id, type: t.type, version: t.version, config: t.config }));
     });
-  const remove = () =>
-    run("delete", async () => {
-      if (!connector) return;
-      const gone = await deleteConnector(project.id, kind, connector.id, connector.name);
-      navigate(`${base}?deleted=${encodeURIComponent(gone)}`);
-    });
-  const errors = configErrors(error);
-  const typeOptions = (types.value ?? []).map((t) => ({ value: t.type, label: `${t.title} (${t.type})` }));
-  const versions = types.value?.find((t) => t.type === type)?.versions ?? [version];
+  const errors = configErrors(action.error);
   const saved = new URLSearchParams(location.search).get("saved");
   return (
     <section>
@@ -101,38 +91,61 @@ function Editor({ kind, connector }: { kind: Kind; connector: Connector | null }
       <form class="card" onSubmit={save} noValidate aria-label={`${KIND_TITLE[kind]} settings`}>
         <div class="row">
           <TextField label="Name" value={name} onValue={setName} error={errors.top.name} required readOnly={!canWrite} />
-          <SelectField label="Type" value={type} options={typeOptions} onValue={setType} error={errors.top.type} disabled={!canWrite || Boolean(connector)} />
-          <SelectField label="Version" value={version} options={versions} onValue={setVersion} error={errors.top.version} disabled={!canWrite} />
+          <SelectField label="Type" value={t.type} options={t.typeOptions} onValue={t.setType} error={errors.top.type}
+            disabled={!canWrite || Boolean(connector)} />
+          <SelectField label="Version" value={t.version} options={t.versions} onValue={t.setVersion} error={errors.top.version} disabled={!canWrite} />
         </div>
-        {spec ? (
-          <fieldset class="config">
-            <legend>{spec.title} settings</legend>
-            {(spec.spec as JsonSchema).description && <p class="muted">{(spec.spec as JsonSchema).description}</p>}
-            <SchemaForm schema={spec.spec as JsonSchema} value={config} onChange={setConfig} errors={errors.config} readOnly={!canWrite} />
-            {errors.top.config && <small class="error" role="alert">{errors.top.config}</small>}
-          </fieldset>
-        ) : (
-          <Loading what="the spec" />
-        )}
-        <ErrorNotice error={error} />
+        {t.spec ? <ConfigFields spec={t.spec} config={t.config} onChange={t.setConfig} errors={errors} readOnly={!canWrite} /> : <Loading what="the spec" />}
+        <ErrorNotice error={action.error ?? specError} />
         <div class="actions">
-          <button type="button" onClick={test} disabled={!spec || busy !== ""}>
-            {busy === "test" ? "Testing…" : "Test connection"}
+          <button type="button" onClick={test} disabled={!t.spec || action.busy !== ""}>
+            {action.busy === "test" ? "Testing…" : "Test connection"}
           </button>
           {canWrite && (
-            <button class="primary" type="submit" disabled={!spec || busy !== ""}>
+            <button class="primary" type="submit" disabled={!t.spec || action.busy !== ""}>
               {connector ? `Save ${kind}` : `Create ${kind}`}
             </button>
           )}
-          {canWrite && connector && (
-            <ConfirmButton label={`Delete ${kind}`} title={`Delete the ${kind} ${connector.name}?`} confirmLabel="Delete" onConfirm={remove}>
-              <p>A {kind} that a job still uses cannot be deleted: delete the job first.</p>
-            </ConfirmButton>
-          )}
+          {canWrite && connector && <DeleteConnector kind={kind} connector={connector} onError={setSpecError} />}
         </div>
       </form>
       {tested && <TestChecks result={tested} />}
     </section>
+  );
+}
+
+function ConfigFields({ spec, config, onChange, errors, readOnly }: {
+  spec: Spec;
+  config: Config;
+  onChange: (config: Config) => void;
+  errors: ReturnType<typeof configErrors>;
+  readOnly: boolean;
+}) {
+  const schema = spec.spec as JsonSchema;
+  return (
+    <fieldset class="config">
+      <legend>{spec.title} settings</legend>
+      {schema.description && <p class="muted">{schema.description}</p>}
+      <SchemaForm schema={schema} value={config} onChange={onChange} errors={errors.config} readOnly={readOnly} />
+      {errors.top.config && <small class="error" role="alert">{errors.top.config}</small>}
+    </fieldset>
+  );
+}
+
+function DeleteConnector({ kind, connector, onError }: { kind: Kind; connector: Connector; onError: (e: unknown) => void }) {
+  const { project } = useProject();
+  const remove = async () => {
+    try {
+      const gone = await deleteConnector(project.id, kind, connector.id, connector.name);
+      navigate(`/projects/${project.id}/${plural(kind)}?deleted=${encodeURIComponent(gone)}`);
+    } catch (err) {
+      onError(err);
+    }
+  };
+  return (
+    <ConfirmButton label={`Delete ${kind}`} title={`Delete the ${kind} ${connector.name}?`} confirmLabel="Delete" onConfirm={remove}>
+      <p>A {kind} that a job still uses cannot be deleted: delete the job first.</p>
+    </ConfirmButton>
   );
 }
 

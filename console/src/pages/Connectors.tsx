@@ -14,7 +14,8 @@ export function Connectors({ kind }: { kind: Kind }) {
   const pages = useCursorPages();
   const list = useLoad(() => listConnectors(project.id, kind, pages.cursor), [project.id, kind, pages.cursor]);
   const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState("");
+  const deleted = new URLSearchParams(location.search).get("deleted"); // from the connector's own page
+  const [done, setDone] = useState(deleted ? `Deleted ${deleted}.` : "");
   const base = `/projects/${project.id}/${plural(kind)}`;
   const remove = async (c: Connector) => {
     setError(null);
@@ -40,14 +41,25 @@ export function Connectors({ kind }: { kind: Kind }) {
       {done && <Notice kind="ok">{done}</Notice>}
       {list.loading && <Loading what={`${kind}s`} />}
       {list.value?.items.length === 0 && <p class="muted">No {kind}s yet.</p>}
-      {list.value && list.value.items.length > 0 && (
-        <TableWrap label={`${KIND_TITLE[kind]}s`}>
+      {list.value && list.value.items.length > 0 && <ConnectorsTable kind={kind} items={list.value.items} onDelete={remove} />}
+      <Pager label={`${kind}s`} page={pages.page} hasNext={Boolean(list.value?.next_cursor)}
+        onNext={() => pages.next(list.value?.next_cursor ?? null)} onPrevious={pages.previous} />
+    </section>
+  );
+}
+
+function ConnectorsTable({ kind, items, onDelete }: { kind: Kind; items: Connector[]; onDelete: (c: Connector) => Promise<void> }) {
+  const { project, canWrite } = useProject();
+  const base = `/projects/${project.id}/${plural(kind)}`;
+  const remove = onDelete;
+  return (
+    <TableWrap label={`${KIND_TITLE[kind]}s`}>
           <table>
             <thead>
               <tr><th>Name</th><th>Type</th><th>Jobs</th><th>Updated</th>{canWrite && <th>Actions</th>}</tr>
             </thead>
             <tbody>
-              {list.value.items.map((c) => (
+              {items.map((c) => (
                 <tr key={c.id}>
                   <td><Link href={`${base}/${c.id}`}>{c.name}</Link></td>
                   <td>{c.type} {c.version}</td>
@@ -66,10 +78,6 @@ export function Connectors({ kind }: { kind: Kind }) {
             </tbody>
           </table>
         </TableWrap>
-      )}
-      <Pager label={`${kind}s`} page={pages.page} hasNext={Boolean(list.value?.next_cursor)}
-        onNext={() => pages.next(list.value?.next_cursor ?? null)} onPrevious={pages.previous} />
-    </section>
   );
 }
 

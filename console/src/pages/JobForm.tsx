@@ -1,12 +1,11 @@
 // Create or edit a job: a source and a destination, the discovered streams (select, sync mode,
 // destination mode, primary key, cursor), the frequency and whether it is active.
 import { useEffect, useState } from "preact/hooks";
-import { ApiError } from "../api/client";
 import { jobConnector } from "../api/compat";
 import { type Connector, discoverStreams, listConnectors, type Stream } from "../api/connectors";
 import { createJob, getJob, type Job, type StreamIn, updateJob } from "../api/jobs";
 import { CheckField, ErrorNotice, Loading, SelectField, TextField } from "../components/ui";
-import { useLoad } from "../lib/hooks";
+import { useAction, useLoad } from "../lib/hooks";
 import { Link, navigate } from "../router";
 import { FrequencyHelper } from "./Frequency";
 import { useProject } from "./ProjectPages";
@@ -62,6 +61,19 @@ function fromRows(rows: StreamRow[]): StreamIn[] {
   }));
 }
 
+function NeedsConnectors() {
+  const { project } = useProject();
+  return (
+    <section>
+      <h1>New job</h1>
+      <p>
+        A job needs a source and a destination. Create a <Link href={`/projects/${project.id}/sources/new`}>source</Link> and
+        a <Link href={`/projects/${project.id}/destinations/new`}>destination</Link> first.
+      </p>
+    </section>
+  );
+}
+
 function JobEditor({ job, sources, destinations }: { job: Job | null; sources: Connector[]; destinations: Connector[] }) {
   const { project, canWrite } = useProject();
   const [name, setName] = useState(job?.name ?? "");
@@ -70,80 +82,71 @@ function JobEditor({ job, sources, destinations }: { job: Job | null; sources: C
   const [frequency, setFrequency] = useState(job?.frequency ?? "manual");
   const [activate, setActivate] = useState(job?.activate ?? true);
   const [rows, setRows] = useState<StreamRow[] | null>(job ? toRows(job.streams_config.streams) : null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState("");
-  const base = `/projects/${project.id}/jobs`;
+  const action = useAction();
   useEffect(() => {
     if (!job) setRows(null); // another source: discover again
   }, [sourceName]);
-  const run = async (what: string, action: () => Promise<void>) => {
-    setBusy(what);
-    setError(null);
-    try {
-      await action();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy("");
-    }
-  };
-  const discover = () =>
-    run("discover", async () => {
-      const source = sources.find((s) => s.name === sourceName);
-      if (!source) throw new Error("Choose a source first.");
-      setRows(toRows(await discoverStreams(project.id, source.id)));
-    });
+  if (!job && (sources.length === 0 || destinations.length === 0)) return <NeedsConnectors />;
   const save = (e: Event) => {
     e.preventDefault();
-    void run("save", async () => {
+    void action.run("save", async () => {
       const streams_config = rows ? { streams: fromRows(rows) } : undefined;
       const body = { name, source: { name: sourceName }, destination: { name: destName }, frequency, activate, streams_config };
       const saved = job ? await updateJob(project.id, job.id, body) : await createJob(project.id, body);
-      navigate(`${base}/${saved.id}`);
+      navigate(`/projects/${project.id}/jobs/${saved.id}`);
     });
   };
-  const fields = error instanceof ApiError ? error.fields : {};
-  if (!job && (sources.length === 0 || destinations.length === 0)) {
-    return (
-      <section>
-        <h1>New job</h1>
-        <p>
-          A job needs a source and a destination. Create a <Link href={`/projects/${project.id}/sources/new`}>source</Link> and
-          a <Link href={`/projects/${project.id}/destinations/new`}>destination</Link> first.
-        </p>
-      </section>
-    );
-  }
+  const fields = action.fields;
+  const options = (list: Connector[]) => list.map((c) => ({ value: c.name, label: `${c.name} (${c.type})` }));
   return (
     <section>
-      <p class="crumbs"><Link href={base}>Jobs</Link></p>
+      <p class="crumbs"><Link href={`/projects/${project.id}/jobs`}>Jobs</Link></p>
       <h1>{job ? `Edit job ${job.name}` : "New job"}</h1>
       <form class="card" onSubmit={save} noValidate aria-label="Job settings">
         <div class="row">
           <TextField label="Job name" value={name} onValue={setName} error={fields.name} required />
-          <SelectField label="Source" value={sourceName} options={sources.map((s) => ({ value: s.name, label: `${s.name} (${s.type})` }))}
-            onValue={setSourceName} error={fields["source.name"] ?? fields.source} />
-          <SelectField label="Destination" value={destName} options={destinations.map((d) => ({ value: d.name, label: `${d.name} (${d.type})` }))}
-            onValue={setDestName} error={fields["destination.name"] ?? fields.destination} />
+          <SelectField label="Source" value={sourceName} options={options(sources)} onValue={setSourceName} error={fields["source.name"] ?? fields.source} />
+          <SelectField label="Destination" value={destName} options={options(destinations)} onValue={setDestName}
+            error={fields["destination.name"] ?? fields.destination} />
         </div>
-        <fieldset>
-          <legend>Streams</legend>
-          <button type="button" onClick={discover} disabled={busy !== ""}>
-            {busy === "discover" ? "Discovering…" : rows ? "Discover streams again" : "Discover streams"}
-          </button>
-          {rows && <StreamsTable rows={rows} onChange={setRows} readOnly={!canWrite} />}
-          {!rows && <p class="muted">Without discovery, the job takes every stream the source has, with their defaults.</p>}
-          {fields.streams_config && <small class="error" role="alert">{fields.streams_config}</small>}
-        </fieldset>
+        <Streams source={sources.find((s) => s.name === sourceName)} rows={rows} onRows={setRows} error={fields.streams_config} readOnly={!canWrite} />
         <FrequencyHelper value={frequency} onValue={setFrequency} error={fields.frequency} />
         <CheckField label="Active (runs on its schedule)" checked={activate} onValue={setActivate} />
-        <ErrorNotice error={error} />
+        <ErrorNotice error={action.error} />
         {canWrite && (
-          <button class="primary" type="submit" disabled={busy !== ""}>
+          <button class="primary" type="submit" disabled={action.busy !== ""}>
             {job ? "Save job" : "Create job"}
           </button>
         )}
       </form>
     </section>
+  );
+}
+
+function Streams({ source, rows, onRows, error, readOnly }: {
+  source: Connector | undefined;
+  rows: StreamRow[] | null;
+  onRows: (rows: StreamRow[]) => void;
+  error?: string;
+  readOnly: boolean;
+}) {
+  const { project } = useProject();
+  const action = useAction();
+  const discover = () =>
+    action.run("discover", async () => {
+      if (!source) throw new Error("Choose a source first.");
+      onRows(toRows(await discoverStreams(project.id, source.id)));
+    });
+  return (
+    <fieldset>
+      <legend>Streams</legend>
+      <button type="button" onClick={discover} disabled={action.busy !== ""}>
+        {action.busy === "discover" ? "Discovering…" : rows ? "Discover streams again" : "Discover streams"}
+      </button>
+      <ErrorNotice error={action.error} />
+      {rows && <StreamsTable rows={rows} onChange={onRows} readOnly={readOnly} />}
+      {!rows && <p class="muted">Without discovery, the job takes every stream the source has, with their defaults.</p>}
+      {error && <small class="error" role="alert">{error}</small>}
+    </fieldset>
   );
 }

@@ -4,7 +4,10 @@ import { jobConnector } from "../api/compat";
 import { deleteJob, getJob, listRuns } from "../api/jobs";
 import { ConfirmButton, ErrorNotice, Loading, Pager, StateBadge, TableWrap } from "../components/ui";
 import { fmtCount, fmtDuration, fmtTime } from "../lib/format";
-import { useCursorPages, useLoad } from "../lib/hooks";
+import { type Loaded, useCursorPages, useLoad } from "../lib/hooks";
+import type { RunView } from "../api/compat";
+import type { Page } from "../api/projects";
+import type { Job } from "../api/jobs";
 import { Link, navigate } from "../router";
 import { isActiveRun, JobActions } from "./Jobs";
 import { useProject } from "./ProjectPages";
@@ -57,6 +60,21 @@ export function JobPage({ jobId }: { jobId: string }) {
         </div>
       )}
       <ErrorNotice error={error} />
+      <RunsTable job={j} runs={runs} pages={pages} />
+    </section>
+  );
+}
+
+function RunsTable({ job, runs, pages }: {
+  job: Job;
+  runs: Loaded<Page<RunView>>;
+  pages: ReturnType<typeof useCursorPages>;
+}) {
+  const { project } = useProject();
+  const base = `/projects/${project.id}/jobs`;
+  const j = job;
+  return (
+    <>
       <h2>Runs</h2>
       <ErrorNotice error={runs.error} />
       {runs.loading && <Loading what="runs" />}
@@ -87,6 +105,6 @@ export function JobPage({ jobId }: { jobId: string }) {
       )}
       <Pager label="Runs" page={pages.page} hasNext={Boolean(runs.value?.next_cursor)}
         onNext={() => pages.next(runs.value?.next_cursor ?? null)} onPrevious={pages.previous} />
-    </section>
+    </>
   );
 }

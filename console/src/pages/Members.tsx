@@ -1,7 +1,7 @@
 // A project's members and their roles; admins add people, change roles and remove them.
 import { useState } from "preact/hooks";
 import { ApiError } from "../api/client";
-import { addMember, listMembers, removeMember, type Role, ROLES, setMemberRole } from "../api/projects";
+import { addMember, listMembers, type Member, removeMember, type Role, ROLES, setMemberRole } from "../api/projects";
 import { ConfirmButton, ErrorNotice, Loading, Notice, Pager, SelectField, TableWrap, TextField } from "../components/ui";
 import { fmtTime } from "../lib/format";
 import { useCursorPages, useLoad } from "../lib/hooks";
@@ -10,7 +10,6 @@ import { useProject } from "./ProjectPages";
 
 export function Members() {
   const { project, isAdmin } = useProject();
-  const { user } = useSession();
   const pages = useCursorPages();
   const list = useLoad(() => listMembers(project.id, pages.cursor), [project.id, pages.cursor]);
   const [error, setError] = useState<unknown>(null);
@@ -29,14 +28,24 @@ export function Members() {
       {isAdmin && <AddMember onAdded={list.reload} />}
       <ErrorNotice error={error ?? list.error} />
       {list.loading && <Loading what="members" />}
-      {list.value && (
-        <TableWrap label="Members">
+      {list.value && <MembersTable items={list.value.items} act={act} />}
+      <Pager label="Members" page={pages.page} hasNext={Boolean(list.value?.next_cursor)}
+        onNext={() => pages.next(list.value?.next_cursor ?? null)} onPrevious={pages.previous} />
+    </section>
+  );
+}
+
+function MembersTable({ items, act }: { items: Member[]; act: (action: () => Promise<unknown>) => Promise<void> }) {
+  const { project, isAdmin } = useProject();
+  const { user } = useSession();
+  return (
+    <TableWrap label="Members">
           <table>
             <thead>
               <tr><th>Username</th><th>Role</th><th>Added by</th><th>Added</th>{isAdmin && <th>Actions</th>}</tr>
             </thead>
             <tbody>
-              {list.value.items.map((m) => (
+              {items.map((m) => (
                 <tr key={m.username}>
                   <td>{m.username}</td>
                   <td>
@@ -64,10 +73,6 @@ export function Members() {
             </tbody>
           </table>
         </TableWrap>
-      )}
-      <Pager label="Members" page={pages.page} hasNext={Boolean(list.value?.next_cursor)}
-        onNext={() => pages.next(list.value?.next_cursor ?? null)} onPrevious={pages.previous} />
-    </section>
   );
 }
 
