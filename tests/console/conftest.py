@@ -9,6 +9,7 @@ Screenshots go to test-output/console/ (git-ignored).
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import signal
 import subprocess
@@ -79,8 +80,14 @@ def cloud(console_dist) -> Iterator[Cloud]:
     log = OUTPUT / "local-cloud.log"
     args = ["--gateway-port", "0", "--aws-port", "0", "--console-port", "0", "--quiet"]
     with open(log, "w") as out:
+        # A clean environment: not the settings another local cloud of this session exported.
+        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
         process = subprocess.Popen(  # noqa: S603 - our own module
-            [sys.executable, "-m", "infra.local", *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "infra.local", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         yield Cloud(**_read_urls(log, process), process=process)
