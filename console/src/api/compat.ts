@@ -4,13 +4,25 @@
 // console reads these fields directly.
 import { ApiError, type Schemas, untyped } from "./client";
 
-type Loose = Record<string, unknown>;
+/** A discovered stream (as both shapes carry it). */
+export interface DiscoveredStream {
+  stream_name: string;
+  namespace?: string | null;
+  columns: { name: string; type: string }[];
+  selected: boolean;
+  sync_mode: string;
+  supported_sync_modes?: string[];
+  destination_sync_mode: string;
+  supported_destination_sync_modes?: string[];
+  primary_key: string[];
+  cursor_field?: string | null;
+}
 
 // 1. Discovery: `data.streams_config.streams` (contract) or `data.streams` (today).
-export function streamsOf(data: unknown): Schemas["Stream"][] {
+export function streamsOf(data: unknown): DiscoveredStream[] {
   const d = (data ?? {}) as { streams_config?: { streams?: unknown }; streams?: unknown };
   const streams = d.streams_config?.streams ?? d.streams;
-  return Array.isArray(streams) ? (streams as Schemas["Stream"][]) : [];
+  return Array.isArray(streams) ? (streams as DiscoveredStream[]) : [];
 }
 
 export interface TableSummary {
@@ -43,8 +55,17 @@ export interface RunView {
 
 // 2. Runs (tasks): `runtime` (contract, integer ms) or `runtime_ms` (today); `status` (contract) beside
 //    `state` (today, kept as an extra): the state is read first, it is the finer of the two.
+/** A task item of either shape (declared here, not taken from the generated types, which change). */
+interface RunLike extends Omit<RunView, "state" | "runtime_ms" | "tables"> {
+  state?: string;
+  status?: string;
+  runtime?: number | null;
+  runtime_ms?: number | null;
+  tables?: TableSummary[];
+}
+
 export function runOf(item: unknown): RunView {
-  const r = item as Loose & Partial<Schemas["RunOut"]> & { runtime?: number | null; status?: string };
+  const r = item as RunLike;
   const runtime = typeof r.runtime === "number" ? r.runtime : (r.runtime_ms ?? null);
   return {
     id: String(r.id),

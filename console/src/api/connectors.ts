@@ -1,6 +1,6 @@
 // Sources and destinations: types and specs, connection tests, CRUD, and stream discovery.
 import { api, type Schemas, unwrap } from "./client";
-import { deletedName, streamsOf } from "./compat";
+import { type DiscoveredStream, deletedName, streamsOf } from "./compat";
 import type { Page } from "./projects";
 
 export type Kind = "source" | "destination";
@@ -8,7 +8,7 @@ export type Connector = Schemas["ConnectorOut"];
 export type Spec = Schemas["ConnectorSpec"];
 export type TypeInfo = Schemas["ConnectorTypeInfo"];
 export type TestResult = Schemas["ConnectionTestOut"];
-export type Stream = Schemas["Stream"];
+export type Stream = DiscoveredStream;
 
 export const plural = (kind: Kind) => (kind === "source" ? "sources" : "destinations");
 
