@@ -6,10 +6,11 @@ VENV := .venv/.installed
 CDK := node_modules/.bin/cdk
 PYTEST_ARGS ?=
 
-.PHONY: help run test bench synth deploy lint invoke openapi layers pr clean
+.PHONY: help run test bench synth deploy lint invoke openapi layers pr clean console chromium
 
 help:
-	@echo "make run            start the local cloud (gateway :8080, AWS endpoint :4566)"
+	@echo "make run            start the local cloud (console :8000, gateway :8080, AWS endpoint :4566)"
+	@echo "make console        build the web console (console/dist) from its package-lock"
 	@echo "make test           run the whole test suite (unit, integration, infra, API fuzzing)"
 	@echo "make bench          run the benchmarks (engine throughput, cold starts)"
 	@echo "make synth ENV=dev  synthesize the CDK app for one environment into cdk.out/"
@@ -30,10 +31,19 @@ node_modules/.installed: package.json package-lock.json
 layers: $(VENV)
 	$(PY) layers/build.py
 
-run: $(VENV)
+# The web console: npm ci + the build, each only when its inputs changed (console/build.py).
+console: $(VENV)
+	$(PY) console/build.py
+
+# Debian's chromium for the console's browser tests (CI runs as root on a fresh machine).
+chromium:
+	@test -x /usr/bin/chromium || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium; }
+
+run: $(VENV) console
 	$(PY) -m infra.local
 
-test: $(VENV) layers node_modules/.installed
+test: $(VENV) layers node_modules/.installed console chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)
@@ -42,10 +52,10 @@ bench: $(VENV)
 openapi: $(VENV)
 	$(PY) -m functions.core.openapi
 
-synth: $(VENV) layers node_modules/.installed
+synth: $(VENV) layers console node_modules/.installed
 	$(CDK) synth -c env=$(ENV) --quiet
 
-deploy: $(VENV) layers node_modules/.installed
+deploy: $(VENV) layers console node_modules/.installed
 	$(CDK) deploy -c env=$(ENV) --all --require-approval broadening
 
 lint: $(VENV)
@@ -59,4 +69,4 @@ invoke: $(VENV)
 pr: lint test
 
 clean:
-	rm -rf cdk.out layers/build .pytest_cache .ruff_cache .mypy_cache
+	rm -rf cdk.out layers/build .pytest_cache .ruff_cache .mypy_cache console/dist test-output

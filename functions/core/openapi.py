@@ -105,7 +105,9 @@ def merged_openapi() -> dict[str, Any]:
                 operation["security"] = []
                 if path != "/login":  # (wrong credentials there are a 401)
                     answers.pop("401", None)
-    for unused in ("HTTPValidationError", "ValidationError"):
+    # Powertools' 422 models go with the 422s; ResponseValidationError refers to ValidationError, so it
+    # goes too (a dangling $ref makes the document unreadable to code generators such as the console's).
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         doc["components"]["schemas"].pop(unused, None)
     return doc
 

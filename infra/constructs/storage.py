@@ -13,6 +13,11 @@ from infra.resources import physical_name
 from infra.stacks.config import EnvConfig
 
 
+def data_bucket_name(env_name: str) -> str:
+    """The data bucket's name (bucket names are global: account and region make them ours)."""
+    return f"{physical_name(env_name, 'data')}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+
+
 class DataLake(Construct):
     """One versioned, encrypted, TLS-only data bucket per environment, access-logged to its own bucket."""
 
@@ -46,7 +51,7 @@ class DataLake(Construct):
         self.bucket = s3.Bucket(
             self,
             "Data",
-            bucket_name=f"{physical_name(config.name, 'data')}-{suffix}",
+            bucket_name=data_bucket_name(config.name),
             versioned=True,
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,

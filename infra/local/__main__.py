@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("--gateway-port", type=int, default=8080, help="HTTP gateway port (default 8080)")
     parser.add_argument("--aws-port", type=int, default=4566, help="moto (AWS endpoint) port (default 4566)")
+    parser.add_argument("--console-port", type=int, default=8000, help="web console port (default 8000)")
+    parser.add_argument("--no-console", action="store_true", help="do not serve the web console")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--quiet", action="store_true", help="no request log lines")
     args = parser.parse_args(argv)
@@ -33,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         aws_port=args.aws_port,
         advertised_host=advertised,
         quiet=args.quiet,
+        console_port=None if args.no_console else args.console_port,
     )
     # A flag, not an Event: a handler taking the Event's lock while the main thread holds it deadlocks.
     signals: list[int] = []

@@ -6,10 +6,12 @@ import logging
 import os
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.local.console import ConsoleServer
 from infra.local.executions import ExecutionWatcher, RunSweeper
 from infra.local.gateway import INTEGRATION_TIMEOUT_SECONDS, Gateway
 from infra.local.moto_patches import serialize_dynamodb
@@ -64,6 +66,7 @@ class LocalCloud:
         clock: Clock = utc_now,
         quiet: bool = False,
         integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
+        console_port: int | None = None,
     ) -> None:
         self.host = host
         self.advertised_host = advertised_host or host
@@ -73,6 +76,12 @@ class LocalCloud:
         self.env_name = env_name
         self.region = region
         self.config = config or load_config(env_name)
+        # The console (None: not served; 0: a free port) is a cross-origin client of the gateway and of
+        # S3 (presigned uploads): its origin is one of the environment's CORS origins.
+        self.console_port = free_port(host) if console_port == 0 else console_port
+        if self.console_port is not None and self.console_url not in self.config.cors_origins:
+            self.config = replace(self.config, cors_origins=(*self.config.cors_origins, self.console_url))
+        self.console: ConsoleServer | None = None
         self.asl_path = asl_path
         self.asl_definition = asl_definition
         self.poll = poll
@@ -104,6 +113,10 @@ class LocalCloud:
     def gateway_url(self) -> str:
         return f"http://{self.advertised_host}:{self.gateway_port}"
 
+    @property
+    def console_url(self) -> str:
+        return f"http://{self.advertised_host}:{self.console_port}"
+
     def _res(self) -> Provisioned:
         if self.resources is None:
             raise RuntimeError("LocalCloud is not started")
@@ -125,6 +138,8 @@ class LocalCloud:
         os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines; ours suffice
         serialize_dynamodb()  # moto's DynamoDB is not linearizable per item across threads; AWS is
+        if self.console_port is not None:
+            ensure_free(self.host, self.console_port)
         if not self._external_endpoint:
             from moto.server import ThreadedMotoServer
 
@@ -161,6 +176,9 @@ class LocalCloud:
             integration_timeout=self.integration_timeout,
         )
         self.gateway.start()
+        if self.console_port is not None:
+            self.console = self._console_server()
+            self.console.start()
         if self.poll:
             self.poller = SqsPoller(
                 self.resources.queue_url,
@@ -197,8 +215,21 @@ class LocalCloud:
         self.startup_seconds = time.perf_counter() - started
         return self
 
+    def _console_server(self) -> ConsoleServer:
+        """The console's static server, its config.json pointing at this cloud's gateway."""
+        res = self._res()
+        config = {
+            "apiUrl": self.gateway_url,
+            "region": self.region,
+            "userPoolId": res.user_pool_id,
+            "userPoolClientId": res.client_id,
+            "environment": self.env_name,
+        }
+        assert self.console_port is not None
+        return ConsoleServer(self.host, self.console_port, config, [self.gateway_url, self.aws_endpoint])
+
     def stop(self) -> None:
-        for part in (self.scheduler, self.sweeper, self.watcher, self.poller, self.gateway):
+        for part in (self.scheduler, self.sweeper, self.watcher, self.poller, self.console, self.gateway):
             if part is not None:
                 part.stop()
         if self.lambdas is not None:
@@ -228,6 +259,7 @@ class LocalCloud:
         res = self._res()
         lines = [
             f"gateway        {self.gateway_url}",
+            *([f"console        {self.console_url}"] if self.console_port is not None else []),
             f"swagger ui     {self.gateway_url}/docs",
             f"aws endpoint   {self.aws_endpoint}   (export AWS_ENDPOINT_URL={self.aws_endpoint})",
             f"user pool      {res.user_pool_id}   (client {res.client_id})",

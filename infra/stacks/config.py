@@ -58,6 +58,11 @@ class EnvConfig:
     single_tenant_source_buckets: tuple[str, ...] = ()
     # Per-project quotas and the minimum schedule interval (OWASP API4), as the functions' settings.
     limits: tuple[tuple[str, int], ...] = ()
+    # Buckets outside the data bucket that S3 source connectors may read (names; empty: none).
+    # The console's own domain (CloudFront alias) and its ACM certificate in us-east-1; without them
+    # the console is served at the distribution's *.cloudfront.net domain.
+    console_domain: str | None = None
+    console_certificate_arn: str | None = None
 
     @classmethod
     def from_context(cls, name: str, environments: dict[str, Any]) -> EnvConfig:
@@ -87,6 +92,8 @@ class EnvConfig:
             sweep_grace_minutes=int(raw["sweep_grace_minutes"]),
             single_tenant_source_buckets=tuple(raw.get("single_tenant_source_buckets", ())),
             limits=tuple(sorted({**DEFAULT_LIMITS, **raw.get("limits", {})}.items())),
+            console_domain=raw.get("console", {}).get("domain"),
+            console_certificate_arn=raw.get("console", {}).get("certificate_arn"),
         )
         cfg.validate()
         return cfg
@@ -104,6 +111,12 @@ class EnvConfig:
         unknown = {name for name, _ in self.limits} - set(DEFAULT_LIMITS)
         if unknown or any(not isinstance(v, int) or v < 1 for _, v in self.limits):
             raise ValueError(f"{self.name}: limits are positive integers of {sorted(DEFAULT_LIMITS)}")
+        if bool(self.console_domain) != bool(self.console_certificate_arn):
+            raise ValueError(f"{self.name}: console.domain and console.certificate_arn go together")
+        if self.console_domain and f"https://{self.console_domain}" not in self.cors_origins:
+            raise ValueError(
+                f"{self.name}: cors_origins must include the console, https://{self.console_domain}"
+            )
         if self.auto_delete_objects and self.removal_policy == "retain":
             raise ValueError(f"{self.name}: auto_delete_objects needs removal_policy 'destroy'")
         if any(

@@ -7,11 +7,12 @@ from constructs import Construct
 
 from infra.constructs.alarms import DeadLetterAlarms
 from infra.constructs.api import HttpApi
+from infra.constructs.console import ConsoleSite
 from infra.constructs.functions import Functions
 from infra.constructs.ingest_queue import IngestQueue
 from infra.constructs.nag import suppress
 from infra.constructs.scheduler import JobScheduler
-from infra.constructs.storage import DataLake
+from infra.constructs.storage import DataLake, data_bucket_name
 from infra.constructs.tables import Tables
 from infra.constructs.users import UserDirectory
 from infra.constructs.workflow import SyncWorkflow, state_machine_arn
@@ -67,6 +68,17 @@ class IngestPlaneStack(Stack):
             "Alarms",
             config=config,
             queues={"ingest": self.ingest.dead_letters, "workflow-events": self.workflow.dead_letters},
+        )
+        self.console = ConsoleSite(
+            self,
+            "Console",
+            config=config,
+            api_endpoint=self.http.url,
+            data_bucket=self.lake.bucket,
+            data_bucket_name=data_bucket_name(config.name),
+            access_logs=self.lake.access_logs,
+            user_pool_id=self.users.pool.user_pool_id,
+            user_pool_client_id=self.users.client.user_pool_client_id,
         )
         self._suppress_cdk_internals()
 

@@ -61,13 +61,22 @@ def _synth(env_name: str, stage_assets: bool) -> Iterator[Synth]:
 
 
 @pytest.fixture(scope="session")
-def dev(built_layers) -> Iterator[Synth]:
+def built_console() -> Path:
+    """console/dist, which the stack deploys (built from the package-lock; a no-op when current)."""
+    spec = importlib.util.spec_from_file_location("console_build", ROOT / "console" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build()
+
+
+@pytest.fixture(scope="session")
+def dev(built_layers, built_console) -> Iterator[Synth]:
     """The dev stack, assets staged (the size test reads the staged function code)."""
     yield from _synth("dev", stage_assets=True)
 
 
 @pytest.fixture(scope="session")
-def prod(built_layers) -> Iterator[Synth]:
+def prod(built_layers, built_console) -> Iterator[Synth]:
     yield from _synth("prod", stage_assets=False)
 
 

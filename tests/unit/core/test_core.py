@@ -119,3 +119,24 @@ def test_every_route_belongs_to_one_family_and_matches_itself():
 def test_committed_openapi_document_is_current():
     """functions/auth/openapi.json is generated (`make openapi`); it must say what the code does."""
     assert json.loads(DOCUMENT_PATH.read_text()) == merged_openapi(), "run `make openapi`"
+
+
+def test_every_openapi_ref_resolves():
+    """Code generators (the console's typed client) refuse a document with a dangling $ref."""
+    doc = merged_openapi()
+    refs: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.append(node["$ref"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+    schemas = doc["components"]["schemas"]
+    dangling = sorted({r for r in refs if r.removeprefix("#/components/schemas/") not in schemas})
+    assert refs and dangling == []
