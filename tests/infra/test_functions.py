@@ -124,10 +124,11 @@ def _grants(synth, name: str, action: str) -> bool:
 
 
 def test_only_jobs_starts_syncs_and_manages_schedules(dev):
-    """ingest also starts the state machine, for an uploaded file too big for one invocation."""
+    """ingest also starts the state machine, for an uploaded file too big for one invocation; projects stops
+    a deleted project's runs (and deletes its schedules) but starts nothing."""
     for name in ALL:
         assert _grants(dev, name, "states:StartExecution") == (name in ("jobs", "ingest"))
-        assert _grants(dev, name, "states:StopExecution") == (name == "jobs")
+        assert _grants(dev, name, "states:StopExecution") == (name in ("jobs", "projects"))
         assert _grants(dev, name, "scheduler:CreateSchedule") == (name == "jobs")
         assert _grants(dev, name, "iam:PassRole") == (name == "jobs")
 

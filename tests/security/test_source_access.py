@@ -152,8 +152,8 @@ def test_keys_with_dot_or_empty_segments_are_never_read(key):
 
 
 def test_a_listed_key_cannot_reach_another_bucket(owner, stranger, s3, local_cloud):
-    """B's own bucket lists a key that climbs into the data bucket's lake/<A>/: a job run, a connection test
-    and discovery refuse it by name, and none of A's rows reach B's lake."""
+    """B's own bucket lists a key that climbs into the data bucket's lake/<A>/: a job run (which then fails
+    whole), a connection test and discovery refuse it by name, and none of A's rows reach B's lake."""
     a_key = f"lake/{owner.project}/people/people.csv"
     s3.put_object(Bucket=local_cloud.bucket, Key=a_key, Body=csv_bytes(PEOPLE))  # A's rows, in A's lake
     bucket = unique("b-exports")
@@ -167,7 +167,8 @@ def test_a_listed_key_cannot_reach_another_bucket(owner, stranger, s3, local_clo
     s3.put_object(Bucket=bucket, Key=climbing, Body=b"id,name,ssn\n9,decoy,-\n")
     run_id = ok(stranger.user.call("POST", f"{base}/jobs/{job['id']}/sync"))["data"]["id"]
     run = wait_run(stranger.project, run_id)
-    assert run["state"] in ("succeeded", "failed"), run
+    # a file the run refuses to read fails the run (README, "Which errors fail a run"): nothing is committed
+    assert run["state"] == "failed" and "refused object key" in str(run.get("error")), run
     listed = ok(stranger.user.call("GET", f"{base}/jobs/{job['id']}/task/{run_id}/files"))["data"]
     files = {f["name"]: f for f in listed}
     assert files[climbing]["errors"] == 1 and files[climbing]["read"] == 0, files
@@ -181,7 +182,7 @@ def test_a_listed_key_cannot_reach_another_bucket(owner, stranger, s3, local_clo
         if obj["Key"].endswith(".parquet"):
             body = s3.get_object(Bucket=local_cloud.bucket, Key=obj["Key"])["Body"].read()
             names += pq.read_table(io.BytesIO(body)).column("name").to_pylist()
-    assert "b-row" in names and not {p["name"] for p in PEOPLE} & set(names), names
+    assert not {p["name"] for p in PEOPLE} & set(names) and "decoy" not in names, names
     # the connection test and discovery of that folder name the refused key
     config = s3_source(bucket, prefix="exports/a=1/")
     test = ok(stranger.user.call("POST", f"{base}/sources/test", json={"type": "s3", "config": config}))[

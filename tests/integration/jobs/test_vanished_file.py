@@ -13,6 +13,7 @@ import pytest
 from functions.core.services import runs
 from tests.integration.files import csv_bytes
 from tests.integration.runs.conftest import wait_run
+from tests.integration.sources import s3_source
 from tests.integration.users import User
 
 FILES = 60
@@ -38,7 +39,7 @@ def _job(user: User, project: str, bucket: str) -> str:
         "name": "orders",
         "frequency": "manual",
         "source": {"name": "exports", "type": "s3", "version": "v1",
-                   "config": {"bucket": bucket, "prefix": "exports/"}},
+                   "config": s3_source(bucket, prefix="exports/")},
         "destination": {"name": "warehouse", "type": "iceberg", "version": "v1",
                         "config": {"catalog": "glue", "database": "sales"}},
         "streams_config": {"streams": [{"stream_name": "orders", "sync_mode": "full_refresh",
