@@ -217,18 +217,63 @@ def test_unknown_format(make_file):
         list(read_batches(make_file("x.csv", "a\n1\n"), fmt="xml"))
 
 
+def _count_json_parses(monkeypatch) -> list[int]:
+    """Every pyarrow JSON parse the readers make, by the number of bytes it was given."""
+    import functions.engine.readers as readers
+
+    calls: list[int] = []
+    real = readers.pjson.read_json
+
+    def counted(buf, *a, **k):
+        calls.append(buf.size())
+        return real(buf, *a, **k)
+
+    monkeypatch.setattr(readers.pjson, "read_json", counted)
+    return calls
+
+
 def test_json_lines_with_blank_lines_keep_the_fast_parse(make_file, monkeypatch):
     """Blank lines (a trailing one is common) are skipped, not a reason to parse line by line."""
-    import functions.engine.readers as readers
     from functions.engine import ingest_file
 
     body = "".join(f'{{"id": {i}}}\n' + ("\n" if i % 100 == 0 else "") for i in range(2000)) + "\n"
     schema = StreamSchema.from_list([{"name": "id", "type": "int64"}])
-    calls = []
-    real = readers._jsonl_by_line
-    monkeypatch.setattr(readers, "_jsonl_by_line", lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls = _count_json_parses(monkeypatch)
     stats = ingest_file(make_file("blank.jsonl", body), schema, None)
     assert (stats.read, stats.inserted, stats.rejected) == (2000, 2000, 0)
-    assert calls == []  # no line-by-line fallback
+    assert len(calls) == 1  # one parse for the block
     bad = ingest_file(make_file("bad.jsonl", '{"id": 1}\n\n{"id": "x"}\n'), schema, None)
     assert (bad.inserted, bad.rejected) == (1, 1)
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_one_bad_json_line_costs_a_few_parses_not_one_per_line(make_file, monkeypatch, tmp_path, typed):
+    """A block with one bad line is halved until the line stands alone: about 2 log2(n) parses, and the
+    bad line is one reject with its line number; the other lines keep their order."""
+    from functions.engine import RejectsWriter, ingest_file
+
+    lines = [f'{{"id": {i}, "v": "x{i}"}}' for i in range(1, 4001)]
+    lines[2999] = '{"id": 3000, "v": "x3000"' if typed else '{"id": "3000", "v": "x3000"}'
+    lines[1499] = ""  # a blank line keeps its number too
+    src = make_file("one-bad.jsonl", "\n".join(lines) + "\n")
+    schema = StreamSchema.from_list([{"name": "id", "type": "int64"}, {"name": "v", "type": "string"}])
+    calls = _count_json_parses(monkeypatch)
+    out = tmp_path / "rejects.jsonl"
+    rejects = RejectsWriter(str(out))
+    stats = ingest_file(src, schema, None, rejects=rejects)
+    rejects.close()
+    assert (stats.read, stats.inserted, stats.rejected) == (3999, 3998, 1)
+    assert len(calls) <= 2 * 12 + 2  # 4,000 lines: 12 halvings; line by line would be 4,000 parses
+    [reject] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert reject["row"] == 3000
+    assert reject["reason"].startswith("invalid JSON" if typed else "value does not fit")
+    kept = [r["id"] for p in iter_parsed(src, target=schema.to_arrow()) for r in p.table.to_pylist()]
+    assert kept == [i for i in range(1, 4001) if i not in (1500, 3000)]
+
+
+def test_inferred_json_lines_with_one_bad_line_keep_their_types(make_file):
+    body = "".join(f'{{"id": {i}, "amount": {i}.5}}\n' for i in range(1000)) + "oops\n"
+    [parsed] = list(iter_parsed(make_file("i.jsonl", body)))
+    assert parsed.table.schema.field("amount").type == pa.float64()
+    assert parsed.table.num_rows == 1000
+    assert [(r, reason[:12]) for r, reason, _ in parsed.invalid] == [(1001, "invalid JSON")]
