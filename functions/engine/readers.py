@@ -3,7 +3,7 @@
 Delimited text and JSON Lines are cut into blocks of whole records (a block ends at its last newline)
 and each block is parsed by pyarrow in one call. With a target schema, CSV blocks are parsed straight
 into the target types; a block that fails is parsed again as raw bytes so the validator can reject
-exactly the rows at fault. Parquet streams by row group; Avro goes through fastavro into batches.
+exactly the rows at fault. Parquet streams by row group; Avro is read block by block (see :mod:`.avro`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -19,9 +18,11 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
+from .avro import iter_avro
 from .errors import EngineError, UnreadableFileError, unless_transient
 from .formats import _BOM, FORMATS, detect_compression, detect_format, open_stream
 from .options import CsvOptions
+from .parsed import Parsed
 from .records import RecordScanner, Spans, record_lines
 from .sources import Source
 
@@ -29,39 +30,6 @@ BATCH_ROWS = 65_536
 MAX_RECORD_BYTES = 64 << 20
 NEVER_CLOSED = "a quoted value opened in this record is never closed (the file ends inside it)"
 SPANS_LINES = "the record spans lines (a quoted newline) and newlines_in_values is false"
-
-
-@dataclass
-class Parsed:
-    """One parsed piece of a file.
-
-    ``rows`` holds the 1-based record numbers of the table's rows (None: contiguous from ``first_row``);
-    ``typed`` says the table already has the target types; ``invalid`` lists records that could not be
-    parsed at all as ``(row, reason, raw text)``.
-    """
-
-    table: pa.Table
-    first_row: int
-    rows: list[int] | None = None
-    typed: bool = False
-    from_text: bool = False
-    invalid: list[tuple[int, str, str]] = field(default_factory=list)
-
-    def row_numbers(self, positions: list[int]) -> list[int]:
-        """The record numbers of the table rows at ``positions``."""
-        if self.rows is not None:
-            return [self.rows[i] for i in positions]
-        return [self.first_row + i for i in positions]
-
-    def renumbered(self, offset: int) -> Parsed:
-        """This piece with every record number moved by ``offset`` (a block parsed on its own, numbered
-        from 1, takes its place in the file)."""
-        if offset:
-            self.first_row += offset
-            if self.rows is not None:
-                self.rows = [r + offset for r in self.rows]
-            self.invalid = [(r + offset, reason, text) for r, reason, text in self.invalid]
-        return self
 
 
 def default_threads(limit: int = 8) -> int:
@@ -748,98 +716,6 @@ def _iter_parquet(
         f.close()
 
 
-def _avro_type(t: Any) -> tuple[pa.DataType, bool]:
-    """Arrow type of an Avro schema node and whether its values must be serialized to JSON text."""
-    if isinstance(t, list):
-        branches = [b for b in t if b != "null"]
-        return _avro_type(branches[0]) if len(branches) == 1 else (pa.string(), True)
-    if isinstance(t, dict):
-        logical, base = t.get("logicalType"), t.get("type")
-        if logical == "decimal":
-            return pa.decimal128(int(t["precision"]), int(t.get("scale", 0))), False
-        if logical in ("timestamp-millis", "timestamp-micros"):
-            return pa.timestamp("us", tz="UTC"), False
-        if logical in ("local-timestamp-millis", "local-timestamp-micros"):
-            return pa.timestamp("us"), False
-        if logical == "date":
-            return pa.date32(), False
-        if base in ("record", "array", "map"):
-            return pa.string(), True
-        if base == "enum":
-            return pa.string(), False
-        if base == "fixed":
-            return pa.binary(), False
-        return _avro_type(base)
-    return {
-        "null": (pa.null(), False),
-        "boolean": (pa.bool_(), False),
-        "int": (pa.int32(), False),
-        "long": (pa.int64(), False),
-        "float": (pa.float32(), False),
-        "double": (pa.float64(), False),
-        "bytes": (pa.binary(), False),
-        "string": (pa.string(), False),
-    }.get(t, (pa.string(), True))
-
-
-def _iter_avro(
-    source: Source, compression: str, target: pa.Schema | None, batch_rows: int
-) -> Iterator[Parsed]:
-    import fastavro
-
-    stream = open_stream(source, compression)
-    try:
-        reader = fastavro.reader(stream)
-    except Exception as exc:  # noqa: BLE001 - fastavro raises bare ValueError/EOFError/etc. on a bad header
-        stream.close()
-        raise unless_transient(
-            exc, UnreadableFileError(f"{source.name}: not a readable Avro file (bad header): {exc}")
-        ) from exc
-    fields = reader.writer_schema.get("fields", []) if isinstance(reader.writer_schema, dict) else []
-    if not fields:
-        stream.close()
-        raise UnreadableFileError(f"{source.name}: Avro schema is not a record of fields")
-    arrow_fields, as_json = [], []
-    for f in fields:
-        if target is not None and f["name"] not in target.names:
-            continue
-        typ, js = _avro_type(f["type"])
-        arrow_fields.append(pa.field(f["name"], typ))
-        if js:
-            as_json.append(f["name"])
-    schema = pa.schema(arrow_fields)
-    next_row = 1
-    records: list[dict[str, Any]] = []
-
-    def flush() -> Parsed:
-        for name in as_json:
-            for r in records:
-                if r.get(name) is not None:
-                    r[name] = json.dumps(r[name], default=str)
-        table = pa.Table.from_pylist(records, schema=schema)
-        return Parsed(table, next_row)
-
-    try:
-        for rec in reader:
-            records.append(rec)  # type: ignore[arg-type]  # a record schema yields dicts
-            if len(records) >= batch_rows:
-                yield flush()
-                next_row += len(records)
-                records = []
-    except Exception as exc:  # noqa: BLE001 - fastavro's decode errors have no common base class
-        raise unless_transient(
-            exc,
-            UnreadableFileError(
-                f"{source.name}: corrupt Avro data after record {next_row + len(records) - 1}: "
-                f"{type(exc).__name__}: {exc}"
-            ),
-        ) from exc
-    finally:
-        stream.close()
-    if records:
-        yield flush()
-
-
 def iter_parsed(
     source: Source,
     fmt: str = "auto",
@@ -879,7 +755,7 @@ def iter_parsed(
     else:
         if source.size == 0:
             raise UnreadableFileError(f"{source.name}: empty file (0 bytes), not an Avro file")
-        yield from _iter_avro(source, comp, target, batch_rows)
+        yield from iter_avro(source, comp, target, batch_rows)
 
 
 def read_batches(
