@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -183,7 +183,7 @@ def iter_avro(
     stream = open_stream(source, compression)
     try:
         try:
-            blocks = fastavro.block_reader(_Counted(stream))
+            blocks = fastavro.block_reader(cast(Any, _Counted(stream)))
         except Exception as exc:  # noqa: BLE001 - fastavro raises bare ValueError/EOFError/etc. on a bad header
             raise unless_transient(
                 exc, UnreadableFileError(f"{source.name}: not a readable Avro file (bad header): {exc}")
@@ -192,7 +192,8 @@ def iter_avro(
         # at least one column, so that a file sharing no column with the target still counts its rows
         kept = [f for f in fields if target is None or f["name"] in target.names] or fields[:1]
         columns = [avro_column(f["name"], f["type"]) for f in kept]
-        stored = fastavro.parse_schema({**blocks.writer_schema, "fields": [
+        writer: dict[str, Any] = cast(dict, blocks.writer_schema)
+        stored = fastavro.parse_schema({**writer, "fields": [
             {**f, "type": _stored_schema(f["type"])} for f in fields
         ]})  # fmt: skip
         yield from _pieces(source, blocks, stored, columns, batch_rows)
@@ -206,12 +207,15 @@ def _pieces(
     from fastavro import schemaless_reader
 
     names = [c.name for c in columns]
-    pick = itemgetter(*names) if len(names) > 1 else (lambda r: (r[names[0]],) if names else ())
-    next_row, records = 1, []
+    one = itemgetter(*names)
+    pick: Any = one if len(names) > 1 else (lambda r: (one(r),))
+    next_row, records = 1, list[tuple[Any, ...]]()
     try:
         for block in blocks:
             data = block.bytes_
-            records.extend(pick(schemaless_reader(data, stored, None)) for _ in range(block.num_records))
+            records.extend(
+                pick(cast(Any, schemaless_reader(data, stored, None))) for _ in range(block.num_records)
+            )
             while len(records) >= batch_rows:
                 yield _table(records[:batch_rows], columns, next_row)
                 next_row += batch_rows
