@@ -25,8 +25,10 @@ Contract (what the jobs, upload-sync and connectors code call):
   ``evolve_schema(current, incoming) -> Evolution`` (new columns nullable, widening int -> long ->
   double allowed, incompatible changes keep the type and the rows that do not fit are rejected).
   ``StreamSchema.to_list()`` is ``[{"name", "type"}]`` with types int64, float64, decimal(p,s), bool,
-  string, date, timestamp, timestamptz (also int32, float32, binary); ``to_iceberg()``, ``to_arrow()``.
-- ``ingest_file(source, schema, sink, *, fmt, compression, csv_options, unit, rejects) -> FileStats``;
+  string, date, time, timestamp, timestamptz (also int32, float32, binary); ``to_iceberg()``,
+  ``to_arrow()``.
+- ``ingest_file(source, schema, sink, *, fmt, compression, csv_options, unit, rejects, threads) -> FileStats``
+  (``threads``: text blocks parsed at once, default the CPUs the process has; results as a serial read);
   ``TableStats().add(file_stats)`` merges them, ``apply_commit(inserted, updated)`` sets the commit's
   counts. Both have ``to_dict()`` with read, inserted, updated, rejected, errors, bytes, duration_ms.
 - ``plan_units(source, target_bytes=128 MiB, ...) -> list[WorkUnit]`` (``WorkUnit.to_dict/from_dict``);

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from .errors import EngineError, SourceNotFoundError
 from .options import CsvOptions
-from .readers import iter_parsed
+from .readers import default_threads, iter_parsed
 from .schema import StreamSchema
 from .sources import Source
 from .stats import FileStats
@@ -52,6 +52,7 @@ def ingest_file(
     unit: WorkUnit | None = None,
     rejects: RejectsWriter | None = None,
     raise_errors: bool = False,
+    threads: int | None = None,
 ) -> FileStats:
     """Validate ``source`` against ``schema`` and write the rows that fit to ``sink``; return its stats.
 
@@ -65,6 +66,8 @@ def ingest_file(
     what ``sink`` holds and tries again, as a bad-file verdict would drop the file's rows for good. A
     file (or the version of it being read) that is gone raises :class:`SourceNotFoundError` after the
     rollback, uncounted too: it says nothing about the file's data, and the caller decides (retry, fail).
+    ``threads`` (default: the CPUs this process may use, see :func:`default_threads`) parse blocks at
+    once; counts, row numbers and row order are those of a serial read.
     """
     started = time.perf_counter()
     stats = FileStats(
@@ -80,7 +83,7 @@ def ingest_file(
             source, fmt, compression, csv_options,
             byte_range=unit.byte_range if unit else None,
             row_groups=list(unit.row_groups) if unit and unit.row_groups is not None else None,
-            target=target,
+            target=target, threads=default_threads() if threads is None else threads,
         ):  # fmt: skip
             stats.read += parsed.table.num_rows + len(parsed.invalid)
             good, bad_idx, reasons = coerce_table(parsed.table, target, from_text=parsed.from_text)

@@ -3,14 +3,14 @@
 Delimited text and JSON Lines are cut into blocks of whole records (a block ends at its last newline)
 and each block is parsed by pyarrow in one call. With a target schema, CSV blocks are parsed straight
 into the target types; a block that fails is parsed again as raw bytes so the validator can reject
-exactly the rows at fault. Parquet streams by row group; Avro goes through fastavro into batches.
+exactly the rows at fault. Parquet streams by row group; Avro is read block by block (see :mod:`.avro`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -18,9 +18,11 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
+from .avro import iter_avro
 from .errors import EngineError, UnreadableFileError, unless_transient
 from .formats import _BOM, FORMATS, detect_compression, detect_format, open_stream
 from .options import CsvOptions
+from .parsed import Parsed
 from .records import RecordScanner, Spans, record_lines
 from .sources import Source
 
@@ -30,27 +32,37 @@ NEVER_CLOSED = "a quoted value opened in this record is never closed (the file e
 SPANS_LINES = "the record spans lines (a quoted newline) and newlines_in_values is false"
 
 
-@dataclass
-class Parsed:
-    """One parsed piece of a file.
+def default_threads(limit: int = 8) -> int:
+    """The CPUs this process may use (a Lambda function gets more vCPUs with more memory: up to 6 at
+    10 GB), at most ``limit``: how many blocks a work unit parses at once by default."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(limit, cpus))
 
-    ``rows`` holds the 1-based record numbers of the table's rows (None: contiguous from ``first_row``);
-    ``typed`` says the table already has the target types; ``invalid`` lists records that could not be
-    parsed at all as ``(row, reason, raw text)``.
-    """
 
-    table: pa.Table
-    first_row: int
-    rows: list[int] | None = None
-    typed: bool = False
-    from_text: bool = False
-    invalid: list[tuple[int, str, str]] = field(default_factory=list)
+def ordered_map(fn: Callable[[Any], Any], items: Iterator[Any], threads: int) -> Iterator[Any]:
+    """``map(fn, items)`` in order, with up to ``threads`` calls running at once (pyarrow's parsers and
+    casts release the GIL). At most ``threads + 1`` results wait, so memory stays bounded."""
+    if threads <= 1:
+        yield from map(fn, items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
 
-    def row_numbers(self, positions: list[int]) -> list[int]:
-        """The record numbers of the table rows at ``positions``."""
-        if self.rows is not None:
-            return [self.rows[i] for i in positions]
-        return [self.first_row + i for i in positions]
+    with ThreadPoolExecutor(threads, thread_name_prefix="engine") as pool:
+        pending: deque[Any] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) > threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
 
 
 def _wrap_io(source: Source, what: str) -> Callable[[Exception], Exception]:
@@ -450,6 +462,7 @@ def _iter_csv(
     byte_range: tuple[int, int] | None,
     target: pa.Schema | None,
     raw: bool = False,
+    threads: int = 1,
 ) -> Iterator[Parsed]:
     scanner = RecordScanner.for_options(opts)
     text = TextStream(source, compression, byte_range, opts.block_size, scanner)
@@ -458,23 +471,32 @@ def _iter_csv(
         first = _read_first_record(source, scanner)
         names = _header_names(first, opts, source)
     skip_header = opts.header and text.at_file_start
-    next_row = 1
-    yielded = False
-    for block, spans in text.blocks():
-        if skip_header:
-            while skip_header and block:
-                header, block = _split_first_record(block, scanner)
-                if header.strip():  # blank lines before the header are skipped, as pyarrow skips them
-                    skip_header = False
-                    if names is None:
-                        names = _header_names(header, opts, source)
-            if spans is not None and scanner is not None:
-                spans = scanner.spans_of(block)  # the header's lines are gone: line numbers moved
-        if len(block) < 4096 and not block.strip():
-            continue
-        if names is None:
-            names = _header_names(_split_first_record(block, scanner)[0], opts, source)
-        parsed = _parse_csv_block(block, names, opts, target, next_row, source, raw, scanner, spans)
+
+    def tasks() -> Iterator[tuple[bytes, list[str], Spans | None]]:
+        nonlocal names, skip_header
+        for block, spans in text.blocks():
+            if skip_header:
+                while skip_header and block:
+                    header, block = _split_first_record(block, scanner)
+                    if header.strip():  # blank lines before the header are skipped, as pyarrow skips them
+                        skip_header = False
+                        if names is None:
+                            names = _header_names(header, opts, source)
+                if spans is not None and scanner is not None:
+                    spans = scanner.spans_of(block)  # the header's lines are gone: line numbers moved
+            if len(block) < 4096 and not block.strip():
+                continue
+            if names is None:
+                names = _header_names(_split_first_record(block, scanner)[0], opts, source)
+            yield block, names, spans
+
+    def parse(task: tuple[bytes, list[str], Spans | None]) -> Parsed:
+        block, block_names, spans = task
+        return _parse_csv_block(block, block_names, opts, target, 1, source, raw, scanner, spans)
+
+    next_row, yielded = 1, False
+    for parsed in ordered_map(parse, tasks(), threads):
+        parsed.renumbered(next_row - 1)
         next_row += _count_records(parsed)
         yielded = True
         yield parsed
@@ -500,43 +522,107 @@ def _iter_jsonl(
     target: pa.Schema | None,
     block_size: int,
     raw: bool = False,
+    threads: int = 1,
 ) -> Iterator[Parsed]:
     text = TextStream(source, compression, byte_range, block_size)
-    next_row = 1
     schema = _json_parse_schema(target) if target is not None else None
-    for block, _ in text.blocks():
-        n_lines = block.count(b"\n")
-        parse = pjson.ParseOptions(
-            explicit_schema=schema,
-            unexpected_field_behavior="ignore" if schema is not None else "infer",
-        )
-        try:
-            table = pjson.read_json(
-                pa.BufferReader(block),
-                read_options=pjson.ReadOptions(use_threads=False, block_size=len(block) + 1),
-                parse_options=parse,
-            )
-            if table.num_rows == n_lines:
-                if raw:
-                    table = _json_times_as_text(block, table)
-                yield Parsed(table, next_row, None, typed=False)
-                next_row += n_lines
-                continue
-            # pyarrow skips blank lines: if that is the whole difference, the parse stands
-            kept = [next_row + i for i, line in enumerate(block.split(b"\n")[:-1]) if line.strip()]
-            if table.num_rows == len(kept):
-                if raw:
-                    table = _json_times_as_text(block, table, kept, next_row)
-                yield Parsed(table, next_row, kept, typed=False)
-                next_row += n_lines
-                continue
-        except pa.ArrowInvalid:
-            pass
-        parsed = _jsonl_by_line(block, schema, next_row, False)
+
+    def parse(block: bytes) -> tuple[Parsed, int]:
+        parsed, n_lines = _parse_jsonl_block(block, schema)
         if raw:
-            parsed.table = _json_times_as_text(block, parsed.table, parsed.rows, next_row)
-        yield parsed
+            parsed.table = _json_times_as_text(block, parsed.table, parsed.rows, 1)
+        return parsed, n_lines
+
+    next_row = 1
+    for parsed, n_lines in ordered_map(parse, (b for b, _ in text.blocks()), threads):
+        yield parsed.renumbered(next_row - 1)
         next_row += n_lines
+
+
+def _read_json(block: bytes, schema: pa.Schema | None) -> tuple[pa.Table | None, Exception | None]:
+    """One pyarrow parse of whole lines: the table, or the error that refused them."""
+    parse = pjson.ParseOptions(
+        explicit_schema=schema, unexpected_field_behavior="ignore" if schema is not None else "infer"
+    )
+    try:
+        table = pjson.read_json(
+            pa.BufferReader(block),
+            read_options=pjson.ReadOptions(use_threads=False, block_size=len(block) + 1),
+            parse_options=parse,
+        )
+    except pa.ArrowInvalid as exc:
+        return None, exc
+    return table, None
+
+
+def _parse_jsonl_block(block: bytes, schema: pa.Schema | None) -> tuple[Parsed, int]:
+    """A block of whole lines as one parse; lines numbered from 1. A block pyarrow refuses is cut in
+    halves until the refused lines stand alone, so a bad line costs a few parses, not one per line."""
+    n_lines = block.count(b"\n")
+    table, _ = _read_json(block, schema)
+    if table is not None and table.num_rows == n_lines:
+        return Parsed(table, 1), n_lines
+    lines = block.split(b"\n")[:-1]
+    kept = [i for i, line in enumerate(lines) if line.strip()]
+    if table is not None and table.num_rows == len(kept):
+        # pyarrow skips blank lines: if that is the whole difference, the parse stands
+        return Parsed(table, 1, [i + 1 for i in kept]), n_lines
+    parts: list[tuple[pa.Table, list[int]]] = []
+    invalid: list[tuple[int, str, str]] = []
+    blank_before = [0]
+    for line in lines:
+        blank_before.append(blank_before[-1] + (0 if line.strip() else 1))
+    mid = len(lines) // 2
+    for lo, hi in ((0, mid), (mid, len(lines))):
+        _bisect_jsonl(lines, lo, hi, schema, blank_before, parts, invalid)
+    tables = [t for t, _ in parts]
+    rows = [r for _, rs in parts for r in rs]
+    if tables and schema is None:
+        out = _concat_inferred(tables)
+    elif tables:
+        out = pa.concat_tables([t.cast(schema) if t.schema != schema else t for t in tables])
+    else:
+        out = schema.empty_table() if schema is not None else pa.table({})
+    return Parsed(out, 1, rows, invalid=invalid), n_lines
+
+
+def _bisect_jsonl(
+    lines: list[bytes],
+    lo: int,
+    hi: int,
+    schema: pa.Schema | None,
+    blank_before: list[int],
+    parts: list[tuple[pa.Table, list[int]]],
+    invalid: list[tuple[int, str, str]],
+) -> None:
+    """Parse lines ``lo..hi`` (0-based) in one call if pyarrow takes them, else each half; a line refused
+    alone is one reject with its reason."""
+    want = (hi - lo) - (blank_before[hi] - blank_before[lo])
+    if want == 0:
+        return
+    table, exc = _read_json(b"\n".join(lines[lo:hi]) + b"\n", schema)
+    if table is not None and table.num_rows == want:
+        parts.append((table, [i + 1 for i in range(lo, hi) if lines[i].strip()]))
+        return
+    if hi - lo > 1:
+        mid = (lo + hi) // 2
+        _bisect_jsonl(lines, lo, mid, schema, blank_before, parts, invalid)
+        _bisect_jsonl(lines, mid, hi, schema, blank_before, parts, invalid)
+        return
+    invalid.append((lo + 1, _json_line_reason(lines[lo], exc), lines[lo].decode("utf-8", "replace")[:2000]))
+
+
+def _json_line_reason(line: bytes, exc: Exception | None) -> str:
+    """Why pyarrow refused one line: not JSON, not an object, or a value that does not fit its column."""
+    try:
+        obj = json.loads(line)
+    except UnicodeDecodeError:
+        return "invalid UTF-8"
+    except ValueError as jexc:
+        return f"invalid JSON: {jexc}"
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    return f"value does not fit: {exc}" if exc is not None else "not one JSON object"
 
 
 def _json_times_as_text(
@@ -565,42 +651,6 @@ def _json_times_as_text(
         if len(values[n]) == table.num_rows:
             table = table.set_column(table.schema.get_field_index(n), n, pa.array(values[n], pa.string()))
     return table
-
-
-def _jsonl_by_line(block: bytes, schema: pa.Schema | None, first_row: int, typed: bool) -> Parsed:
-    """Slow path for a block with bad lines: parse each line alone to reject exactly the bad ones."""
-    tables, rows, invalid = [], [], []
-    explicit = schema
-    opts = pjson.ParseOptions(
-        explicit_schema=schema, unexpected_field_behavior="ignore" if schema else "infer"
-    )
-    for i, line in enumerate(block.split(b"\n")[:-1]):
-        row = first_row + i
-        if not line.strip():
-            continue
-        try:
-            t = pjson.read_json(pa.BufferReader(line + b"\n"), parse_options=opts)
-            if t.num_rows != 1:
-                raise pa.ArrowInvalid("not one JSON object")
-            tables.append(t)
-            rows.append(row)
-        except pa.ArrowInvalid as exc:
-            raw = line.decode("utf-8", "replace")
-            try:
-                obj = json.loads(line)
-                reason = "not a JSON object" if not isinstance(obj, dict) else f"value does not fit: {exc}"
-            except UnicodeDecodeError:
-                reason = "invalid UTF-8"
-            except ValueError as jexc:
-                reason = f"invalid JSON: {jexc}"
-            invalid.append((row, reason, raw[:2000]))
-    if tables and explicit is None:
-        table = _concat_inferred(tables)
-    elif tables:
-        table = pa.concat_tables([t.cast(schema) if t.schema != schema else t for t in tables])
-    else:
-        table = schema.empty_table() if schema is not None else pa.table({})
-    return Parsed(table, first_row, rows, typed=typed, invalid=invalid)
 
 
 def _concat_inferred(tables: list[pa.Table]) -> pa.Table:
@@ -666,98 +716,6 @@ def _iter_parquet(
         f.close()
 
 
-def _avro_type(t: Any) -> tuple[pa.DataType, bool]:
-    """Arrow type of an Avro schema node and whether its values must be serialized to JSON text."""
-    if isinstance(t, list):
-        branches = [b for b in t if b != "null"]
-        return _avro_type(branches[0]) if len(branches) == 1 else (pa.string(), True)
-    if isinstance(t, dict):
-        logical, base = t.get("logicalType"), t.get("type")
-        if logical == "decimal":
-            return pa.decimal128(int(t["precision"]), int(t.get("scale", 0))), False
-        if logical in ("timestamp-millis", "timestamp-micros"):
-            return pa.timestamp("us", tz="UTC"), False
-        if logical in ("local-timestamp-millis", "local-timestamp-micros"):
-            return pa.timestamp("us"), False
-        if logical == "date":
-            return pa.date32(), False
-        if base in ("record", "array", "map"):
-            return pa.string(), True
-        if base == "enum":
-            return pa.string(), False
-        if base == "fixed":
-            return pa.binary(), False
-        return _avro_type(base)
-    return {
-        "null": (pa.null(), False),
-        "boolean": (pa.bool_(), False),
-        "int": (pa.int32(), False),
-        "long": (pa.int64(), False),
-        "float": (pa.float32(), False),
-        "double": (pa.float64(), False),
-        "bytes": (pa.binary(), False),
-        "string": (pa.string(), False),
-    }.get(t, (pa.string(), True))
-
-
-def _iter_avro(
-    source: Source, compression: str, target: pa.Schema | None, batch_rows: int
-) -> Iterator[Parsed]:
-    import fastavro
-
-    stream = open_stream(source, compression)
-    try:
-        reader = fastavro.reader(stream)
-    except Exception as exc:  # noqa: BLE001 - fastavro raises bare ValueError/EOFError/etc. on a bad header
-        stream.close()
-        raise unless_transient(
-            exc, UnreadableFileError(f"{source.name}: not a readable Avro file (bad header): {exc}")
-        ) from exc
-    fields = reader.writer_schema.get("fields", []) if isinstance(reader.writer_schema, dict) else []
-    if not fields:
-        stream.close()
-        raise UnreadableFileError(f"{source.name}: Avro schema is not a record of fields")
-    arrow_fields, as_json = [], []
-    for f in fields:
-        if target is not None and f["name"] not in target.names:
-            continue
-        typ, js = _avro_type(f["type"])
-        arrow_fields.append(pa.field(f["name"], typ))
-        if js:
-            as_json.append(f["name"])
-    schema = pa.schema(arrow_fields)
-    next_row = 1
-    records: list[dict[str, Any]] = []
-
-    def flush() -> Parsed:
-        for name in as_json:
-            for r in records:
-                if r.get(name) is not None:
-                    r[name] = json.dumps(r[name], default=str)
-        table = pa.Table.from_pylist(records, schema=schema)
-        return Parsed(table, next_row)
-
-    try:
-        for rec in reader:
-            records.append(rec)  # type: ignore[arg-type]  # a record schema yields dicts
-            if len(records) >= batch_rows:
-                yield flush()
-                next_row += len(records)
-                records = []
-    except Exception as exc:  # noqa: BLE001 - fastavro's decode errors have no common base class
-        raise unless_transient(
-            exc,
-            UnreadableFileError(
-                f"{source.name}: corrupt Avro data after record {next_row + len(records) - 1}: "
-                f"{type(exc).__name__}: {exc}"
-            ),
-        ) from exc
-    finally:
-        stream.close()
-    if records:
-        yield flush()
-
-
 def iter_parsed(
     source: Source,
     fmt: str = "auto",
@@ -768,12 +726,15 @@ def iter_parsed(
     target: pa.Schema | None = None,
     batch_rows: int = BATCH_ROWS,
     raw: bool = False,
+    threads: int = 1,
 ) -> Iterator[Parsed]:
     """Parse ``source`` into :class:`Parsed` pieces (the validator's input); see :func:`read_batches`.
 
     With ``target`` text is parsed towards its types (what does not fit is left for the validator);
     without it each piece gets the reader's own types, or, with ``raw``, text values stay text (CSV:
-    binary columns; JSON Lines: times as strings) for :mod:`.infer` to type.
+    binary columns; JSON Lines: times as strings) for :mod:`.infer` to type. ``threads`` > 1 parses
+    that many text blocks (or Parquet row groups) at once; pieces still come in file order, numbered
+    as a serial read numbers them.
     """
     comp = detect_compression(source, compression)
     fmt = detect_format(source, comp) if fmt == "auto" else fmt
@@ -783,10 +744,10 @@ def iter_parsed(
         return
     if fmt in ("csv", "tsv"):
         opts = CsvOptions.for_format(fmt, csv_options)
-        yield from _iter_csv(source, comp, opts, byte_range, target, raw)
+        yield from _iter_csv(source, comp, opts, byte_range, target, raw, threads)
     elif fmt == "jsonl":
         block = CsvOptions.for_format("csv", csv_options).block_size
-        yield from _iter_jsonl(source, comp, byte_range, target, block, raw)
+        yield from _iter_jsonl(source, comp, byte_range, target, block, raw, threads)
     elif fmt == "parquet":
         if comp != "none":
             raise UnreadableFileError(f"{source.name}: a Parquet file cannot be {comp}-compressed as a whole")
@@ -794,7 +755,7 @@ def iter_parsed(
     else:
         if source.size == 0:
             raise UnreadableFileError(f"{source.name}: empty file (0 bytes), not an Avro file")
-        yield from _iter_avro(source, comp, target, batch_rows)
+        yield from iter_avro(source, comp, target, batch_rows)
 
 
 def read_batches(

@@ -1,8 +1,8 @@
 """Stream schemas: the engine's column types, their Arrow and Iceberg mappings, inference and evolution.
 
 Type strings (the serializable form, ``[{"name", "type"}]``): ``int32``, ``int64``, ``float32``,
-``float64``, ``decimal(p,s)``, ``bool``, ``string``, ``binary``, ``date``, ``timestamp`` (no zone,
-microseconds) and ``timestamptz`` (UTC, microseconds).
+``float64``, ``decimal(p,s)``, ``bool``, ``string``, ``binary``, ``date``, ``time`` (time of day,
+microseconds), ``timestamp`` (no zone, microseconds) and ``timestamptz`` (UTC, microseconds).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ _SIMPLE_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
     "binary": pa.binary(),
     "date": pa.date32(),
+    "time": pa.time64("us"),
     "timestamp": pa.timestamp("us"),
     "timestamptz": pa.timestamp("us", tz="UTC"),
 }
@@ -89,6 +90,8 @@ def type_from_arrow(dtype: pa.DataType) -> str:
         return f"decimal({dtype.precision},{dtype.scale})"
     if pa.types.is_date(dtype):
         return "date"
+    if pa.types.is_time(dtype):
+        return "time"
     if pa.types.is_timestamp(dtype):
         return "timestamptz" if dtype.tz else "timestamp"
     if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype) or pa.types.is_fixed_size_binary(dtype):
@@ -261,6 +264,7 @@ def _iceberg_type(t: str) -> Any:
         "string": it.StringType(),
         "binary": it.BinaryType(),
         "date": it.DateType(),
+        "time": it.TimeType(),
         "timestamp": it.TimestampType(),
         "timestamptz": it.TimestamptzType(),
     }[t]

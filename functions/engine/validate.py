@@ -17,6 +17,9 @@ _CAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
 
 def _cast(arr: pa.Array, target: pa.DataType) -> pa.Array:
+    if pa.types.is_time(target) and pa.types.is_string(arr.type):
+        # Arrow casts no text to a time of day: "13:45:00.25" is read as that time on 1970-01-01
+        arr = pc.binary_join_element_wise("1970-01-01 ", arr, "").cast(pa.timestamp("us"))
     return pc.cast(arr, target, safe=True)
 
 

@@ -189,3 +189,49 @@ def test_table_stats_merge_units_and_commit():
     }  # fmt: skip
     assert d["committed"] is True
     assert TableStats.from_dict(d).to_dict() == d
+
+
+class _Rows:
+    """A sink that keeps what it is given, in order."""
+
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] = []
+
+    def write(self, table: pa.Table) -> None:
+        self.tables.append(table)
+
+    def mark(self) -> int:
+        return len(self.tables)
+
+    def rollback(self, mark: int) -> None:
+        del self.tables[mark:]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_parallel_blocks_read_exactly_as_a_serial_read(make_file, tmp_path, fmt):
+    """Blocks parsed on several threads: same rows in the same order, same rejects with the same numbers."""
+    lines = []
+    for i in range(1, 3001):
+        bad = i % 397 == 0
+        if fmt == "csv":
+            lines.append(f"{i},n{i},extra" if bad else f"{'x' if i % 499 == 0 else i},n{i}")
+        else:
+            lines.append("{oops" if bad else json.dumps({"id": "x" if i % 499 == 0 else i, "name": f"n{i}"}))
+    body = ("id,name\n" if fmt == "csv" else "") + "\n".join(lines) + "\n"
+    src = make_file(f"p.{fmt}", body)
+    results = []
+    for threads in (1, 3):
+        sink, out = _Rows(), tmp_path / f"rejects-{threads}.jsonl"
+        rejects = RejectsWriter(str(out))
+        stats = ingest_file(
+            src, SCHEMA, sink, csv_options={"block_size": 4096}, rejects=rejects, threads=threads
+        )
+        rejects.close()
+        rows = pa.concat_tables(sink.tables).to_pylist()
+        rejected = [(r["row"], r["reason"]) for r in map(json.loads, out.read_text().splitlines())]
+        results.append(((stats.read, stats.inserted, stats.rejected), rows, rejected))
+    assert results[0] == results[1]
+    counts, rows, rejected = results[0]
+    assert counts == (3000, 3000 - 7 - 6, 13)
+    assert [r for r, _ in rejected] == sorted([i for i in range(1, 3001) if i % 397 == 0 or i % 499 == 0])
+    assert [r["id"] for r in rows] == [i for i in range(1, 3001) if i % 397 and i % 499]

@@ -7,6 +7,7 @@ import decimal
 import gzip
 import io
 import json
+import uuid
 
 import fastavro
 import pyarrow as pa
@@ -217,18 +218,157 @@ def test_unknown_format(make_file):
         list(read_batches(make_file("x.csv", "a\n1\n"), fmt="xml"))
 
 
+def _count_json_parses(monkeypatch) -> list[int]:
+    """Every pyarrow JSON parse the readers make, by the number of bytes it was given."""
+    import functions.engine.readers as readers
+
+    calls: list[int] = []
+    real = readers.pjson.read_json
+
+    def counted(buf, *a, **k):
+        calls.append(buf.size())
+        return real(buf, *a, **k)
+
+    monkeypatch.setattr(readers.pjson, "read_json", counted)
+    return calls
+
+
 def test_json_lines_with_blank_lines_keep_the_fast_parse(make_file, monkeypatch):
     """Blank lines (a trailing one is common) are skipped, not a reason to parse line by line."""
-    import functions.engine.readers as readers
     from functions.engine import ingest_file
 
     body = "".join(f'{{"id": {i}}}\n' + ("\n" if i % 100 == 0 else "") for i in range(2000)) + "\n"
     schema = StreamSchema.from_list([{"name": "id", "type": "int64"}])
-    calls = []
-    real = readers._jsonl_by_line
-    monkeypatch.setattr(readers, "_jsonl_by_line", lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls = _count_json_parses(monkeypatch)
     stats = ingest_file(make_file("blank.jsonl", body), schema, None)
     assert (stats.read, stats.inserted, stats.rejected) == (2000, 2000, 0)
-    assert calls == []  # no line-by-line fallback
+    assert len(calls) == 1  # one parse for the block
     bad = ingest_file(make_file("bad.jsonl", '{"id": 1}\n\n{"id": "x"}\n'), schema, None)
     assert (bad.inserted, bad.rejected) == (1, 1)
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_one_bad_json_line_costs_a_few_parses_not_one_per_line(make_file, monkeypatch, tmp_path, typed):
+    """A block with one bad line is halved until the line stands alone: about 2 log2(n) parses, and the
+    bad line is one reject with its line number; the other lines keep their order."""
+    from functions.engine import RejectsWriter, ingest_file
+
+    lines = [f'{{"id": {i}, "v": "x{i}"}}' for i in range(1, 4001)]
+    lines[2999] = '{"id": 3000, "v": "x3000"' if typed else '{"id": "3000", "v": "x3000"}'
+    lines[1499] = ""  # a blank line keeps its number too
+    src = make_file("one-bad.jsonl", "\n".join(lines) + "\n")
+    schema = StreamSchema.from_list([{"name": "id", "type": "int64"}, {"name": "v", "type": "string"}])
+    calls = _count_json_parses(monkeypatch)
+    out = tmp_path / "rejects.jsonl"
+    rejects = RejectsWriter(str(out))
+    stats = ingest_file(src, schema, None, rejects=rejects)
+    rejects.close()
+    assert (stats.read, stats.inserted, stats.rejected) == (3999, 3998, 1)
+    assert len(calls) <= 2 * 12 + 2  # 4,000 lines: 12 halvings; line by line would be 4,000 parses
+    [reject] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert reject["row"] == 3000
+    assert reject["reason"].startswith("invalid JSON" if typed else "value does not fit")
+    kept = [r["id"] for p in iter_parsed(src, target=schema.to_arrow()) for r in p.table.to_pylist()]
+    assert kept == [i for i in range(1, 4001) if i not in (1500, 3000)]
+
+
+def test_inferred_json_lines_with_one_bad_line_keep_their_types(make_file):
+    body = "".join(f'{{"id": {i}, "amount": {i}.5}}\n' for i in range(1000)) + "oops\n"
+    [parsed] = list(iter_parsed(make_file("i.jsonl", body)))
+    assert parsed.table.schema.field("amount").type == pa.float64()
+    assert parsed.table.num_rows == 1000
+    assert [(r, reason[:12]) for r, reason, _ in parsed.invalid] == [(1001, "invalid JSON")]
+
+
+LOGICAL_SCHEMA = {
+    "type": "record", "name": "l",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "key", "type": {"type": "string", "logicalType": "uuid"}},
+        {"name": "key16", "type": ["null", {"type": "fixed", "name": "u16", "size": 16, "logicalType": "uuid"}]},
+        {"name": "t_ms", "type": {"type": "int", "logicalType": "time-millis"}},
+        {"name": "t_us", "type": ["null", {"type": "long", "logicalType": "time-micros"}]},
+        {"name": "ts_ms", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "local_us", "type": ["null", {"type": "long", "logicalType": "local-timestamp-micros"}]},
+        {"name": "local_ms", "type": {"type": "long", "logicalType": "local-timestamp-millis"}},
+        {"name": "kind", "type": {"type": "enum", "name": "k", "symbols": ["A", "B"]}},
+        {"name": "either", "type": ["null", "long", "string"]},
+    ],
+}  # fmt: skip
+
+
+def logical_records(n):
+    return [
+        {"id": i, "key": uuid.UUID(int=i), "key16": uuid.UUID(int=i + 1).bytes if i % 2 else None,
+         "t_ms": dt.time(1, 2, 3, 4000), "t_us": dt.time(23, 59, 59, 999_999) if i % 2 else None,
+         "ts_ms": dt.datetime(2024, 1, 2, 3, 4, 5, 6000, tzinfo=dt.UTC),
+         "local_us": dt.datetime(2024, 5, 6, 7, 8, 9, 10) if i % 2 else None,
+         "local_ms": dt.datetime(1969, 12, 31, 23, 59, 59, 1000), "kind": "B", "either": i if i % 2 else "s"}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_avro_uuid_and_time_logical_types(make_file):
+    """uuid (string and 16-byte fixed) reads as UUID text, time-millis|micros as times of day: both were
+    a raw ArrowTypeError; timestamps, local timestamps (before 1970 too), enums and unions as before."""
+    src = avro_file(make_file, "l.avro", logical_records(3), schema=LOGICAL_SCHEMA, codec="deflate")
+    t = read_all(src)
+    assert [str(t.schema.field(n).type) for n in ("key", "key16", "t_ms", "t_us", "ts_ms", "local_us")] == [
+        "string", "string", "time64[us]", "time64[us]", "timestamp[us, tz=UTC]", "timestamp[us]",
+    ]  # fmt: skip
+    rows = t.to_pylist()
+    assert rows[1]["key"] == "00000000-0000-0000-0000-000000000001"
+    assert [r["key16"] for r in rows] == [None, "00000000-0000-0000-0000-000000000002", None]
+    assert rows[0]["t_ms"] == dt.time(1, 2, 3, 4000) and rows[1]["t_us"] == dt.time(23, 59, 59, 999_999)
+    assert rows[0]["ts_ms"] == dt.datetime(2024, 1, 2, 3, 4, 5, 6000, tzinfo=dt.UTC)
+    assert [r["local_us"] for r in rows] == [None, dt.datetime(2024, 5, 6, 7, 8, 9, 10), None]
+    assert rows[2]["local_ms"] == dt.datetime(1969, 12, 31, 23, 59, 59, 1000)
+    assert [r["kind"] for r in rows] == ["B"] * 3 and [r["either"] for r in rows] == ['"s"', "1", '"s"']
+    assert StreamSchema.from_arrow(t.schema).column("t_ms").type == "time"
+
+
+def test_avro_time_outside_the_day_is_one_reject(make_file, tmp_path):
+    """Avro stores a time as a plain int: one past midnight (or negative) is a reject of its record."""
+    from functions.engine import RejectsWriter, infer_schema, ingest_file
+
+    schema = {"type": "record", "name": "t", "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "at", "type": ["null", {"type": "int", "logicalType": "time-millis"}]}]}  # fmt: skip
+    buf = io.BytesIO()  # fastavro writes ints as they are: a writer that does not check its times
+    fastavro.writer(buf, schema, [{"id": i, "at": [5, 86_400_000, None, -1, 7][i]} for i in range(5)])
+    src = make_file("t.avro", buf.getvalue())
+    stream_schema = infer_schema(src)
+    assert stream_schema.column("at").type == "time"
+    out = tmp_path / "rejects.jsonl"
+    rejects = RejectsWriter(str(out))
+    stats = ingest_file(src, stream_schema, None, rejects=rejects)
+    rejects.close()
+    assert (stats.read, stats.inserted, stats.rejected) == (5, 3, 2)
+    assert [(r["row"], r["reason"]) for r in map(json.loads, out.read_text().splitlines())] == [
+        (2, "a time of day outside 00:00 to 24:00"), (4, "a time of day outside 00:00 to 24:00"),
+    ]  # fmt: skip
+
+
+def test_avro_pieces_are_exact_across_blocks(make_file):
+    """Many small blocks: pieces of exactly batch_rows rows, numbered from the file's first record."""
+    buf = io.BytesIO()
+    schema = {"type": "record", "name": "r", "fields": [{"name": "a", "type": "long"}]}
+    fastavro.writer(buf, schema, [{"a": i} for i in range(1000)], sync_interval=100)
+    parsed = list(iter_parsed(make_file("m.avro", buf.getvalue()), batch_rows=300))
+    assert [(p.first_row, p.table.num_rows) for p in parsed] == [(1, 300), (301, 300), (601, 300), (901, 100)]
+    assert [v for p in parsed for v in p.table.column("a").to_pylist()] == list(range(1000))
+
+
+def test_text_times_of_day(make_file):
+    from functions.engine import ingest_file
+
+    schema = StreamSchema.from_list([{"name": "id", "type": "int64"}, {"name": "at", "type": "time"}])
+    assert schema.to_iceberg().find_field("at").field_type == __import__("pyiceberg.types").types.TimeType()
+    src = make_file("t.csv", "id,at\n1,13:45:00\n2,00:00:00.25\n3,25:00:00\n4,\n5,13:45:00+02:00\n")
+    t = read_all(src, schema=schema)
+    assert t.to_pylist() == [{"id": 1, "at": dt.time(13, 45)}, {"id": 2, "at": dt.time(0, 0, 0, 250_000)},
+                             {"id": 4, "at": None}]  # fmt: skip
+    stats = ingest_file(
+        make_file("t.jsonl", '{"id": 1, "at": "07:30:00"}\n{"id": 2, "at": 7}\n'), schema, None
+    )
+    assert (stats.inserted, stats.rejected) == (1, 1)
