@@ -10,11 +10,14 @@ PROJECT#<id> / COUNTER#<name>        atomic counters (upload-sync ids)
 
 from __future__ import annotations
 
+import secrets
+
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from ..errors import NotFound
 from .base import condition_failed, now_iso, table_meta
 
 TABLE_ENV = "PROJECTS_TABLE"
@@ -168,3 +171,30 @@ def release_email(email: str, username: str) -> None:
     except DeleteError as exc:
         if not condition_failed(exc):
             raise
+
+
+def new_external_id() -> str:
+    return secrets.token_hex(16)
+
+
+def external_id(project_id: str) -> str:
+    """The project's external id (what its source roles trust), made once for a project that has none;
+    NotFound when there is no such project."""
+    try:
+        record = ProjectRecord.get(project_pk(project_id), "META")
+    except DoesNotExist:
+        raise NotFound() from None
+    if record.external_id:
+        return record.external_id
+    view = ProjectExternalId(project_pk(project_id), "META")
+    try:  # the first writer wins: every reader then sees the same id
+        view.update(
+            actions=[ProjectExternalId.external_id.set(new_external_id())],
+            condition=ProjectExternalId.pk.exists() & ProjectExternalId.external_id.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+    view.refresh(consistent_read=True)
+    assert view.external_id
+    return view.external_id

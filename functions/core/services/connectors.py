@@ -41,9 +41,8 @@ from ..repositories.connectors import (
     connector_key,
     list_key,
 )
-from ..repositories.projects import project_pk
+from ..repositories.projects import external_id, project_pk
 from ..settings import get_settings
-from . import projects
 
 Page = tuple[list, str | None]
 SECRET_RECOVERY_DAYS = 7
@@ -61,7 +60,7 @@ def _ctx(project_id: str, *, deadline: float | None = None) -> CheckContext:
         region=s.region,
         data_bucket=s.data_bucket,
         endpoint_url=s.endpoint_url,
-        external_id=projects.external_id(project_id),
+        external_id=external_id(project_id),
         shared_buckets=s.shared_source_buckets,
     )
     return ctx if deadline is None else dataclasses.replace(ctx, deadline=deadline)

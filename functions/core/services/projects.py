@@ -35,9 +35,10 @@ from ..repositories.projects import (
     ApiKeyRecord,
     MemberRecord,
     ProjectAdminCount,
-    ProjectExternalId,
     ProjectNameClaim,
     ProjectRecord,
+    external_id,
+    new_external_id,
     project_pk,
 )
 from ..settings import get_settings
@@ -73,32 +74,6 @@ def _live_project(project_id: str) -> ProjectRecord:
 def _require_user(caller: Caller, action: str) -> None:
     if not caller.is_user:
         raise Forbidden(f"API keys cannot {action}; sign in as a user")
-
-
-def new_external_id() -> str:
-    return secrets.token_hex(16)
-
-
-def external_id(project_id: str) -> str:
-    """The project's external id (what its source roles trust), made once for a project that has none."""
-    try:
-        record = ProjectRecord.get(project_pk(project_id), "META")
-    except DoesNotExist:
-        raise NotFound() from None
-    if record.external_id:
-        return record.external_id
-    view = ProjectExternalId(project_pk(project_id), "META")
-    try:  # the first writer wins: every reader then sees the same id
-        view.update(
-            actions=[ProjectExternalId.external_id.set(new_external_id())],
-            condition=ProjectExternalId.pk.exists() & ProjectExternalId.external_id.does_not_exist(),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-    view.refresh(consistent_read=True)
-    assert view.external_id
-    return view.external_id
 
 
 # ---------------------------------------------------------------- projects
