@@ -1,0 +1,239 @@
+"""Change data capture through a logical replication slot (pgoutput), over plain SQL.
+
+A run reads the slot with ``pg_logical_slot_peek_binary_changes`` up to an LSN fixed when it was
+planned, without consuming anything; only after the commit that saved that LSN does
+:func:`advance_slot` move the slot (``pg_replication_slot_advance``). A crash in between replays the
+same changes, and the reader skips every transaction that committed at or before the saved LSN, so a
+replay neither loses nor repeats a change.
+
+Change batches hold the stream's columns plus ``_op`` (insert, update, delete, truncate) and ``_lsn``
+(the commit LSN), in commit order: applied by key, the last change of a key wins. A delete carries only
+the key (the replica identity). An update that left a TOASTed value unchanged does not send it: the
+value is taken from the old row (REPLICA IDENTITY FULL) or else read from the table by key, which is
+at least as new as the change and is overwritten by any later change of that row.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from ..base import LSN_COLUMN, OP_COLUMN, RejectSink, SourceError
+from .catalog import Relation, quote_ident
+from .pgoutput import UNCHANGED, Change, Decoder
+from .reader import CopyStream, typed_batch
+from .types import Mapping
+
+CHANGES_PER_BATCH = 100_000
+_HEADER = b"PGCOPY\n\xff\r\n\x00"
+_FIELD = struct.Struct("!hi")
+
+
+def lsn_to_int(lsn: str) -> int:
+    high, low = lsn.split("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
+def int_to_lsn(value: int) -> str:
+    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
+
+
+@dataclass(frozen=True)
+class SlotStatus:
+    """A slot's position and how far it lags: ``lag_bytes`` of WAL not yet confirmed (what the next run
+    reads at most), ``retained_bytes`` of WAL the server keeps for it."""
+
+    slot: str
+    plugin: str
+    active: bool
+    confirmed_flush_lsn: str | None
+    current_lsn: str
+    lag_bytes: int
+    retained_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def slot_status(conn: Any, slot: str) -> SlotStatus | None:
+    row = conn.execute(
+        """SELECT slot_name, plugin, active, confirmed_flush_lsn::text, pg_current_wal_lsn()::text,
+                  coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint,
+                  coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint
+           FROM pg_replication_slots WHERE slot_name = %s AND slot_type = 'logical'""",
+        [slot],
+    ).fetchone()
+    return SlotStatus(*row) if row else None
+
+
+def ensure_slot(conn: Any, slot: str) -> SlotStatus:
+    """The slot, created (pgoutput) when missing; SourceError when it exists with another plugin."""
+    status = slot_status(conn, slot)
+    if status is None:
+        conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [slot])
+        status = slot_status(conn, slot)
+    assert status is not None
+    if status.plugin != "pgoutput":
+        raise SourceError(f"replication slot {slot!r} uses {status.plugin}, not pgoutput")
+    return status
+
+
+def advance_slot(conn: Any, slot: str, lsn: str) -> str:
+    """Move the slot to ``lsn`` (never back); the slot's confirmed position afterwards."""
+    status = slot_status(conn, slot)
+    if status is None:
+        raise SourceError(f"replication slot {slot!r} does not exist")
+    if status.confirmed_flush_lsn and lsn_to_int(status.confirmed_flush_lsn) >= lsn_to_int(lsn):
+        return status.confirmed_flush_lsn
+    row = conn.execute("SELECT end_lsn::text FROM pg_replication_slot_advance(%s, %s::pg_lsn)", [slot, lsn])
+    return str(row.fetchone()[0])
+
+
+def peek_sql(conn: Any, slot: str, publication: str, upto_lsn: str) -> bytes:
+    from psycopg import sql
+
+    query = sql.SQL(
+        "COPY (SELECT data FROM pg_logical_slot_peek_binary_changes({}, {}::pg_lsn, NULL, "
+        "'proto_version', '1', 'publication_names', {})) TO STDOUT (FORMAT binary)"
+    ).format(sql.Literal(slot), sql.Literal(upto_lsn), sql.Literal(publication))
+    return query.as_bytes(conn)
+
+
+def binary_rows(blocks: Iterator[bytearray]) -> Iterator[bytes]:
+    """The single bytea field of each row of a ``COPY ... (FORMAT binary)`` stream."""
+    first = True
+    for block in blocks:
+        view = memoryview(block)
+        pos = 0
+        if first:
+            if bytes(view[: len(_HEADER)]) != _HEADER:
+                raise SourceError("unexpected COPY binary header")
+            (ext,) = struct.unpack_from("!i", view, len(_HEADER) + 4)
+            pos = len(_HEADER) + 8 + ext
+            first = False
+        while pos < len(view):
+            nfields, length = _FIELD.unpack_from(view, pos)
+            if nfields == -1:
+                return
+            yield bytes(view[pos + 6 : pos + 6 + length])
+            pos += 6 + length
+
+
+class ChangeBuffer:
+    """Changes of one table as text columns in the stream's column order, until flushed as a batch."""
+
+    def __init__(self, rel: Relation, columns: list[str]):
+        self.rel, self.columns = rel, columns
+        self.values: list[list[object]] = [[] for _ in columns]
+        self.ops: list[str] = []
+        self.lsns: list[int] = []
+        self.unchanged: list[int] = []  # rows with a value the server did not send
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def add(self, change: Change, index: list[int | None]) -> None:
+        """Append a change; ``index`` gives each stream column's position in the relation's tuples."""
+        row = change.values if change.op in ("insert", "update") else change.old
+        missing = False
+        for j, i in enumerate(index):
+            value = row[i] if row is not None and i is not None else None
+            if value is UNCHANGED and change.old is not None and i is not None:
+                value = change.old[i]  # REPLICA IDENTITY FULL sends the old row
+            missing = missing or value is UNCHANGED
+            self.values[j].append(value)
+        if missing:
+            self.unchanged.append(len(self.ops))
+        self.ops.append(change.op)
+        self.lsns.append(change.commit_lsn)
+
+    def take(self) -> tuple[list[list[object]], list[str], list[int], list[int]]:
+        out = (self.values, self.ops, self.lsns, self.unchanged)
+        self.values, self.ops, self.lsns, self.unchanged = [[] for _ in self.columns], [], [], []
+        return out
+
+
+def _text(value: object) -> str | None:
+    return value.decode() if isinstance(value, bytes) else None
+
+
+def fill_unchanged(
+    conn: Any, rel: Relation, columns: list[str], values: list[list[object]], rows: list[int]
+) -> None:
+    """Replace unsent TOASTed values by the table's current ones, read by key (null if the row is gone)."""
+    key_idx = [columns.index(k) for k in rel.primary_key]
+    keys = [tuple(_text(values[k][r]) for k in key_idx) for r in rows]
+    key_sql = "(" + ", ".join(quote_ident(k) for k in rel.primary_key) + ")"
+    as_text = ", ".join(f"{quote_ident(c)}::text" for c in [*rel.primary_key, *columns])
+    found: dict[tuple, tuple] = {}
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
+        placeholders = ", ".join("(" + ", ".join(["%s"] * len(key_idx)) + ")" for _ in chunk)
+        query = f"SELECT {as_text} FROM {rel.qualified} WHERE {key_sql} IN ({placeholders})"  # noqa: S608
+        for row in conn.execute(query, [v for k in chunk for v in k]).fetchall():
+            found[tuple(row[: len(key_idx)])] = row[len(key_idx) :]
+    for r, key in zip(rows, keys, strict=True):
+        current = found.get(key)
+        for j in range(len(columns)):
+            if values[j][r] is UNCHANGED:
+                text = current[j] if current is not None else None
+                values[j][r] = None if text is None else str(text).encode()
+
+
+def change_batches(
+    conn: Any, rel: Relation, columns: list[str], mappings: list[Mapping], schema: pa.Schema, *,
+    slot: str, publication: str, after_lsn: str | None, upto_lsn: str,
+    lookup: Callable[[], Any], on_reject: RejectSink | None = None,
+) -> Iterator[pa.RecordBatch]:  # fmt: skip
+    """The table's changes committed after ``after_lsn`` and before ``upto_lsn``, as change batches of
+    ``schema`` (the stream's columns, then ``_op`` and ``_lsn``). ``lookup`` opens a second connection
+    when unsent TOASTed values must be read from the table."""
+    decoder = Decoder()
+    after = lsn_to_int(after_lsn) if after_lsn else -1
+    buffer = ChangeBuffer(rel, columns)
+    indexes: dict[int, list[int | None]] = {}  # id(RelationInfo) -> positions of the stream's columns
+    stream = CopyStream(conn, peek_sql(conn, slot, publication, upto_lsn))
+    other: list[Any] = []
+    try:
+        for data in binary_rows(stream.blocks_read()):
+            for change in decoder.feed(data):
+                info = decoder.relations.get(change.relid)
+                if info is None or info.id != rel.id or change.commit_lsn <= after:
+                    continue
+                if id(info) not in indexes:
+                    position = {name: i for i, name in enumerate(info.columns)}
+                    indexes[id(info)] = [position.get(c) for c in columns]
+                buffer.add(change, indexes[id(info)])
+            if len(buffer) >= CHANGES_PER_BATCH:
+                yield _flush(buffer, rel, columns, mappings, schema, lookup, other, on_reject)
+        if len(buffer):
+            yield _flush(buffer, rel, columns, mappings, schema, lookup, other, on_reject)
+    finally:
+        for c in other:
+            c.close()
+
+
+def _flush(
+    buffer: ChangeBuffer, rel: Relation, columns: list[str], mappings: list[Mapping], schema: pa.Schema,
+    lookup: Callable[[], Any], other: list[Any], on_reject: RejectSink | None,
+) -> pa.RecordBatch:  # fmt: skip
+    values, ops, lsns, unchanged = buffer.take()
+    if unchanged:
+        if not other:
+            other.append(lookup())
+        fill_unchanged(other[0], rel, columns, values, unchanged)
+    text = pa.table(
+        [pa.array(v, pa.binary()).cast(pa.string()) for v in values], names=columns
+    )  # the server's text is UTF-8 (client_encoding)
+    extra = [pa.array(ops, pa.string()), pa.array(lsns, pa.int64())]
+    return typed_batch(text, mappings, schema, rel.primary_key, rel.id, on_reject, extra)
+
+
+def change_schema(stream_schema: pa.Schema) -> pa.Schema:
+    """The stream's columns (all nullable: a delete carries only the key), then ``_op`` and ``_lsn``."""
+    fields = [f.with_nullable(True) for f in stream_schema]
+    return pa.schema([*fields, pa.field(OP_COLUMN, pa.string()), pa.field(LSN_COLUMN, pa.int64())])
