@@ -43,3 +43,15 @@ def moto_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator:
+    """A real PostgreSQL (the machine's package, wal_level=logical) in a temporary folder, for the session."""
+    from tests.postgres import start_server
+
+    server = start_server(free_port())
+    try:
+        yield server
+    finally:
+        server.stop()

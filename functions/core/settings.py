@@ -30,6 +30,8 @@ class Settings(BaseModel):
     scheduler_role_arn: str = Field("", alias="SCHEDULER_ROLE_ARN")
     # Cookies are Secure everywhere except the local cloud served over plain http.
     cookie_secure: bool = Field(True, alias="COOKIE_SECURE")
+    # Database sources may be on loopback only where the environment says so (the local cloud does).
+    allow_loopback_hosts: bool = Field(False, alias="ALLOW_LOOPBACK_HOSTS")
 
     model_config = {"populate_by_name": True}
 

@@ -110,6 +110,7 @@ class Provisioned:
             "SCHEDULER_GROUP": self.scheduler_group,
             "SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
             "COOKIE_SECURE": "false",
+            "ALLOW_LOOPBACK_HOSTS": "true",  # database sources on this machine (DESIGN section 8)
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         env.update({spec.env_var: self.tables[spec.logical] for spec in TABLES})

@@ -57,6 +57,7 @@ class CheckContext:
     data_bucket: str
     endpoint_url: str | None
     deadline: float = field(default_factory=lambda: time.monotonic() + TEST_BUDGET_SECONDS)
+    allow_loopback_hosts: bool = False  # database hosts on loopback (Settings.allow_loopback_hosts)
 
     @property
     def lake_prefix(self) -> str:

@@ -56,6 +56,7 @@ def _ctx(project_id: str, *, deadline: float | None = None) -> CheckContext:
         region=s.region,
         data_bucket=s.data_bucket,
         endpoint_url=s.endpoint_url,
+        allow_loopback_hosts=s.allow_loopback_hosts,
     )
     return ctx if deadline is None else dataclasses.replace(ctx, deadline=deadline)
 

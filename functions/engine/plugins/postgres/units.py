@@ -63,7 +63,7 @@ def split(conn: Any, rel: Relation, count: int) -> list[dict[str, Any]]:
 def key_bounds(conn: Any, rel: Relation, count: int) -> list[list[str]]:
     """``count - 1`` increasing key values that cut the table into about equal parts (from a sample)."""
     keys = ", ".join(quote_ident(k) for k in rel.primary_key)
-    as_text = ", ".join(f"{quote_ident(k)}::text" for k in rel.primary_key)
+    as_text = _as_text(rel.primary_key)
     rows = max(rel.estimated_rows, 1)
     percent = min(100.0, max(0.01, 100.0 * count * SAMPLE_KEYS_PER_UNIT / rows))
     sample = conn.execute(
@@ -78,6 +78,11 @@ def key_bounds(conn: Any, rel: Relation, count: int) -> list[list[str]]:
         if value is not None and (not bounds or value != bounds[-1]):
             bounds.append(value)
     return bounds
+
+
+def _as_text(columns: list[str]) -> str:
+    """The columns as text under other names: ORDER BY a column's own name must sort by its type."""
+    return ", ".join(f"{quote_ident(c)}::text AS _k{i}" for i, c in enumerate(columns))
 
 
 # ---------------------------------------------------------------- the SQL of a unit
@@ -132,7 +137,7 @@ def window_upto(conn: Any, rel: Relation, cursor: str, after: list[Any] | None) 
     if after is not None:
         where.append(f"{_row(order)} > {_values(conn, after)}")
     desc = ", ".join(f"{quote_ident(c)} DESC" for c in order)
-    as_text = ", ".join(f"{quote_ident(c)}::text" for c in order)
+    as_text = _as_text(order)
     row = conn.execute(
         f"SELECT {as_text} FROM {rel.qualified} WHERE {' AND '.join(where)} ORDER BY {desc} LIMIT 1"  # noqa: S608
     ).fetchone()
