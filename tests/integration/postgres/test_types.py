@@ -65,7 +65,7 @@ EXPECTED_TYPES = {
     "c_tstz_arr": "list<timestamptz>", "c_bool_arr": "list<bool>", "c_bytea_arr": "list<binary>",
     "c_box_arr": "list<string>",
 }  # fmt: skip
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EXPECTED_ROW_1 = {
     "id": 1, "c_bool": True, "c_int2": -32768, "c_int4": 2147483647, "c_int8": -9223372036854775808,
     "c_oid": 4294967295, "c_float4": 1.5, "c_float8": 0.1, "c_numeric": Decimal("123456789.125"),

@@ -30,7 +30,8 @@ from .types import Mapping
 
 CHANGES_PER_BATCH = 100_000
 _HEADER = b"PGCOPY\n\xff\r\n\x00"
-_FIELD = struct.Struct("!hi")
+_COUNT = struct.Struct("!h")
+_LENGTH = struct.Struct("!i")
 
 
 def lsn_to_int(lsn: str) -> int:
@@ -51,7 +52,7 @@ class SlotStatus:
     plugin: str
     active: bool
     confirmed_flush_lsn: str | None
-    current_lsn: str
+    current_lsn: str  # the WAL flushed to disk: decoding reads no further, so a run reads up to here
     lag_bytes: int
     retained_bytes: int
 
@@ -61,9 +62,9 @@ class SlotStatus:
 
 def slot_status(conn: Any, slot: str) -> SlotStatus | None:
     row = conn.execute(
-        """SELECT slot_name, plugin, active, confirmed_flush_lsn::text, pg_current_wal_lsn()::text,
-                  coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint,
-                  coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint
+        """SELECT slot_name, plugin, active, confirmed_flush_lsn::text, pg_current_wal_flush_lsn()::text,
+                  coalesce(pg_wal_lsn_diff(pg_current_wal_flush_lsn(), confirmed_flush_lsn), 0)::bigint,
+                  coalesce(pg_wal_lsn_diff(pg_current_wal_flush_lsn(), restart_lsn), 0)::bigint
            FROM pg_replication_slots WHERE slot_name = %s AND slot_type = 'logical'""",
         [slot],
     ).fetchone()
@@ -116,9 +117,10 @@ def binary_rows(blocks: Iterator[bytearray]) -> Iterator[bytes]:
             pos = len(_HEADER) + 8 + ext
             first = False
         while pos < len(view):
-            nfields, length = _FIELD.unpack_from(view, pos)
-            if nfields == -1:
+            (nfields,) = _COUNT.unpack_from(view, pos)
+            if nfields == -1:  # the trailer
                 return
+            (length,) = _LENGTH.unpack_from(view, pos + 2)
             yield bytes(view[pos + 6 : pos + 6 + length])
             pos += 6 + length
 
@@ -196,6 +198,7 @@ def change_batches(
     after = lsn_to_int(after_lsn) if after_lsn else -1
     buffer = ChangeBuffer(rel, columns)
     indexes: dict[int, list[int | None]] = {}  # id(RelationInfo) -> positions of the stream's columns
+    key_at = [columns.index(k) for k in rel.primary_key]
     stream = CopyStream(conn, peek_sql(conn, slot, publication, upto_lsn))
     other: list[Any] = []
     try:
@@ -207,7 +210,10 @@ def change_batches(
                 if id(info) not in indexes:
                     position = {name: i for i, name in enumerate(info.columns)}
                     indexes[id(info)] = [position.get(c) for c in columns]
-                buffer.add(change, indexes[id(info)])
+                index = indexes[id(info)]
+                if change.op == "update" and _key_changed(change, index, key_at):
+                    buffer.add(Change("delete", change.relid, change.commit_lsn, None, change.old), index)
+                buffer.add(change, index)
             if len(buffer) >= CHANGES_PER_BATCH:
                 yield _flush(buffer, rel, columns, mappings, schema, lookup, other, on_reject)
         if len(buffer):
@@ -215,6 +221,17 @@ def change_batches(
     finally:
         for c in other:
             c.close()
+
+
+def _key_changed(change: Change, index: list[int | None], key_at: list[int]) -> bool:
+    """An update that moved a row to another key (its old key is sent): the old key must be deleted."""
+    if change.old is None or change.values is None:
+        return False
+    for j in key_at:
+        i = index[j]
+        if i is not None and change.old[i] is not None and change.old[i] != change.values[i]:
+            return True
+    return False
 
 
 def _flush(
