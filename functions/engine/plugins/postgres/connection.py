@@ -53,10 +53,10 @@ def refused(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback:
         return "the instance metadata address"
     if addr.is_link_local:
         return "a link-local address"
+    if addr.is_loopback:
+        return None if allow_loopback else "a loopback address (not allowed in this environment)"
     if addr.is_unspecified or addr.is_multicast or addr.is_reserved:
         return "not a host address"
-    if addr.is_loopback and not allow_loopback:
-        return "a loopback address (not allowed in this environment)"
     return None
 
 
