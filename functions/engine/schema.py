@@ -276,7 +276,9 @@ def _iceberg_type(t: str) -> Any:
         return it.DecimalType(*ps)
     m = _LIST.match(t)
     if m:  # element ids are placeholders: pyiceberg assigns fresh ids when it creates or evolves a table
-        return it.ListType(element_id=next(_element_ids), element_type=_iceberg_type(m.group(1)))
+        return it.ListType(
+            element_id=next(_element_ids), element_type=_iceberg_type(m.group(1)), element_required=False
+        )
     return {
         "int32": it.IntegerType(),
         "int64": it.LongType(),
