@@ -123,4 +123,32 @@ def start_server(port: int) -> PostgresServer:
     found = bin_dir()
     if found is None:
         raise RuntimeError("PostgreSQL is not installed: run `make postgres` (apt-get install postgresql)")
-    return PostgresServer(Path(tempfile.mkdtemp(prefix="ingestplane-pg-")), port, found).start()
+    root = Path(tempfile.mkdtemp(prefix="ingestplane-pg-"))
+    try:
+        return PostgresServer(root, port, found).start()
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def main(argv: list[str]) -> int:
+    """`python -m tests.postgres [PORT]`: a throw-away server for trying a postgres source by hand."""
+    import signal
+
+    port = int(argv[0]) if argv else 5433
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})  # sigwait takes them
+    server = start_server(port)
+    print(
+        f"PostgreSQL on 127.0.0.1:{port}, user {SUPERUSER}, password {PASSWORD} (Ctrl-C stops and deletes it)"
+    )
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
