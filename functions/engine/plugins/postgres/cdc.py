@@ -126,11 +126,12 @@ def binary_rows(blocks: Iterator[bytearray]) -> Iterator[bytes]:
 
 
 class ChangeBuffer:
-    """Changes of one table as text columns in the stream's column order, until flushed as a batch."""
+    """Changes of one table, one row of text values per change in the stream's column order, until
+    flushed as a batch (the rows are turned into columns at once)."""
 
     def __init__(self, rel: Relation, columns: list[str]):
         self.rel, self.columns = rel, columns
-        self.values: list[list[object]] = [[] for _ in columns]
+        self.rows: list[list[object]] = []
         self.ops: list[str] = []
         self.lsns: list[int] = []
         self.unchanged: list[int] = []  # rows with a value the server did not send
@@ -138,24 +139,34 @@ class ChangeBuffer:
     def __len__(self) -> int:
         return len(self.ops)
 
-    def add(self, change: Change, index: list[int | None]) -> None:
-        """Append a change; ``index`` gives each stream column's position in the relation's tuples."""
+    def add(self, change: Change, index: list[int | None] | None) -> None:
+        """Append a change; ``index`` gives each stream column's position in the relation's tuples
+        (None: the same columns in the same order)."""
         row = change.values if change.op in ("insert", "update") else change.old
-        missing = False
-        for j, i in enumerate(index):
-            value = row[i] if row is not None and i is not None else None
-            if value is UNCHANGED and change.old is not None and i is not None:
-                value = change.old[i]  # REPLICA IDENTITY FULL sends the old row
-            missing = missing or value is UNCHANGED
-            self.values[j].append(value)
-        if missing:
-            self.unchanged.append(len(self.ops))
+        if row is None:
+            values: list[object] = [None] * len(self.columns)
+        elif index is None:
+            values = row
+        else:
+            values = [None if i is None else row[i] for i in index]
+        if UNCHANGED in values:
+            old = (
+                change.old
+                if index is None or change.old is None
+                else [change.old[i] if i is not None else None for i in index]
+            )
+            if old is not None:  # REPLICA IDENTITY FULL sends the old row
+                values = [o if v is UNCHANGED else v for v, o in zip(values, old, strict=True)]
+            if UNCHANGED in values:
+                self.unchanged.append(len(self.ops))
+        self.rows.append(values)
         self.ops.append(change.op)
         self.lsns.append(change.commit_lsn)
 
     def take(self) -> tuple[list[list[object]], list[str], list[int], list[int]]:
-        out = (self.values, self.ops, self.lsns, self.unchanged)
-        self.values, self.ops, self.lsns, self.unchanged = [[] for _ in self.columns], [], [], []
+        columns = [list(c) for c in zip(*self.rows, strict=True)] if self.rows else [[] for _ in self.columns]
+        out = (columns, self.ops, self.lsns, self.unchanged)
+        self.rows, self.ops, self.lsns, self.unchanged = [], [], [], []
         return out
 
 
@@ -194,22 +205,20 @@ def change_batches(
     """The table's changes committed after ``after_lsn`` and before ``upto_lsn``, as change batches of
     ``schema`` (the stream's columns, then ``_op`` and ``_lsn``). ``lookup`` opens a second connection
     when unsent TOASTed values must be read from the table."""
-    decoder = Decoder()
-    after = lsn_to_int(after_lsn) if after_lsn else -1
+    decoder = Decoder(rel.id, lsn_to_int(after_lsn) if after_lsn else -1)
     buffer = ChangeBuffer(rel, columns)
-    indexes: dict[int, list[int | None]] = {}  # id(RelationInfo) -> positions of the stream's columns
+    indexes: dict[int, list[int | None] | None] = {}  # id(RelationInfo) -> the stream's column positions
     key_at = [columns.index(k) for k in rel.primary_key]
-    stream = CopyStream(conn, peek_sql(conn, slot, publication, upto_lsn))
+    stream = CopyStream(conn, peek_sql(conn, slot, publication, upto_lsn), block_bytes=1 << 20)
     other: list[Any] = []
     try:
-        for data in binary_rows(stream.blocks_read()):
+        for data in binary_rows(stream.blocks_inline()):
             for change in decoder.feed(data):
-                info = decoder.relations.get(change.relid)
-                if info is None or info.id != rel.id or change.commit_lsn <= after:
-                    continue
+                info = decoder.relations[change.relid]
                 if id(info) not in indexes:
                     position = {name: i for i, name in enumerate(info.columns)}
-                    indexes[id(info)] = [position.get(c) for c in columns]
+                    found = [position.get(c) for c in columns]
+                    indexes[id(info)] = None if info.columns == columns else found
                 index = indexes[id(info)]
                 if change.op == "update" and _key_changed(change, index, key_at):
                     buffer.add(Change("delete", change.relid, change.commit_lsn, None, change.old), index)
@@ -223,12 +232,12 @@ def change_batches(
             c.close()
 
 
-def _key_changed(change: Change, index: list[int | None], key_at: list[int]) -> bool:
+def _key_changed(change: Change, index: list[int | None] | None, key_at: list[int]) -> bool:
     """An update that moved a row to another key (its old key is sent): the old key must be deleted."""
     if change.old is None or change.values is None:
         return False
     for j in key_at:
-        i = index[j]
+        i = j if index is None else index[j]
         if i is not None and change.old[i] is not None and change.old[i] != change.values[i]:
             return True
     return False

@@ -40,7 +40,8 @@ class CopyStream(threading.Thread):
 
     def run(self) -> None:
         try:
-            self._copy()
+            for block in self._produce():
+                self._put(block)
             self._put(None)
         except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
             self._put(exc)
@@ -60,7 +61,8 @@ class CopyStream(threading.Thread):
             raise SourceUnavailableError(f"no data from the server for {IDLE_TIMEOUT:.0f} s")
         pg.consume_input()
 
-    def _copy(self) -> None:
+    def _produce(self) -> Iterator[bytearray]:
+        """The COPY's rows in blocks (run by the thread, or inline by :meth:`blocks_inline`)."""
         pg = self.conn.pgconn
         pg.send_query(self.query)
         while pg.is_busy():
@@ -74,7 +76,7 @@ class CopyStream(threading.Thread):
             if nbytes > 0:
                 block += data
                 if len(block) >= self.block_bytes:
-                    self._put(block)
+                    yield block
                     block = bytearray()
             elif nbytes == 0:
                 self._wait()
@@ -89,7 +91,22 @@ class CopyStream(threading.Thread):
         while (result := pg.get_result()) is not None:
             _check(result)
         if block:
-            self._put(block)
+            yield block
+
+    def blocks_inline(self) -> Iterator[bytearray]:
+        """The blocks read in the caller's thread: for a consumer that is Python-bound itself (CDC
+        decoding), where two threads would only pass the GIL back and forth."""
+        done = False
+        try:
+            yield from self._produce()
+            done = True
+        finally:
+            if not done:
+                self.stopped.set()
+                try:
+                    self.conn.cancel()
+                except Exception:  # noqa: BLE001, S110 - the connection is closed by the caller anyway
+                    pass
 
     def blocks_read(self) -> Iterator[bytearray]:
         self.start()
