@@ -135,23 +135,39 @@ def _checks(cfg: PostgresSourceV1, ctx: CheckContext) -> list[Check]:
             state["conn"] = connect(source.settings.connection)
         except Exception as exc:  # noqa: BLE001 - refused, timed out, TLS: the check's answer
             raise CheckFailed(str(exc)) from None
+        state["conn"].execute("SET statement_timeout = '10s'")  # a check answers within the test's budget
         version = state["conn"].execute("SHOW server_version").fetchone()[0]
         return f"signed in as {cfg.username} to {cfg.database} (PostgreSQL {version})"
 
     def select_on_schemas() -> str:
         return _select_on_schemas(state["conn"], list(cfg.schemas))
 
+    def closing(fn: Any) -> Any:
+        """A check that closes the connection when it fails (the checks after it are skipped)."""
+
+        def check() -> str:
+            try:
+                return str(fn())
+            except BaseException:
+                _close(state)
+                raise
+
+        return check
+
     checks: list[Check] = [
         ("reachable", reachable),
         ("authenticated", authenticated),
-        ("select_on_schemas", select_on_schemas),
+        ("select_on_schemas", closing(select_on_schemas)),
     ]
     if cfg.cdc:
         checks += [
-            ("wal_level_logical", lambda: _wal_level(state["conn"])),
-            ("replication_attribute", lambda: _replication(state["conn"], cfg.username)),
-            ("replication_slot", lambda: _slot(state["conn"], str(cfg.replication_slot))),
-            ("publication", lambda: _publication(state["conn"], str(cfg.publication), list(cfg.schemas))),
+            ("wal_level_logical", closing(lambda: _wal_level(state["conn"]))),
+            ("replication_attribute", closing(lambda: _replication(state["conn"], cfg.username))),
+            ("replication_slot", closing(lambda: _slot(state["conn"], str(cfg.replication_slot)))),
+            (
+                "publication",
+                closing(lambda: _publication(state["conn"], str(cfg.publication), list(cfg.schemas))),
+            ),
         ]
     return [*checks, ("close", lambda: _close(state))]
 

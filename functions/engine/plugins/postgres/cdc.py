@@ -29,6 +29,7 @@ from .reader import CopyStream, typed_batch
 from .types import Mapping
 
 CHANGES_PER_BATCH = 100_000
+BATCH_BYTES = 64 << 20  # change messages held before a batch is made: memory stays flat with wide rows
 _HEADER = b"PGCOPY\n\xff\r\n\x00"
 _COUNT = struct.Struct("!h")
 _LENGTH = struct.Struct("!i")
@@ -210,6 +211,7 @@ def change_batches(
     indexes: dict[int, list[int | None] | None] = {}  # id(RelationInfo) -> the stream's column positions
     key_at = [columns.index(k) for k in rel.primary_key]
     stream = CopyStream(conn, peek_sql(conn, slot, publication, upto_lsn), block_bytes=1 << 20)
+    held = 0
     other: list[Any] = []
     try:
         for data in binary_rows(stream.blocks_inline()):
@@ -223,7 +225,9 @@ def change_batches(
                 if change.op == "update" and _key_changed(change, index, key_at):
                     buffer.add(Change("delete", change.relid, change.commit_lsn, None, change.old), index)
                 buffer.add(change, index)
-            if len(buffer) >= CHANGES_PER_BATCH:
+                held += len(data)
+            if len(buffer) >= CHANGES_PER_BATCH or held >= BATCH_BYTES:
+                held = 0
                 yield _flush(buffer, rel, columns, mappings, schema, lookup, other, on_reject)
         if len(buffer):
             yield _flush(buffer, rel, columns, mappings, schema, lookup, other, on_reject)

@@ -25,6 +25,8 @@ from .connection import ConnectionSettings, classify, connect
 from .reader import copy_batches
 from .types import Mapping
 
+DISCOVERY_TIMEOUT_MS = 15_000
+
 
 @dataclass(frozen=True)
 class PostgresSettings:
@@ -59,6 +61,7 @@ class PostgresSource:
 
     def discover(self) -> list[Stream]:
         with self.connection() as conn:
+            conn.execute(f"SET statement_timeout = '{DISCOVERY_TIMEOUT_MS}ms'")  # answered within an API call
             cdc_tables = published(conn, self.settings.publication)
             return [to_stream(rel, cdc_tables) for rel in relations(conn, self.settings.schemas)]
 
