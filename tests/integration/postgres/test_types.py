@@ -9,6 +9,7 @@ import json
 import pyarrow as pa
 import pytest
 
+from functions.engine.plugins.postgres import reader
 from tests.integration.postgres.all_types import DDL, EXPECTED_ROW_1, EXPECTED_TYPES, UTC
 from tests.integration.postgres.helpers import plan_one, read_plan, request
 
@@ -57,3 +58,20 @@ def test_the_session_not_the_server_decides_the_zone(all_types, db, source):
     finally:
         db.sql("ALTER ROLE postgres RESET timezone")
     assert {r["id"]: r["c_tstz"] for r in table.to_pylist()}[1] == dt.datetime(2024, 6, 1, 16, 0, tzinfo=UTC)
+
+
+def test_values_parsed_straight_into_their_types_read_the_same(all_types, db, source, monkeypatch):
+    # without row 3 no block falls back to text: bool, integers, decimals, dates and timestamps are
+    # parsed by Arrow's CSV reader directly, and must read exactly as the text path reads them
+    db.sql("CREATE TABLE all_types_ok AS SELECT * FROM all_types WHERE id <> 3")
+    db.sql("INSERT INTO all_types_ok (id, c_time, c_int4, c_ts) VALUES (4, '24:00:00', 7, '2024-01-01')")
+    src = source()
+    typed, parse = [], reader.parse_block
+    monkeypatch.setattr(reader, "parse_block", lambda b, n, t=None: typed.append(bool(t)) or parse(b, n, t))
+    table, rejects = read_plan(src, plan_one(src, request("all_types_ok")))
+    assert typed == [True]  # no fallback to text
+    rows = {r["id"]: r for r in table.to_pylist()}
+    assert rows[1] == {k: v for k, v in EXPECTED_ROW_1.items() if k != "c_hstore"}
+    assert set(rows) == {1, 2} and rows[2]["c_text"] == ""
+    (reject,) = rejects  # a time that is not a time of day, beside typed values in its record
+    assert "c_time" in reject.reason and json.loads(reject.record)["c_ts"].startswith("2024-01-01")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import select
 import threading
 from collections.abc import Iterator
@@ -142,20 +143,44 @@ def _check(result: Any, expect_copy: bool = False) -> None:
     raise SourceError(message or f"the query failed ({result.status})")
 
 
-def parse_block(block: bytearray | bytes, names: list[str]) -> pa.Table:
+def parse_block(
+    block: bytearray | bytes, names: list[str], types: dict[str, pa.DataType] | None = None
+) -> pa.Table:
     """A block of COPY CSV rows as a table of text columns (an unquoted empty field is NULL, ``""`` is
-    the empty string)."""
+    the empty string), or with ``types`` for some columns parsed straight into them."""
     return pacsv.read_csv(
         pa.py_buffer(block),
         read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=len(block) + 1),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
+            column_types={n: (types or {}).get(n, pa.string()) for n in names},
             strings_can_be_null=True,
             null_values=[""],
             quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
         ),
     )
+
+
+# Engine types whose PostgreSQL text Arrow's CSV parser reads exactly as the converters of .types do;
+# a block with a value it refuses (NaN in a decimal, infinity in a date) is parsed again as text.
+DIRECT_TYPES = re.compile(r"^(bool|int32|int64|decimal\(\d+,\d+\)|date|timestamp|timestamptz)$")
+
+
+def parse_typed(block: bytearray, names: list[str], mappings: list[Mapping]) -> pa.Table:
+    """The block with the columns Arrow parses exactly already typed (less CPU than text then a cast)."""
+    direct = {
+        n: m.arrow
+        for n, m in zip(names, mappings, strict=True)
+        if m.kind in ("cast", "bool") and DIRECT_TYPES.match(m.type)
+    }
+    if direct:
+        try:
+            return parse_block(block, names, direct)
+        except pa.ArrowInvalid:
+            pass
+    return parse_block(block, names)
 
 
 def typed_batch(
@@ -167,6 +192,9 @@ def typed_batch(
     reasons: dict[int, str] = {}
     for i, mapping in enumerate(mappings):
         arr = text.column(i).combine_chunks()
+        if arr.type == schema.field(i).type:  # parsed straight into its type
+            columns.append(arr)
+            continue
         converted, bad = convert_column(mapping, arr)
         columns.append(converted)
         for row in bad:
@@ -183,7 +211,9 @@ def typed_batch(
         for row in rows:
             record = {name: text.column(name)[row].as_py() for name in text.column_names}
             position = json.dumps([record.get(k) for k in key]) if key else f"row {row}"
-            on_reject(Reject(stream, position, reasons[row], json.dumps(record, ensure_ascii=False)))
+            on_reject(
+                Reject(stream, position, reasons[row], json.dumps(record, ensure_ascii=False, default=str))
+            )
     keep = pc.invert(pa.array([i in reasons for i in range(batch.num_rows)], pa.bool_()))
     return batch.filter(keep)
 
@@ -195,6 +225,6 @@ def copy_batches(
     """The rows of ``query`` (a COPY ... TO STDOUT (FORMAT csv)) as batches of ``schema``."""
     names = schema.names
     for block in CopyStream(conn, query, block_bytes).blocks_read():
-        batch = typed_batch(parse_block(block, names), mappings, schema, key, stream, on_reject)
+        batch = typed_batch(parse_typed(block, names, mappings), mappings, schema, key, stream, on_reject)
         if batch.num_rows:
             yield batch
