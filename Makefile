@@ -6,7 +6,7 @@ VENV := .venv/.installed
 CDK := node_modules/.bin/cdk
 PYTEST_ARGS ?=
 
-.PHONY: help run test bench synth deploy lint invoke openapi layers pr clean console chromium
+.PHONY: help run test bench synth deploy lint invoke openapi layers pr clean console chromium postgres
 
 help:
 	@echo "make run            start the local cloud (console :8000, gateway :8080, AWS endpoint :4566)"
@@ -43,10 +43,17 @@ chromium:
 run: $(VENV) console
 	$(PY) -m infra.local
 
-test: $(VENV) layers node_modules/.installed console chromium
+# The tests and the bench start a real PostgreSQL (tests/postgres.py) from the machine's package:
+# install it where it is missing (CI runs as root); a no-op when it is there.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing postgresql (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  postgresql >/dev/null; }
+
+test: $(VENV) layers node_modules/.installed console chromium postgres
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)
+bench: $(VENV) postgres
 	$(PY) -m tests.benchmarks
 
 openapi: $(VENV)

@@ -100,3 +100,15 @@ def base_url(local_cloud) -> str:
 def s3(local_cloud):
     """An S3 client on the local cloud's moto server."""
     return boto3.client("s3", endpoint_url=local_cloud.aws_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator:
+    """A real PostgreSQL (the machine's package, wal_level=logical) in a temporary folder, for the session."""
+    from tests.postgres import start_server
+
+    server = start_server(free_port())
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -54,6 +54,8 @@ class Settings(BaseModel):
     # The ingest function starts no file with less than this much time left in its invocation: the rest
     # of the batch goes back to the queue (partial batch failures) instead of timing out mid-file.
     ingest_reserve_seconds: float = Field(60.0, ge=0, alias="INGEST_RESERVE_SECONDS")
+    # Database sources may be on loopback only where the environment says so (the local cloud does).
+    allow_loopback_hosts: bool = Field(False, alias="ALLOW_LOOPBACK_HOSTS")
 
     model_config = {"populate_by_name": True}
 

@@ -25,8 +25,10 @@ Contract (what the jobs, upload-sync and connectors code call):
   ``evolve_schema(current, incoming) -> Evolution`` (new columns nullable, widening int -> long ->
   double allowed, incompatible changes keep the type and the rows that do not fit are rejected).
   ``StreamSchema.to_list()`` is ``[{"name", "type"}]`` with types int64, float64, decimal(p,s), bool,
-  string, date, time, timestamp, timestamptz (also int32, float32, binary); ``to_iceberg()``,
-  ``to_arrow()``.
+  string, date, timestamp, timestamptz (also int32, float32, binary, and from database sources time and
+  list<T>); ``to_iceberg()``, ``to_arrow()``.
+- Source plugins (:mod:`.plugins`): ``discover``, ``plan``, ``read(unit) -> Iterator[RecordBatch]`` and
+  ``acknowledge``; ``plugins.postgres.PostgresSource`` reads PostgreSQL (docs/postgres.md).
 - ``ingest_file(source, schema, sink, *, fmt, compression, csv_options, unit, rejects, threads) -> FileStats``
   (``threads``: text blocks parsed at once, default the CPUs the process has; results as a serial read);
   ``TableStats().add(file_stats)`` merges them, ``apply_commit(inserted, updated)`` sets the commit's

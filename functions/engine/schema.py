@@ -1,12 +1,14 @@
 """Stream schemas: the engine's column types, their Arrow and Iceberg mappings, inference and evolution.
 
 Type strings (the serializable form, ``[{"name", "type"}]``): ``int32``, ``int64``, ``float32``,
-``float64``, ``decimal(p,s)``, ``bool``, ``string``, ``binary``, ``date``, ``time`` (time of day,
-microseconds), ``timestamp`` (no zone, microseconds) and ``timestamptz`` (UTC, microseconds).
+``float64``, ``decimal(p,s)``, ``bool``, ``string``, ``binary``, ``date``, ``time`` (microseconds),
+``timestamp`` (no zone, microseconds), ``timestamptz`` (UTC, microseconds) and ``list<T>`` (a list of
+one of the others; what database arrays become).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ import pyarrow as pa
 from .errors import SchemaError
 
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
+_LIST = re.compile(r"^list<(.+)>$")
 _SIMPLE_TYPES: dict[str, pa.DataType] = {
     "int32": pa.int32(),
     "int64": pa.int64(),
@@ -57,6 +60,9 @@ def normalize_type(type_str: str) -> str:
         if not (1 <= p <= 38 and 0 <= s <= p):
             raise SchemaError(f"invalid decimal precision/scale in {type_str!r}")
         return f"decimal({p},{s})"
+    m = _LIST.match(t)
+    if m and not _LIST.match(m.group(1)):
+        return f"list<{normalize_type(m.group(1))}>"
     raise SchemaError(f"unknown column type {type_str!r}")
 
 
@@ -71,6 +77,9 @@ def arrow_type(type_str: str) -> pa.DataType:
     ps = _decimal_ps(t)
     if ps:
         return pa.decimal128(*ps)
+    m = _LIST.match(t)
+    if m:
+        return pa.list_(arrow_type(m.group(1)))
     return _SIMPLE_TYPES[t]
 
 
@@ -240,13 +249,23 @@ class StreamSchema:
         arrow = schema_to_pyarrow(schema)
         cols = []
         for f in arrow:
-            t = type_from_arrow(f.type)
-            if pa.types.is_int32(f.type):
-                t = "int32"
-            elif pa.types.is_float32(f.type):
-                t = "float32"
-            cols.append(Column(f.name, t, f.nullable))
+            cols.append(Column(f.name, _exact_type(f.type), f.nullable))
         return cls(tuple(cols))
+
+
+_element_ids = itertools.count(1_000_000)
+
+
+def _exact_type(dtype: pa.DataType) -> str:
+    """The type string of a table's int32, float32 or list column (the file inference of
+    :func:`type_from_arrow` widens the first two and reads lists as strings)."""
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        return f"list<{_exact_type(dtype.value_type)}>"
+    if pa.types.is_int32(dtype):
+        return "int32"
+    if pa.types.is_float32(dtype):
+        return "float32"
+    return type_from_arrow(dtype)
 
 
 def _iceberg_type(t: str) -> Any:
@@ -255,6 +274,11 @@ def _iceberg_type(t: str) -> Any:
     ps = _decimal_ps(t)
     if ps:
         return it.DecimalType(*ps)
+    m = _LIST.match(t)
+    if m:  # element ids are placeholders: pyiceberg assigns fresh ids when it creates or evolves a table
+        return it.ListType(
+            element_id=next(_element_ids), element_type=_iceberg_type(m.group(1)), element_required=False
+        )
     return {
         "int32": it.IntegerType(),
         "int64": it.LongType(),

@@ -130,6 +130,7 @@ class Provisioned:
             "SCHEDULER_GROUP": self.scheduler_group,
             "SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
             "COOKIE_SECURE": "false",
+            "ALLOW_LOOPBACK_HOSTS": "true",  # database sources on this machine (DESIGN section 8)
             "POWERTOOLS_TRACE_DISABLED": "true",
             "SOURCE_PRINCIPAL_ARN": f"arn:aws:iam::{ACCOUNT_ID}:root",
             "SINGLE_TENANT_SOURCE_BUCKETS": ",".join(self.config.single_tenant_source_buckets),

@@ -61,6 +61,7 @@ class CheckContext:
     external_id: str | None = None
     # Buckets a single-tenant environment lets every project read with the service's role (usually none).
     shared_buckets: frozenset[str] = frozenset()
+    allow_loopback_hosts: bool = False  # database hosts on loopback (Settings.allow_loopback_hosts)
 
     @property
     def lake_prefix(self) -> str:

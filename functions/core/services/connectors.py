@@ -62,6 +62,7 @@ def _ctx(project_id: str, *, deadline: float | None = None) -> CheckContext:
         endpoint_url=s.endpoint_url,
         external_id=external_id(project_id),
         shared_buckets=s.shared_source_buckets,
+        allow_loopback_hosts=s.allow_loopback_hosts,
     )
     return ctx if deadline is None else dataclasses.replace(ctx, deadline=deadline)
 

@@ -38,7 +38,8 @@ def test_specs_list_types_and_describe_configs(alice, project):
     base = f"/api/v1/project/{project}"
     r = alice.call("GET", f"{base}/sources/spec")
     assert r.status_code == 200 and r.json()["data"]["types"] == [
-        {"type": "s3", "title": "Amazon S3 files", "versions": ["v1"]}
+        {"type": "postgres", "title": "PostgreSQL", "versions": ["v1"]},
+        {"type": "s3", "title": "Amazon S3 files", "versions": ["v1"]},
     ]
     dest = alice.call("GET", f"{base}/destinations/spec").json()["data"]["types"]
     assert {t["type"] for t in dest} == {"iceberg", "parquet"}

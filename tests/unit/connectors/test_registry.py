@@ -18,7 +18,10 @@ KEYS = {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "s"}
 
 
 def test_types_and_versions_come_from_the_modules():
-    assert list_types("source") == [{"type": "s3", "title": "Amazon S3 files", "versions": ["v1"]}]
+    assert list_types("source") == [
+        {"type": "postgres", "title": "PostgreSQL", "versions": ["v1"]},
+        {"type": "s3", "title": "Amazon S3 files", "versions": ["v1"]},
+    ]
     assert [t["type"] for t in list_types("destination")] == ["iceberg", "parquet"]
     assert get_type("source", "s3", "latest").version == "v1"
     with pytest.raises(Invalid) as exc:
