@@ -4,9 +4,9 @@ ENV ?= dev
 PY := .venv/bin/python
 VENV := .venv/.installed
 CDK := node_modules/.bin/cdk
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
-.PHONY: help run test bench synth deploy lint invoke openapi layers pr clean console chromium postgres
+.PHONY: help run test bench synth deploy lint invoke openapi layers pr clean console packages
 
 help:
 	@echo "make run            start the local cloud (console :8000, gateway :8080, AWS endpoint :4566)"
@@ -35,25 +35,23 @@ layers: $(VENV)
 console: $(VENV)
 	$(PY) console/build.py
 
-# Debian's chromium for the console's browser tests (CI runs as root on a fresh machine).
-chromium:
-	@test -x /usr/bin/chromium || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium; }
+# Debian packages the tests start: chromium (the console's browser tests) and postgresql (tests/postgres.py,
+# also the bench). One apt-get for whatever is missing (CI runs as root on a fresh machine); else a no-op.
+APT_MISSING = $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+packages:
+	@$(if $(strip $(APT_MISSING)),echo "installing$(APT_MISSING) (apt-get)" && $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_MISSING) >/dev/null,true)
 
 run: $(VENV) console
 	$(PY) -m infra.local
 
-# The tests and the bench start a real PostgreSQL (tests/postgres.py) from the machine's package:
-# install it where it is missing (CI runs as root); a no-op when it is there.
-postgres:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing postgresql (apt-get)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	  postgresql >/dev/null; }
-
-test: $(VENV) layers node_modules/.installed console chromium postgres
+# What the suite needs, made side by side (apt, pip, npm), then the suite.
+test:
+	$(MAKE) --no-print-directory -j4 --output-sync=target $(VENV) layers node_modules/.installed console packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV) postgres
+bench: $(VENV) packages
 	$(PY) -m tests.benchmarks
 
 openapi: $(VENV)

@@ -26,6 +26,16 @@ os.environ.update(
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), a test file runs whole on one
+    worker (its module fixtures are set up once), and so does each folder whose session fixtures are
+    dear: tests/infra (the CDK synths) and tests/console (the browser and its own cloud)."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        folder = path.split("/")[1] if path.count("/") > 1 else ""
+        item.add_marker(pytest.mark.xdist_group(folder if folder in ("infra", "console") else path))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

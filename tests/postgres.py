@@ -122,7 +122,7 @@ def start_server(port: int) -> PostgresServer:
     """A fresh cluster on `port` in a new temporary folder; raises when the package is not installed."""
     found = bin_dir()
     if found is None:
-        raise RuntimeError("PostgreSQL is not installed: run `make postgres` (apt-get install postgresql)")
+        raise RuntimeError("PostgreSQL is not installed: run `make packages` (apt-get install postgresql)")
     root = Path(tempfile.mkdtemp(prefix="ingestplane-pg-"))
     try:
         return PostgresServer(root, port, found).start()

@@ -20,6 +20,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.console.conftest import Visitor, open_visitor
+from tests.integration.sources import SOURCE_ROLE
 
 PASSWORD = "Console-Pass-9"
 SOURCE_BUCKET = "console-raw"
@@ -112,7 +113,7 @@ def test_3_create_s3_source_and_iceberg_destination(journey):
     page, watch = journey.me.page, journey.me.watch
     page.get_by_role("navigation", name="Project").get_by_role("link", name="Sources").click()
     page.get_by_role("link", name="New source").click()
-    expect(page.get_by_label("Type")).to_have_value("s3")
+    page.get_by_label("Type").select_option("s3")
     expect(page.get_by_label("Format")).to_have_value("auto")  # an enum is a select, its default chosen
     expect(page.get_by_label("Secret Access Key")).to_have_attribute("type", "password")
     page.get_by_label("Name", exact=True).fill("exports")
@@ -122,6 +123,7 @@ def test_3_create_s3_source_and_iceberg_destination(journey):
     bucket_field = page.locator(".field", has=page.get_by_label("Bucket"))
     expect(bucket_field.get_by_role("alert")).to_contain_text("String should match pattern")
     page.get_by_label("Bucket").fill(SOURCE_BUCKET)
+    page.get_by_label("Role Arn").fill(SOURCE_ROLE)  # a bucket outside the service: the project's role
     page.get_by_label("Prefix").fill("orders/")
     page.get_by_role("button", name="Create source").click()
     expect(page.get_by_role("status").filter(has_text="Source saved.")).to_be_visible()

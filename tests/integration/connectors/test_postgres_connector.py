@@ -127,7 +127,7 @@ def test_discovery_lists_tables_views_types_keys_and_modes(alice, project, shop)
     }
     r = alice.call("POST", f"/api/v1/project/{project}/source/streams", json=body)
     assert r.status_code == 200, r.text
-    streams = {s["stream_name"]: s for s in r.json()["data"]["streams"]}
+    streams = {s["stream_name"]: s for s in r.json()["data"]["streams_config"]["streams"]}
     assert set(streams) == {"orders", "notes", "big_orders"}
     orders = streams["orders"]
     assert [(c["name"], c["type"]) for c in orders["columns"]] == [
