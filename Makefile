@@ -4,7 +4,7 @@ ENV ?= dev
 PY := .venv/bin/python
 VENV := .venv/.installed
 CDK := node_modules/.bin/cdk
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+PYTEST_ARGS ?= -n 2
 
 .PHONY: help run test bench synth deploy lint invoke openapi layers pr clean console packages
 

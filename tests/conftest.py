@@ -26,14 +26,32 @@ os.environ.update(
 )
 
 
+# Folders whose session fixtures are dear (tests/infra: the CDK synths; tests/console: a browser and its
+# own cloud) run whole on one xdist worker, and first: they are the longest.
+WHOLE_FOLDERS = ("tests/infra", "tests/console")
+
+
+def _scope(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return next((folder for folder in WHOLE_FOLDERS if path.startswith(folder + "/")), path)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), a test file runs whole on one
-    worker (its module fixtures are set up once), and so does each folder whose session fixtures are
-    dear: tests/infra (the CDK synths) and tests/console (the browser and its own cloud)."""
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        folder = path.split("/")[1] if path.count("/") > 1 else ""
-        item.add_marker(pytest.mark.xdist_group(folder if folder in ("infra", "console") else path))
+    order = {folder: i for i, folder in enumerate(WHOLE_FOLDERS)}
+    items.sort(key=lambda item: order.get(_scope(item.nodeid), len(order)))  # stable: file order kept
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`make test` runs two xdist workers: each test file runs whole on one of them (its module fixtures
+    are made once), each of WHOLE_FOLDERS too, in the order collected."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileAndFolder(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    config.option.loadscopereorder = False
+    return ByFileAndFolder(config, log)
 
 
 def free_port() -> int:
