@@ -59,22 +59,36 @@ def mark_running(event: dict) -> dict:
     return {**base, "run": small, "skip": False, "status": "running"}
 
 
-def plan(event: dict) -> dict:
+def _steps(event: dict) -> Any:
+    """The module whose plan, ingest_unit and commit run this execution: an uploaded file's, a source
+    plugin's (Plan marks the job `"kind": "database"`), or the file jobs'."""
+    if (upload := _upload(event)) is not None:
+        return upload
+    if isinstance(event.get("job"), dict) and event["job"].get("kind") == "database":
+        from functions.workflow import database
+
+        return database
     from functions.workflow import sync
 
-    return (_upload(event) or sync).plan(event)
+    return sync
+
+
+def plan(event: dict) -> dict:
+    """A job's first data step: which steps run the execution is decided here, by its source's type."""
+    if _upload(event) is None:
+        from functions.workflow import database
+
+        if database.plugin_type(event["job"]):
+            return database.plan(event)
+    return _steps(event).plan(event)
 
 
 def ingest_unit(event: dict) -> dict:
-    from functions.workflow import sync
-
-    return (_upload(event) or sync).ingest_unit(event)
+    return _steps(event).ingest_unit(event)
 
 
 def commit(event: dict) -> dict:
-    from functions.workflow import sync
-
-    return (_upload(event) or sync).commit(event)
+    return _steps(event).commit(event)
 
 
 def mark_succeeded(event: dict) -> dict:

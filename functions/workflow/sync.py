@@ -364,16 +364,24 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     manifest_key = prefix + "units.json"
     put_json(manifest_key, units)
     runs.log_events(project_id, job_id, run_id, "plan", events)
+    return plan_answer(event, job_ref, manifest_key, units, len(streams))
+
+
+def plan_answer(
+    event: dict[str, Any], job_ref: dict[str, Any], manifest_key: str, units: list[Any], streams: int
+) -> dict[str, Any]:
+    """What Plan hands the Map: the units inline when few and small, else only the manifest's key (the
+    Distributed Map reads it)."""
     inline_max = int(os.environ.get("WORKFLOW_INLINE_MAX_UNITS", INLINE_MAX_UNITS))
     distributed = len(units) > inline_max or len(json.dumps(units)) > INLINE_MAX_BYTES
     return {
         "job": job_ref,
-        "run": run,
+        "run": event["run"],
         "config": event.get("config") or {},
         "plan": {
             "manifest_key": manifest_key,
             "unit_count": len(units),
-            "streams": len(streams),
+            "streams": streams,
             "distributed": distributed,
             "units": [] if distributed else units,
         },
