@@ -41,6 +41,7 @@ def test_run_files_live_under_the_projects_logs():
         "read",
         "inserted",
         "updated",
+        "deleted",
         "rejected",
         "errors",
         "bytes",
