@@ -17,12 +17,14 @@ as Parquet under the run's folder, and the commit applies them by key (functions
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from functions.core.repositories.base import now_iso
 from functions.core.services import runs
-from functions.workflow import sync
+from functions.workflow import store, targets
+from functions.workflow.errors import SyncError, TransientError
 from functions.workflow.payloads import (
     Destination,
     PlanDoc,
@@ -32,23 +34,24 @@ from functions.workflow.payloads import (
     UnitStats,
     WriteMode,
 )
-from functions.workflow.sync import SyncError, TransientError, get_json, put_json
+from functions.workflow.store import get_json, put_json
 
+log = logging.getLogger("ingestplane.workflow")
 KIND = "database"  # job.kind of an execution whose steps are this module's
 
 
 def plugin_type(job_ref: dict[str, Any]) -> bool:
     """Whether the job's source is read by a source plugin (its connector type names one)."""
-    job = sync._job(job_ref)
-    connector, _ = sync._connector(job_ref["project_id"], "source", job.source_id)
+    job = targets.load_job(job_ref)
+    connector, _ = targets.live_connector(job_ref["project_id"], "source", job.source_id)
     return connector.plugin is not None
 
 
 def _plugin(project_id: str, source_id: str) -> Any:
-    connector, cfg = sync._connector(project_id, "source", source_id)
+    connector, cfg = targets.live_connector(project_id, "source", source_id)
     if connector.plugin is None:
         raise SyncError(f"source type {connector.type!r} is not read by a plugin")
-    return connector.plugin(cfg, sync._ctx(project_id))
+    return connector.plugin(cfg, targets.project_context(project_id))
 
 
 def _translated(exc: Exception, what: str) -> Exception:
@@ -91,14 +94,14 @@ def _requests(job: Any) -> list[Any]:
 def _write_mode(stream: dict[str, Any], plan: Any) -> WriteMode:
     if plan.sync_mode == "cdc":
         return "overwrite" if plan.snapshot else "changes"
-    return sync._mode(stream)  # type: ignore[return-value]
+    return targets.write_mode(stream)  # type: ignore[return-value]
 
 
 def _entry(project_id: str, job: Any, stream: dict[str, Any], plan: Any) -> StreamEntry:
     from functions.engine import EngineError, IcebergTableWriter, StreamSchema
 
     mode = _write_mode(stream, plan)
-    dest = Destination(**sync._destination(project_id, job, stream))
+    dest = Destination(**targets.stream_destination(project_id, job, stream))
     if dest.kind == "parquet" and mode in ("upsert", "changes"):
         raise SyncError(
             f"stream {plan.stream}: the parquet destination cannot apply changes by key; use iceberg"
@@ -108,7 +111,7 @@ def _entry(project_id: str, job: Any, stream: dict[str, Any], plan: Any) -> Stre
         schema = StreamSchema.from_list([{"name": c.name, "type": c.type} for c in plan.columns])
         try:  # create or evolve the table now, so units running in parallel only stage files
             IcebergTableWriter(
-                sync._catalog(str(dest.warehouse)), dest.table_id, mode="upsert" if key else "append",
+                targets.catalog_at(str(dest.warehouse)), dest.table_id, mode="upsert" if key else "append",
                 primary_key=key, schema=schema,
             ).abort()  # fmt: skip
         except EngineError as exc:
@@ -123,8 +126,8 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     job_ref, run = event["job"], event["run"]
     project_id, job_id, run_id = job_ref["project_id"], job_ref["job_id"], run["run_id"]
     prefix = runs.run_prefix(project_id, job_id, run_id)
-    job = sync._job(job_ref)
-    connector, _ = sync._connector(project_id, "source", job.source_id)
+    job = targets.load_job(job_ref)
+    connector, _ = targets.live_connector(project_id, "source", job.source_id)
     requests = _requests(job)
     state = get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
     try:
@@ -144,7 +147,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     units = [item.model_dump(mode="json") for item in items]
     put_json(prefix + "units.json", units)
     runs.log_events(project_id, job_id, run_id, "plan", [_plan_event(e) for e in entries])
-    return sync.plan_answer(event, {**job_ref, "kind": KIND}, prefix + "units.json", units, len(entries))
+    return store.plan_answer(event, {**job_ref, "kind": KIND}, prefix + "units.json", units, len(entries))
 
 
 def _plan_event(entry: StreamEntry) -> dict[str, Any]:
@@ -158,7 +161,7 @@ def _plan_event(entry: StreamEntry) -> dict[str, Any]:
 
 
 def _plan_doc(prefix: str) -> PlanDoc:
-    return PlanDoc.model_validate(sync._plan_doc(prefix + "plan.json"))
+    return PlanDoc.model_validate(store.plan_doc(prefix + "plan.json"))
 
 
 def _sink(entry: StreamEntry, prefix: str, index: int) -> Any:
@@ -171,15 +174,15 @@ def _sink(entry: StreamEntry, prefix: str, index: int) -> Any:
     if entry.mode == "changes":
         fields = [f.with_nullable(True) for f in schema.to_arrow()]
         changes = pa.schema([*fields, pa.field("_op", pa.string()), pa.field("_lsn", pa.int64())])
-        path = f"s3://{sync._bucket()}/{prefix}changes/{index:06d}"
-        return ParquetLakeWriter(path, changes, filesystem=sync.lake_fs())
+        path = f"s3://{store.bucket()}/{prefix}changes/{index:06d}"
+        return ParquetLakeWriter(path, changes, filesystem=store.lake_fs())
     dest = entry.destination
     if dest.kind == "iceberg":
         return IcebergTableWriter(
-            sync._catalog(str(dest.warehouse)), dest.table_id, mode=entry.mode,
+            targets.catalog_at(str(dest.warehouse)), dest.table_id, mode=entry.mode,
             primary_key=list(entry.plan.primary_key) if entry.mode == "upsert" else None,
         )  # fmt: skip
-    return ParquetLakeWriter(str(dest.path), schema, filesystem=sync.lake_fs())
+    return ParquetLakeWriter(str(dest.path), schema, filesystem=store.lake_fs())
 
 
 def _unit_name(item: UnitItem) -> str:
@@ -198,8 +201,8 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
     if not runs.is_active(project_id, run_id):
         return {"unit": {"index": item.index, "skipped": True}}  # cancelled: stop early
     entry = _plan_doc(prefix).streams[item.stream]
-    plugin = _plugin(project_id, sync._job(job_ref).source_id)
-    reject_uri = f"s3://{sync._bucket()}/rejects/{project_id}/{job_id}/{run_id}/{entry.stream_name}/{item.index:06d}.jsonl"
+    plugin = _plugin(project_id, targets.load_job(job_ref).source_id)
+    reject_uri = f"s3://{store.bucket()}/rejects/{project_id}/{job_id}/{run_id}/{entry.stream_name}/{item.index:06d}.jsonl"
     result = _read_unit(plugin, item, entry, prefix, reject_uri)
     put_json(result_key, result.model_dump(mode="json"))
     runs.log_events(project_id, job_id, run_id, f"unit-{item.index:06d}", [_unit_event(entry, result)])
@@ -211,7 +214,7 @@ def _read_unit(plugin: Any, item: UnitItem, entry: StreamEntry, prefix: str, rej
 
     started = time.monotonic()
     sink = _sink(entry, prefix, item.index)
-    rejects = RejectsWriter(reject_uri, filesystem=sync.lake_fs())
+    rejects = RejectsWriter(reject_uri, filesystem=store.lake_fs())
     stats = UnitStats()
     name = _unit_name(item)
     try:
@@ -273,7 +276,7 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
     if not runs.mark_committing(project_id, run_id):
         return {**base, "result": {"skipped": True}}  # cancelled before the commit: nothing is committed
     doc = _plan_doc(prefix)
-    results = [UnitResult.model_validate(r) for r in sync._unit_results(prefix)]
+    results = [UnitResult.model_validate(r) for r in store.unit_results(prefix)]
     if len(results) != doc.units:
         raise SyncError(
             f"{doc.units - len(results)} of {doc.units} work units left no result: nothing committed"
@@ -304,9 +307,9 @@ def _acknowledge(project_id: str, job_ref: dict[str, Any], doc: PlanDoc) -> list
     """The plugin's acknowledge, after every commit and state: a failure only delays it to the next
     run (which reads those changes again and skips them), so it is logged, never fatal."""
     try:
-        _plugin(project_id, sync._job(job_ref).source_id).acknowledge([e.plan for e in doc.streams])
+        _plugin(project_id, targets.load_job(job_ref).source_id).acknowledge([e.plan for e in doc.streams])
     except Exception as exc:  # noqa: BLE001 - the data and the state are committed: the run stands
-        sync.log.warning("acknowledge failed: %s", exc)
+        log.warning("acknowledge failed: %s", exc)
         return [runs.event("WARNING", f"the source was not told of the commit ({exc}); the next run does it")]
     return []
 
@@ -337,17 +340,17 @@ def _commit(entry: StreamEntry, staged: list[dict[str, Any]], prefix: str, s_ind
 
     dest, token = entry.destination, f"{prefix}{s_index:04d}"  # the token: a retry finds its commit
     if dest.kind == "parquet":
-        fs = sync.lake_fs()
+        fs = store.lake_fs()
         if entry.mode == "overwrite":
             ours = {p.rsplit("/", 1)[-1] for st in staged for p in st.get("files", [])}
-            sync._trash_parquet(fs, str(dest.path), prefix, keep=ours)
+            targets.trash_parquet(fs, str(dest.path), prefix, keep=ours)
         return ParquetLakeWriter.commit_staged(staged, filesystem=fs)
-    catalog, identifier = sync._catalog(str(dest.warehouse)), dest.table_id
+    catalog, identifier = targets.catalog_at(str(dest.warehouse)), dest.table_id
     key = list(entry.plan.primary_key)
     if entry.mode == "changes":
-        changes = read_changes([p for st in staged for p in st.get("files", [])], sync.lake_fs())
+        changes = read_changes([p for st in staged for p in st.get("files", [])], store.lake_fs())
         return IcebergChangeWriter(catalog, identifier, key, commit_token=token).apply(changes)
-    found = sync._find_commit(catalog, identifier, token)
+    found = targets.find_commit(catalog, identifier, token)
     if found is not None:
         return found
     return IcebergTableWriter.commit_staged(

@@ -99,9 +99,9 @@ def mark_succeeded(event: dict) -> dict:
     ids = _ids(event)
     if event.get("skip") or ids is None:
         return {**base, "status": "skipped"}
-    from functions.workflow import sync
+    from functions.workflow import store
 
-    outcome = sync.summary(*ids) or {"state": "succeeded"}
+    outcome = store.summary(*ids) or {"state": "succeeded"}
     state = outcome.get("state") or "succeeded"
     ended = runs.finish_run(
         *ids, state, error=outcome.get("error"), stats=outcome.get("stats"), tables=outcome.get("tables")
@@ -121,9 +121,9 @@ def _end(ids: tuple[str, str, str] | None, state: str, message: str) -> None:
         # cancel_run ended it first, in an API function that only reads logs/: its log line is written here.
         runs.log_events(*ids, "end", [runs.event("WARNING", "run cancelled; nothing was committed")])
     try:
-        from functions.workflow import sync
+        from functions.workflow import store
 
-        sync.cleanup_staged(*ids)
+        store.cleanup_staged(*ids)
     except Exception as exc:  # noqa: BLE001 - orphans are harmless; the run's end is what matters
         logger.warning("staged files not cleaned", extra={"error": str(exc)})
 

@@ -1,4 +1,7 @@
-"""The data-plane steps of a job sync: plan work units, ingest one unit, commit once per table.
+"""The data-plane steps of a job whose source is files (`s3`): plan work units, ingest one unit, commit
+once per table. A source read by a plugin (a database) has its own steps (functions.workflow.database);
+both keep a run's documents in its folder (functions.workflow.store) and find their job, connectors and
+destinations through functions.workflow.targets.
 
 Each step is safe to retry: a unit's result is written once to `logs/<project>/<job>/<run>/units/<i>.json`
 (a retry finds it and does nothing); the commit of a table is recorded in `commits/<stream>.json` before
@@ -9,7 +12,6 @@ Staged files of units that never reach a commit are orphans, never data.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import time
@@ -19,21 +21,36 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core import aws
-from functions.core.connectors import CheckContext
 from functions.core.connectors import s3 as s3_source
-from functions.core.connectors.iceberg import table_identifier, table_name_of, warehouse_uri
-from functions.core.connectors.parquet import lake_key
 from functions.core.repositories.base import now_iso
-from functions.core.repositories.runs import RunJob
-from functions.core.services import connectors as connector_service
 from functions.core.services import runs
 from functions.core.settings import get_settings
+from functions.workflow.errors import SyncError, TransientError
+from functions.workflow.store import (
+    bucket,
+    delete_staged,
+    get_json,
+    lake_fs,
+    plan_answer,
+    plan_doc,
+    put_json,
+    transient,
+    unit_results,
+)
+from functions.workflow.targets import (
+    _fresh,
+    catalog_at,
+    find_commit,
+    live_connector,
+    load_job,
+    project_context,
+    stream_destination,
+    trash_parquet,
+    write_mode,
+)
 
 log = logging.getLogger("ingestplane.workflow")
 
-INLINE_MAX_UNITS = 40  # more work units go through the Distributed Map and its S3 manifest
-INLINE_MAX_BYTES = 64 << 10  # ... and so do units whose JSON would make the state payload big
 # Small whole files share a unit (one Lambda invocation, one writer): per-unit orchestration costs far
 # more than reading a small file. A unit holds at most this many files and bytes.
 GROUP_MAX_FILES = 50
@@ -42,96 +59,7 @@ PLAN_THREADS = 16  # files inspected at once while planning
 SCHEMA_SAMPLE_FILES = 5
 
 
-class TransientError(Exception):
-    """A failure worth retrying (throttling, a lost connection, a concurrent catalog commit): the ASL's
-    Retry matches this name."""
-
-
-class SyncError(Exception):
-    """A run that cannot proceed (bad job, source or destination): the run fails with this message."""
-
-
-# ---------------------------------------------------------------- S3 helpers (the data bucket)
-
-
-def _bucket() -> str:
-    return get_settings().data_bucket
-
-
-def put_json(key: str, value: Any) -> None:
-    aws.client("s3").put_object(
-        Bucket=_bucket(),
-        Key=key,
-        Body=json.dumps(value, default=str).encode(),
-        ContentType="application/json",
-    )
-
-
-def get_json(key: str) -> Any | None:
-    try:
-        body = aws.client("s3").get_object(Bucket=_bucket(), Key=key)["Body"].read()
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise _transient(exc) from exc
-    return json.loads(body)
-
-
-def _transient(exc: Exception) -> Exception:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
-    if code in ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "InternalError"):
-        return TransientError(str(exc))
-    return exc
-
-
-def lake_fs() -> Any:
-    import pyarrow.fs as pafs
-
-    s = get_settings()
-    kwargs: dict[str, Any] = {"region": s.region}
-    if s.endpoint_url:
-        kwargs["endpoint_override"] = s.endpoint_url
-        kwargs["scheme"] = "http" if s.endpoint_url.startswith("http://") else "https"
-    return pafs.S3FileSystem(**kwargs)
-
-
-def _ctx(project_id: str) -> CheckContext:
-    """The project's context (its external id, this environment's buckets), without a deadline."""
-    return connector_service._ctx(project_id, deadline=float("inf"))
-
-
 # ---------------------------------------------------------------- the job, its source and destination
-
-
-def _job(job: dict[str, Any]) -> RunJob:
-    try:
-        item = RunJob.get(*RunJob.key(job["project_id"], job["job_id"]), consistent_read=True)
-    except RunJob.DoesNotExist:
-        raise SyncError("the job does not exist") from None
-    if item.deleted_at:
-        raise SyncError("the job was deleted")
-    return item
-
-
-def _fresh() -> int:
-    """A cache epoch: connector configs and assumed-role credentials are reused for ten minutes at most."""
-    return int(time.time() // 600)
-
-
-def _connector(project_id: str, kind: str, connector_id: str) -> tuple[Any, Any]:
-    """(connector type, parsed config) of a live connector, secrets included."""
-    return _connector_cached(project_id, kind, connector_id, _fresh())
-
-
-@lru_cache(maxsize=32)
-def _connector_cached(project_id: str, kind: str, connector_id: str, _epoch: int) -> tuple[Any, Any]:
-    from functions.core.errors import NotFound
-
-    try:
-        connector, cfg, _ = connector_service.parsed_config(project_id, kind, connector_id)
-    except NotFound:
-        raise SyncError(f"the job's {kind} {connector_id} does not exist") from None
-    return connector, cfg
 
 
 def _source_access(project_id: str, source_id: str) -> tuple[Any, Any]:
@@ -141,10 +69,10 @@ def _source_access(project_id: str, source_id: str) -> tuple[Any, Any]:
 
 @lru_cache(maxsize=32)
 def _source_access_cached(project_id: str, source_id: str, _epoch: int) -> tuple[Any, Any]:
-    connector, cfg = _connector(project_id, "source", source_id)
+    connector, cfg = live_connector(project_id, "source", source_id)
     if connector.type != "s3":
         raise SyncError(f"source type {connector.type!r} cannot be synced by a job")
-    ctx = _ctx(project_id)
+    ctx = project_context(project_id)
     session = s3_source.source_session(cfg, ctx)
     client = session.client("s3", region_name=cfg.region or ctx.region, endpoint_url=ctx.endpoint_url)
     return cfg, client
@@ -158,7 +86,7 @@ def _list_files(cfg: Any, client: Any) -> list[dict[str, Any]]:
         try:
             page = client.list_objects_v2(**kwargs)
         except ClientError as exc:
-            raise _transient(exc) from exc
+            raise transient(exc) from exc
         for obj in page.get("Contents", []):
             if obj.get("Size", 0) > 0 and s3_source.key_matches(cfg, obj["Key"]):
                 out.append({"key": obj["Key"], "size": obj["Size"], "etag": obj.get("ETag", "").strip('"')})
@@ -171,38 +99,6 @@ def _list_files(cfg: Any, client: Any) -> list[dict[str, Any]]:
         if not page.get("IsTruncated") or not token:
             return out
         kwargs["ContinuationToken"] = token
-
-
-def _mode(stream: dict[str, Any]) -> str:
-    """The write mode: the stream's destination_sync_mode; a full refresh in append mode overwrites."""
-    dest_mode = stream.get("destination_sync_mode") or "append"
-    if stream.get("sync_mode", "full_refresh") == "full_refresh" and dest_mode == "append":
-        return "overwrite"
-    return dest_mode
-
-
-def _destination(project_id: str, job: RunJob, stream: dict[str, Any]) -> dict[str, Any]:
-    connector, cfg = _connector(project_id, "destination", job.dest_id)
-    ctx = _ctx(project_id)
-    if connector.type == "iceberg":
-        return {
-            "kind": "iceberg",
-            "warehouse": warehouse_uri(cfg, ctx),
-            "identifier": list(table_identifier(project_id, cfg, table_name_of(stream["stream_name"]))),
-        }
-    if connector.type == "parquet":
-        return {
-            "kind": "parquet",
-            "path": f"s3://{ctx.data_bucket}/{lake_key(cfg, ctx).rstrip('/')}/{table_name_of(stream['stream_name'])}",
-        }
-    raise SyncError(f"destination type {connector.type!r} is not supported by jobs")
-
-
-def _catalog(warehouse: str) -> Any:
-    from functions.engine import glue_catalog
-
-    s = get_settings()
-    return glue_catalog(warehouse, s.endpoint_url, s.region)
 
 
 def _file_id(key: str) -> str:
@@ -230,7 +126,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     job_ref, run = event["job"], event["run"]
     project_id, job_id, run_id = job_ref["project_id"], job_ref["job_id"], run["run_id"]
     prefix = runs.run_prefix(project_id, job_id, run_id)
-    job = _job(job_ref)
+    job = load_job(job_ref)
     cfg, client = _source_access(project_id, job.source_id)
     files = _list_files(cfg, client)
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -254,9 +150,9 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
             chosen = [f for f in found if seen.get(f["key"]) != f["etag"]]
         else:
             chosen = found
-        mode = _mode(stream)
+        mode = write_mode(stream)
         pk = list(stream.get("primary_key") or [])
-        dest = _destination(project_id, job, stream)
+        dest = stream_destination(project_id, job, stream)
         if mode == "upsert" and dest["kind"] == "parquet":
             raise SyncError(f"stream {name}: the parquet destination cannot upsert; use append or overwrite")
         columns = stream.get("columns") or []
@@ -317,7 +213,7 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
         if dest["kind"] == "iceberg":
             try:  # create or evolve the table now, so units running in parallel only stage files
                 IcebergTableWriter(
-                    _catalog(dest["warehouse"]),
+                    catalog_at(dest["warehouse"]),
                     tuple(dest["identifier"]),
                     mode=mode,
                     primary_key=pk,
@@ -367,27 +263,6 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     return plan_answer(event, job_ref, manifest_key, units, len(streams))
 
 
-def plan_answer(
-    event: dict[str, Any], job_ref: dict[str, Any], manifest_key: str, units: list[Any], streams: int
-) -> dict[str, Any]:
-    """What Plan hands the Map: the units inline when few and small, else only the manifest's key (the
-    Distributed Map reads it)."""
-    inline_max = int(os.environ.get("WORKFLOW_INLINE_MAX_UNITS", INLINE_MAX_UNITS))
-    distributed = len(units) > inline_max or len(json.dumps(units)) > INLINE_MAX_BYTES
-    return {
-        "job": job_ref,
-        "run": event["run"],
-        "config": event.get("config") or {},
-        "plan": {
-            "manifest_key": manifest_key,
-            "unit_count": len(units),
-            "streams": streams,
-            "distributed": distributed,
-            "units": [] if distributed else units,
-        },
-    }
-
-
 def _group(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Work units from file pieces: a piece of a split file is a unit alone; whole small files share
     units of at most GROUP_MAX_FILES files and GROUP_MAX_BYTES (env WORKFLOW_GROUP_MAX_FILES)."""
@@ -414,14 +289,6 @@ def _group(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 # ---------------------------------------------------------------- ingest one unit
 
 
-@lru_cache(maxsize=8)
-def _plan_doc(key: str) -> dict[str, Any]:
-    doc = get_json(key)
-    if doc is None:
-        raise SyncError(f"the run's plan is missing ({key})")
-    return doc
-
-
 def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
     """Read, validate and stage one work unit (a file piece, or several small files into one writer); its
     result (per-file stats, staged files) goes to S3 once. Each file is read at the ETag it was listed
@@ -439,20 +306,20 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
         return done  # a retried step: already ingested
     if not runs.is_active(project_id, run_id):
         return {"unit": {"index": index, "skipped": True}}  # cancelled: stop early
-    stream = _plan_doc(prefix + "plan.json")["streams"][item["stream"]]
+    stream = plan_doc(prefix + "plan.json")["streams"][item["stream"]]
     schema = StreamSchema.from_list(stream["columns"])
     dest = stream["destination"]
-    _, client = _source_access(project_id, _job(job_ref).source_id)
+    _, client = _source_access(project_id, load_job(job_ref).source_id)
     lake = lake_fs()
     if dest["kind"] == "iceberg":
         sink: Any = IcebergTableWriter(
-            _catalog(dest["warehouse"]), tuple(dest["identifier"]), mode=stream["mode"],
+            catalog_at(dest["warehouse"]), tuple(dest["identifier"]), mode=stream["mode"],
             primary_key=stream["primary_key"] or None,
         )  # fmt: skip
     else:
         sink = ParquetLakeWriter(dest["path"], schema, filesystem=lake)
     reject_uri = (
-        f"s3://{_bucket()}/rejects/{project_id}/{job_id}/{run_id}/{stream['stream_name']}/{index:06d}.jsonl"
+        f"s3://{bucket()}/rejects/{project_id}/{job_id}/{run_id}/{stream['stream_name']}/{index:06d}.jsonl"
     )
     rejects = RejectsWriter(reject_uri, filesystem=lake)
     files: list[dict[str, Any]] = []
@@ -547,36 +414,6 @@ def _empty_staged(dest: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- commit once per table
 
 
-def _unit_results(prefix: str) -> list[dict[str, Any]]:
-    client = aws.client("s3")
-    out = []
-    kwargs: dict[str, Any] = {"Bucket": _bucket(), "Prefix": prefix + "units/"}
-    while True:
-        page = client.list_objects_v2(**kwargs)
-        for obj in page.get("Contents", []):
-            doc = get_json(obj["Key"])
-            if doc is not None:
-                out.append(doc)
-        token = page.get("NextContinuationToken")
-        if not page.get("IsTruncated") or not token:
-            break
-        kwargs["ContinuationToken"] = token
-    return sorted(out, key=lambda r: r["index"])
-
-
-def _find_commit(catalog: Any, identifier: tuple[str, ...], token: str) -> Any:
-    """The commit made with ``token`` (a retry whose first try committed), or None."""
-    from pyiceberg.exceptions import NoSuchTableError
-
-    from functions.engine import IcebergTableWriter
-
-    try:
-        table = catalog.load_table(identifier)
-    except NoSuchTableError:
-        return None
-    return IcebergTableWriter.find_commit(table, token)
-
-
 def _table_stats(stream: dict[str, Any], results: list[dict[str, Any]]) -> Any:
     from functions.engine import TableStats
     from functions.engine.stats import FileStats
@@ -609,8 +446,8 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
     if dest["kind"] == "iceberg":
         # The token makes a retry after a lost answer find the commit (and its counts) in the table.
         token = f"{prefix}{s_index:04d}"
-        catalog, identifier = _catalog(dest["warehouse"]), tuple(dest["identifier"])
-        result = _find_commit(catalog, identifier, token)
+        catalog, identifier = catalog_at(dest["warehouse"]), tuple(dest["identifier"])
+        result = find_commit(catalog, identifier, token)
         recovered = result is not None
         if result is None:
             # From here the staged files may become data: cleanup_staged leaves them alone.
@@ -633,34 +470,13 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
         put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
         if stream["mode"] == "overwrite":
             ours = {p.rsplit("/", 1)[-1] for st in staged for p in st.get("files", [])}
-            _trash_parquet(fs, dest["path"], prefix, keep=ours)
+            trash_parquet(fs, dest["path"], prefix, keep=ours)
         result = ParquetLakeWriter.commit_staged(staged, filesystem=fs)
         committed = {"inserted": result.inserted, "updated": 0, "skipped": False}
     stats.apply_commit(committed["inserted"], committed["updated"])
     doc = {"stats": stats.to_dict(), "commit": committed}
     put_json(done_key, doc)
     return doc
-
-
-def _trash_parquet(fs: Any, path: str, prefix: str, keep: set[str]) -> None:
-    """Full refresh of a parquet destination: the path's current files move to trash/ (never deleted),
-    except `keep`, this run's own (moved there by a try of this commit that was interrupted)."""
-    import pyarrow.fs as pafs
-
-    root = path[len("s3://") :]
-    run_part = prefix[len("logs/") :].rstrip("/")
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(root, recursive=False, allow_not_found=True))
-    except OSError:
-        return
-    bucket = root.split("/", 1)[0]
-    for info in infos:
-        if (
-            info.type == pafs.FileType.File
-            and info.base_name.endswith(".parquet")
-            and info.base_name not in keep
-        ):
-            fs.move(info.path, f"{bucket}/trash/{run_part}/{info.base_name}")
 
 
 def commit(event: dict[str, Any]) -> dict[str, Any]:
@@ -674,9 +490,9 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
     base = {"job": job_ref, "run": run, "config": event.get("config") or {}}
     if not runs.mark_committing(project_id, run_id):
         return {**base, "result": {"skipped": True}}  # cancelled before the commit: nothing is committed
-    plan_doc = _plan_doc(prefix + "plan.json")
-    results = _unit_results(prefix)
-    planned = plan_doc.get("units")
+    planned_doc = plan_doc(prefix + "plan.json")
+    results = unit_results(prefix)
+    planned = planned_doc.get("units")
     if planned is not None and len(results) != planned:
         raise SyncError(f"{planned - len(results)} of {planned} work units left no result: nothing committed")
     failed = [
@@ -685,19 +501,21 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
     ended = now_iso()
     tables, totals, events = [], runs.empty_stats(), []
     state = get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
-    for s_index, stream in enumerate(plan_doc["streams"]):
+    for s_index, stream in enumerate(planned_doc["streams"]):
         mine = [r for r in results if r["stream"] == s_index]
         doc = _uncommitted_stream(stream, mine) if failed else _commit_stream(stream, mine, prefix, s_index)
         st = doc["stats"]
         for k in runs.STAT_KEYS:
             totals[k] += int(st.get(k) or 0)
-        tables.append(_table_entry(stream, st, mine, plan_doc.get("started_at"), ended, failed=bool(failed)))
+        tables.append(
+            _table_entry(stream, st, mine, planned_doc.get("started_at"), ended, failed=bool(failed))
+        )
         if not failed:  # saved as each table commits: if a later one fails, the next run skips these
             _save_state(state, stream, mine)
             put_json(runs.state_key(project_id, job_id), state)
         events.append(_table_event(stream, st, tables[-1]["table_name"], committed=not failed))
     if failed:
-        _delete_staged(prefix, results)
+        delete_staged(prefix, results)
     outcome = {
         "state": "failed" if failed else "succeeded",
         "error": (
@@ -759,34 +577,3 @@ def _table_event(stream: dict[str, Any], st: dict[str, Any], name: str, *, commi
             "ERROR", f"table {name}: not changed, the run failed; {counts}", stream=stream["stream_name"]
         )
     return runs.event("INFO", f"table {name}: {counts}", stream=stream["stream_name"])
-
-
-def summary(project_id: str, job_id: str, run_id: str) -> dict[str, Any] | None:
-    return get_json(runs.run_prefix(project_id, job_id, run_id) + "summary.json")
-
-
-def cleanup_staged(project_id: str, job_id: str, run_id: str) -> int:
-    """Delete the staged (never committed) files of a run that did not commit; how many went."""
-    prefix = runs.run_prefix(project_id, job_id, run_id)
-    if get_json(prefix + "summary.json") is not None:
-        return 0
-    return _delete_staged(prefix, _unit_results(prefix))
-
-
-def _delete_staged(prefix: str, results: list[dict[str, Any]]) -> int:
-    """Delete the units' staged files, except those of a table whose commit began (they may be data)."""
-    fs = lake_fs()
-    n = 0
-    for r in results:
-        marker = f"{prefix}commits/{int(r['stream']):04d}"
-        if get_json(marker + ".json") is not None or get_json(marker + ".pending") is not None:
-            continue  # this table's commit began: its files may be data now
-        st = r.get("staged") or {}
-        paths = [p for chunk in st.get("chunks", []) for p in chunk] + list(st.get("files", []))
-        for p in paths:
-            try:
-                fs.delete_file(p[len("s3://") :] if p.startswith("s3://") else p)
-                n += 1
-            except OSError:
-                pass
-    return n

@@ -163,7 +163,7 @@ def test_incremental_reads_above_the_saved_cursor_into_parquet(user, project, db
     assert _counts(_sync(user, project, job)) == _counted(0)  # nothing new: nothing read
     import pyarrow.dataset as ds
 
-    from functions.workflow.sync import lake_fs
+    from functions.workflow.store import lake_fs
 
     path = f"{get_settings().data_bucket}/lake/{project}/{job['destination']['config']['path']}/events"
     assert ds.dataset(path, filesystem=lake_fs(), format="parquet").count_rows() == 45
