@@ -38,7 +38,7 @@ from functions.workflow.store import (
     unit_results,
 )
 from functions.workflow.targets import (
-    _fresh,
+    cache_epoch,
     catalog_at,
     find_commit,
     live_connector,
@@ -64,7 +64,7 @@ SCHEMA_SAMPLE_FILES = 5
 
 def _source_access(project_id: str, source_id: str) -> tuple[Any, Any]:
     """(config, boto3 S3 client) with the source's credentials."""
-    return _source_access_cached(project_id, source_id, _fresh())
+    return _source_access_cached(project_id, source_id, cache_epoch())
 
 
 @lru_cache(maxsize=32)

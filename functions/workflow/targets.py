@@ -32,14 +32,14 @@ def load_job(job: dict[str, Any]) -> RunJob:
     return item
 
 
-def _fresh() -> int:
+def cache_epoch() -> int:
     """A cache epoch: connector configs and assumed-role credentials are reused for ten minutes at most."""
     return int(time.time() // 600)
 
 
 def live_connector(project_id: str, kind: str, connector_id: str) -> tuple[Any, Any]:
     """(connector type, parsed config) of a live connector, secrets included."""
-    return _connector_cached(project_id, kind, connector_id, _fresh())
+    return _connector_cached(project_id, kind, connector_id, cache_epoch())
 
 
 @lru_cache(maxsize=32)
