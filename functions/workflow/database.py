@@ -106,19 +106,21 @@ def _entry(project_id: str, job: Any, stream: dict[str, Any], plan: Any) -> Stre
         raise SyncError(
             f"stream {plan.stream}: the parquet destination cannot apply changes by key; use iceberg"
         )
+    # the job's key (a view has none of its own), else the table's; cdc applies by the table's
+    key = list(plan.primary_key) if mode == "changes" else list(stream.get("primary_key") or plan.primary_key)
     if dest.kind == "iceberg":
-        key = list(plan.primary_key) if mode in ("upsert", "changes") else []
         schema = StreamSchema.from_list([{"name": c.name, "type": c.type} for c in plan.columns])
         try:  # create or evolve the table now, so units running in parallel only stage files
             IcebergTableWriter(
-                targets.catalog_at(str(dest.warehouse)), dest.table_id, mode="upsert" if key else "append",
-                primary_key=key, schema=schema,
+                targets.catalog_at(str(dest.warehouse)), dest.table_id,
+                mode="upsert" if mode in ("upsert", "changes") else "append", primary_key=key, schema=schema,
             ).abort()  # fmt: skip
         except EngineError as exc:
             raise SyncError(f"stream {plan.stream}: {exc}") from None
     return StreamEntry(
-        stream_name=stream["stream_name"], mode=mode, destination=dest, plan=plan, lag_bytes=plan.lag_bytes
-    )
+        stream_name=stream["stream_name"], mode=mode, destination=dest, primary_key=key, plan=plan,
+        lag_bytes=plan.lag_bytes,
+    )  # fmt: skip
 
 
 def plan(event: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +182,7 @@ def _sink(entry: StreamEntry, prefix: str, index: int) -> Any:
     if dest.kind == "iceberg":
         return IcebergTableWriter(
             targets.catalog_at(str(dest.warehouse)), dest.table_id, mode=entry.mode,
-            primary_key=list(entry.plan.primary_key) if entry.mode == "upsert" else None,
+            primary_key=entry.primary_key if entry.mode == "upsert" else None,
         )  # fmt: skip
     return ParquetLakeWriter(str(dest.path), schema, filesystem=store.lake_fs())
 
@@ -346,7 +348,7 @@ def _commit(entry: StreamEntry, staged: list[dict[str, Any]], prefix: str, s_ind
             targets.trash_parquet(fs, str(dest.path), prefix, keep=ours)
         return ParquetLakeWriter.commit_staged(staged, filesystem=fs)
     catalog, identifier = targets.catalog_at(str(dest.warehouse)), dest.table_id
-    key = list(entry.plan.primary_key)
+    key = entry.primary_key
     if entry.mode == "changes":
         changes = read_changes([p for st in staged for p in st.get("files", [])], store.lake_fs())
         return IcebergChangeWriter(catalog, identifier, key, commit_token=token).apply(changes)

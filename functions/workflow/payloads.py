@@ -43,6 +43,7 @@ class StreamEntry(_Payload):
     stream_name: str
     mode: WriteMode
     destination: Destination
+    primary_key: list[str] = Field(default_factory=list)  # what upsert and changes apply by
     plan: StreamPlan
     lag_bytes: int | None = None  # cdc: WAL the slot had not confirmed when the run was planned
 
