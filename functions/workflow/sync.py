@@ -111,156 +111,172 @@ def _file_id(key: str) -> str:
 def plan(event: dict[str, Any]) -> dict[str, Any]:
     """List the source, choose files per selected stream (incremental: new or changed ETags only), split
     them into work units; write the plan and the unit manifest to S3."""
-    from functions.engine import (
-        EngineError,
-        IcebergTableWriter,
-        ObjectVersion,
-        SourceNotFoundError,
-        StreamSchema,
-        infer_schema,
-        is_transient,
-        open_s3_version,
-        plan_units,
-    )
-
     job_ref, run = event["job"], event["run"]
     project_id, job_id, run_id = job_ref["project_id"], job_ref["job_id"], run["run_id"]
     prefix = runs.run_prefix(project_id, job_id, run_id)
     job = load_job(job_ref)
     cfg, client = _source_access(project_id, job.source_id)
-    files = _list_files(cfg, client)
     groups: dict[str, list[dict[str, Any]]] = {}
-    for f in files:
+    for f in _list_files(cfg, client):
         groups.setdefault(s3_source.stream_of(cfg, f["key"]), []).append(f)
-    configured = list((job.streams_config or {}).get("streams") or [])
-    if not configured:  # no selection stored: every stream found, full refresh
-        configured = [{"stream_name": name, "selected": True} for name in sorted(groups)]
     state = get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
     streams: list[dict[str, Any]] = []
     units: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    for stream in configured:
-        if not stream.get("selected", True):
-            continue
+    for stream in _selected(job, groups):
         name = stream["stream_name"]
         found = sorted(groups.get(name, []), key=lambda f: f["key"])
-        incremental = stream.get("sync_mode") == "incremental"
-        if incremental:
-            seen = state["streams"].get(name, {})
-            chosen = [f for f in found if seen.get(f["key"]) != f["etag"]]
-        else:
-            chosen = found
-        mode = write_mode(stream)
-        pk = list(stream.get("primary_key") or [])
-        dest = stream_destination(project_id, job, stream)
-        if mode == "upsert" and dest["kind"] == "parquet":
-            raise SyncError(f"stream {name}: the parquet destination cannot upsert; use append or overwrite")
-        columns = stream.get("columns") or []
-
-        def inspect(
-            f: dict[str, Any],
-        ) -> tuple[dict[str, Any], Any, str, str, str | None, list[dict[str, Any]]]:
-            """(file, Source or None, fmt, compression, error, pieces): its format and its split."""
-            try:
-                uri = f"s3://{cfg.bucket}/{f['key']}"
-                src = open_s3_version(uri, client, ObjectVersion(etag=f["etag"]), size=f["size"])
-                fmt, comp = s3_source.detect_file(src, cfg)
-            except SourceNotFoundError as exc:  # deleted or replaced since the listing: list again
-                raise TransientError(f"{f['key']}: {exc}") from exc
-            except Exception as exc:  # noqa: BLE001 - an unreadable file becomes a unit that counts its error
-                if is_transient(exc):
-                    raise TransientError(str(exc)) from exc  # the plan is tried again
-                return f, None, "auto", "auto", str(exc), []
-            try:
-                units = plan_units(
-                    src,
-                    get_settings().work_unit_bytes,
-                    fmt=fmt,
-                    compression=comp,
-                    csv_options=s3_source.csv_options_for(cfg, fmt),
-                )
-            except SourceNotFoundError as exc:
-                raise TransientError(f"{f['key']}: {exc}") from exc
-            except Exception as exc:  # noqa: BLE001 - unreadable (e.g. a broken footer): counted by its unit
-                if is_transient(exc):
-                    raise TransientError(str(exc)) from exc
-                return f, src, fmt, comp, str(exc), []
-            return f, src, fmt, comp, None, [u.to_dict() for u in units]
-
-        # a few small reads per file (size, magic bytes, footers): S3 latency, so many files at once
-        with ThreadPoolExecutor(max_workers=PLAN_THREADS, thread_name_prefix="plan") as pool:
-            sources = list(pool.map(inspect, chosen))
-        if not columns and sources:
-            readable = [(s, fmt, comp) for _, s, fmt, comp, err, _ in sources if s is not None and not err]
-            sample = readable[:SCHEMA_SAMPLE_FILES]
-            if sample:
-                try:
-                    columns = infer_schema(
-                        [s for s, _, _ in sample],
-                        sample_rows=1000,
-                        fmt=sample[0][1],
-                        compression=sample[0][2],
-                        csv_options=s3_source.csv_options_for(cfg, sample[0][1]),
-                    ).to_list()
-                except (EngineError, OSError, ValueError) as exc:
-                    if is_transient(exc):
-                        raise TransientError(str(exc)) from exc
-                    raise SyncError(f"stream {name}: cannot infer its columns: {exc}") from None
-        if not columns:
+        chosen = _chosen(stream, found, state)
+        planned = _plan_stream(project_id, job, stream, chosen, cfg, client)
+        if planned is None:
             events.append(runs.event("INFO", "no files to read", stream=name))
             continue
-        schema = StreamSchema.from_list(columns)
-        if dest["kind"] == "iceberg":
-            try:  # create or evolve the table now, so units running in parallel only stage files
-                IcebergTableWriter(
-                    catalog_at(dest["warehouse"]),
-                    tuple(dest["identifier"]),
-                    mode=mode,
-                    primary_key=pk,
-                    schema=schema,
-                ).abort()
-            except EngineError as exc:
-                raise SyncError(f"stream {name}: {exc}") from None
-        s_index = len(streams)
-        streams.append(
-            {
-                "stream_name": name,
-                "columns": schema.to_list(),
-                "mode": mode,
-                "sync_mode": stream.get("sync_mode", "full_refresh"),
-                "primary_key": pk,
-                "destination": dest,
-                "files": len(chosen),
-            }
-        )
-        entries: list[dict[str, Any]] = []  # one per file piece; grouped into units below
-        for f, _, fmt, comp, _, pieces in sources:
-            base = {"key": f["key"], "etag": f["etag"], "size": f["size"], "file_id": _file_id(f["key"])}
-            if not pieces:
-                whole = {
-                    "uri": f"s3://{cfg.bucket}/{f['key']}",
-                    "fmt": fmt,
-                    "compression": comp,
-                    "size": f["size"],
-                }
-                pieces = [{**whole, "index": 0, "count": 1, "byte_range": None, "row_groups": None}]
-            for piece in pieces:
-                entries.append({**base, "unit": piece, "csv": s3_source.csv_options_for(cfg, piece["fmt"])})
-        for group in _group(entries):
-            units.append({"index": len(units), "stream": s_index, "files": group})
-        events.append(
-            runs.event(
-                "INFO",
-                f"{len(chosen)} of {len(found)} files to read ({'incremental' if incremental else 'full refresh'}, "
-                f"{mode})",
-                stream=name,
-            )
-        )
+        entry, pieces = planned
+        for group in _group(pieces):
+            units.append({"index": len(units), "stream": len(streams), "files": group})
+        streams.append(entry)
+        what = "incremental" if stream.get("sync_mode") == "incremental" else "full refresh"
+        message = f"{len(chosen)} of {len(found)} files to read ({what}, {entry['mode']})"
+        events.append(runs.event("INFO", message, stream=name))
     put_json(prefix + "plan.json", {"streams": streams, "units": len(units), "started_at": now_iso()})
     manifest_key = prefix + "units.json"
     put_json(manifest_key, units)
     runs.log_events(project_id, job_id, run_id, "plan", events)
     return plan_answer(event, job_ref, manifest_key, units, len(streams))
+
+
+def _selected(job: Any, groups: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The job's selected streams; with no selection stored, every stream found, full refresh."""
+    configured = list((job.streams_config or {}).get("streams") or [])
+    if not configured:
+        configured = [{"stream_name": name, "selected": True} for name in sorted(groups)]
+    return [s for s in configured if s.get("selected", True)]
+
+
+def _chosen(
+    stream: dict[str, Any], found: list[dict[str, Any]], state: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The files a run reads: all of them, or (incremental) those new or changed since the saved state."""
+    if stream.get("sync_mode") != "incremental":
+        return found
+    seen = state["streams"].get(stream["stream_name"], {})
+    return [f for f in found if seen.get(f["key"]) != f["etag"]]
+
+
+def _plan_stream(
+    project_id: str, job: Any, stream: dict[str, Any], chosen: list[dict[str, Any]], cfg: Any, client: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """(the stream's entry in plan.json, its file pieces), or None when it has no columns (no files)."""
+    from functions.engine import StreamSchema
+
+    name = stream["stream_name"]
+    mode = write_mode(stream)
+    pk = list(stream.get("primary_key") or [])
+    dest = stream_destination(project_id, job, stream)
+    if mode == "upsert" and dest["kind"] == "parquet":
+        raise SyncError(f"stream {name}: the parquet destination cannot upsert; use append or overwrite")
+    # a few small reads per file (size, magic bytes, footers): S3 latency, so many files at once
+    with ThreadPoolExecutor(max_workers=PLAN_THREADS, thread_name_prefix="plan") as pool:
+        sources = list(pool.map(lambda f: _inspect(f, cfg, client), chosen))
+    columns = stream.get("columns") or _inferred_columns(name, sources, cfg)
+    if not columns:
+        return None
+    schema = StreamSchema.from_list(columns)
+    if dest["kind"] == "iceberg":
+        _prepare_table(name, dest, mode, pk, schema)
+    entry = {
+        "stream_name": name,
+        "columns": schema.to_list(),
+        "mode": mode,
+        "sync_mode": stream.get("sync_mode", "full_refresh"),
+        "primary_key": pk,
+        "destination": dest,
+        "files": len(chosen),
+    }
+    return entry, _pieces(sources, cfg)
+
+
+Inspected = tuple[dict[str, Any], Any, str, str, str | None, list[dict[str, Any]]]
+
+
+def _inspect(f: dict[str, Any], cfg: Any, client: Any) -> Inspected:
+    """(file, Source or None, fmt, compression, error, pieces): its format and its split. A file gone or
+    replaced since the listing, or a read that may pass, is a TransientError (the plan is tried again);
+    an unreadable file becomes a unit that counts its error."""
+    from functions.engine import ObjectVersion, SourceNotFoundError, is_transient, open_s3_version, plan_units
+
+    try:
+        uri = f"s3://{cfg.bucket}/{f['key']}"
+        src = open_s3_version(uri, client, ObjectVersion(etag=f["etag"]), size=f["size"])
+        fmt, comp = s3_source.detect_file(src, cfg)
+    except SourceNotFoundError as exc:  # deleted or replaced since the listing: list again
+        raise TransientError(f"{f['key']}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - an unreadable file becomes a unit that counts its error
+        if is_transient(exc):
+            raise TransientError(str(exc)) from exc  # the plan is tried again
+        return f, None, "auto", "auto", str(exc), []
+    try:
+        units = plan_units(
+            src, get_settings().work_unit_bytes, fmt=fmt, compression=comp,
+            csv_options=s3_source.csv_options_for(cfg, fmt),
+        )  # fmt: skip
+    except SourceNotFoundError as exc:
+        raise TransientError(f"{f['key']}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - unreadable (e.g. a broken footer): counted by its unit
+        if is_transient(exc):
+            raise TransientError(str(exc)) from exc
+        return f, src, fmt, comp, str(exc), []
+    return f, src, fmt, comp, None, [u.to_dict() for u in units]
+
+
+def _inferred_columns(name: str, sources: list[Inspected], cfg: Any) -> list[dict[str, Any]]:
+    """Columns inferred from the first readable files (none: no readable file)."""
+    from functions.engine import EngineError, infer_schema, is_transient
+
+    readable = [(s, fmt, comp) for _, s, fmt, comp, err, _ in sources if s is not None and not err]
+    sample = readable[:SCHEMA_SAMPLE_FILES]
+    if not sample:
+        return []
+    try:
+        return infer_schema(
+            [s for s, _, _ in sample], sample_rows=1000, fmt=sample[0][1], compression=sample[0][2],
+            csv_options=s3_source.csv_options_for(cfg, sample[0][1]),
+        ).to_list()  # fmt: skip
+    except (EngineError, OSError, ValueError) as exc:
+        if is_transient(exc):
+            raise TransientError(str(exc)) from exc
+        raise SyncError(f"stream {name}: cannot infer its columns: {exc}") from None
+
+
+def _prepare_table(name: str, dest: dict[str, Any], mode: str, pk: list[str], schema: Any) -> None:
+    """Create or evolve the table now, so units running in parallel only stage files."""
+    from functions.engine import EngineError, IcebergTableWriter
+
+    try:
+        IcebergTableWriter(
+            catalog_at(dest["warehouse"]), tuple(dest["identifier"]), mode=mode, primary_key=pk, schema=schema
+        ).abort()
+    except EngineError as exc:
+        raise SyncError(f"stream {name}: {exc}") from None
+
+
+def _pieces(sources: list[Inspected], cfg: Any) -> list[dict[str, Any]]:
+    """One entry per file piece (a file the plan could not inspect is one whole piece), grouped into
+    units by _group."""
+    entries: list[dict[str, Any]] = []
+    for f, _, fmt, comp, _, pieces in sources:
+        base = {"key": f["key"], "etag": f["etag"], "size": f["size"], "file_id": _file_id(f["key"])}
+        if not pieces:
+            whole = {
+                "uri": f"s3://{cfg.bucket}/{f['key']}",
+                "fmt": fmt,
+                "compression": comp,
+                "size": f["size"],
+            }
+            pieces = [{**whole, "index": 0, "count": 1, "byte_range": None, "row_groups": None}]
+        for piece in pieces:
+            entries.append({**base, "unit": piece, "csv": s3_source.csv_options_for(cfg, piece["fmt"])})
+    return entries
 
 
 def _group(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
