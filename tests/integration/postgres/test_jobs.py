@@ -3,7 +3,7 @@
 the real server of the session. Each run's counts are read through the native task list and the
 ingest-job dialect, and the table is read back with pyiceberg.
 
-Cost: one user and one project for the module; one database; eleven runs of a few seconds each, one of
+Cost: one user and one project for the module; one database; thirteen runs of a few seconds each, one of
 which waits for the ASL's retry of a unit (about 40 s in all).
 """
 
@@ -190,6 +190,30 @@ def test_a_unit_retried_after_a_crash_never_double_counts(user, project, db, mon
     assert crashed and run["status"] == "succeeded", run
     assert _counts(run) == _counted(200, inserted=200)
     assert len(_rows(project, "orders")) == 200
+
+
+def test_a_unit_that_cannot_be_read_fails_the_run_and_changes_no_table(user, project, db, monkeypatch):
+    from functions.engine.plugins import SourceError
+    from functions.engine.plugins.postgres import PostgresSource
+
+    db.sql(
+        "CREATE TABLE audit (id int PRIMARY KEY, what text)", "INSERT INTO audit VALUES (1, 'a'), (2, 'b')"
+    )
+    job = _job(user, project, db, {"stream_name": "audit", "sync_mode": "full_refresh"})
+    assert _counts(_sync(user, project, job)) == _counted(2, inserted=2)
+    snapshots = len(_table(project, "audit").metadata.snapshots)
+    real = PostgresSource.read
+
+    def read_then_fail(self, unit, on_reject=None):
+        yield from real(self, unit, on_reject)
+        raise SourceError('stream public.audit: column "what" no longer exists')
+
+    monkeypatch.setattr(PostgresSource, "read", read_then_fail)
+    db.sql("INSERT INTO audit VALUES (3, 'c')")
+    run = _sync(user, project, job)
+    assert run["status"] == "failed" and 'column "what" no longer exists' in run["error"], run
+    assert len(_table(project, "audit").metadata.snapshots) == snapshots  # a failed run changes no table
+    assert [r["id"] for r in _rows(project, "audit")] == [1, 2]
 
 
 def test_cdc_snapshots_then_applies_inserts_updates_and_deletes_by_key(user, project, db, monkeypatch):
