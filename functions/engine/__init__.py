@@ -33,6 +33,9 @@ Contract (what the jobs, upload-sync and connectors code call):
   (``threads``: text blocks parsed at once, default the CPUs the process has; results as a serial read);
   ``TableStats().add(file_stats)`` merges them, ``apply_commit(inserted, updated)`` sets the commit's
   counts. Both have ``to_dict()`` with read, inserted, updated, rejected, errors, bytes, duration_ms.
+- ``changes.IcebergChangeWriter(catalog, identifier, primary_key, commit_token).apply(change_rows)``: a CDC
+  run's change rows (``_op``, ``_lsn``) applied by key in one commit, with exact inserted, updated and
+  deleted counts (``CommitResult.deleted``, ``TableStats.deleted``).
 - ``plan_units(source, target_bytes=128 MiB, ...) -> list[WorkUnit]`` (``WorkUnit.to_dict/from_dict``);
   the record-boundary rule is in :mod:`.units`, the quote rule (where a CSV record ends) in :mod:`.records`.
 - Writers (stage, then one ``commit() -> CommitResult(inserted, updated, files)``; ``abort()``; for units

@@ -42,6 +42,7 @@ class TableStats:
     read: int = 0
     inserted: int = 0
     updated: int = 0
+    deleted: int = 0  # rows removed by key (a CDC run's deletes and truncates)
     rejected: int = 0
     errors: int = 0
     bytes: int = 0
@@ -62,14 +63,15 @@ class TableStats:
             setattr(self, k, getattr(self, k) + getattr(stats, k))
         return self
 
-    def apply_commit(self, inserted: int, updated: int) -> TableStats:
-        """Set the exact counts the catalog commit reported (upsert splits rows into the two)."""
-        self.inserted, self.updated, self.committed = inserted, updated, True
+    def apply_commit(self, inserted: int, updated: int, deleted: int = 0) -> TableStats:
+        """Set the exact counts the catalog commit reported (upsert splits rows into the two; applied
+        changes also delete)."""
+        self.inserted, self.updated, self.deleted, self.committed = inserted, updated, deleted, True
         return self
 
     def discard(self) -> TableStats:
         """Nothing of these files was committed (the run failed): no row counts as inserted or updated."""
-        self.inserted = self.updated = 0
+        self.inserted = self.updated = self.deleted = 0
         for f in self.files:
             f.inserted = f.updated = 0
         self.committed = False

@@ -32,6 +32,7 @@ TARGET_FILE_PROPERTY = "write.target-file-size-bytes"
 COMMIT_TOKEN_PROPERTY = "ingestplane.commit"  # noqa: S105 - a property name, not a secret
 INSERTED_PROPERTY = "ingestplane.inserted"
 UPDATED_PROPERTY = "ingestplane.updated"
+DELETED_PROPERTY = "ingestplane.deleted"
 
 
 def _fs_and_path(uri: str, filesystem: pafs.FileSystem | None) -> tuple[pafs.FileSystem, str]:
@@ -53,14 +54,18 @@ def _make_dir(fs: pafs.FileSystem, path: str) -> None:
 
 @dataclass
 class CommitResult:
-    """What a commit made visible: rows inserted and updated, and the files written."""
+    """What a commit made visible: rows inserted, updated and deleted, and the files written."""
 
     inserted: int = 0
     updated: int = 0
     files: list[str] = field(default_factory=list)
+    deleted: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"inserted": self.inserted, "updated": self.updated, "files": list(self.files)}
+        return {
+            "inserted": self.inserted, "updated": self.updated, "deleted": self.deleted,
+            "files": list(self.files),
+        }  # fmt: skip
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -570,16 +575,18 @@ class IcebergTableWriter:
                 return CommitResult(
                     inserted=int(summary[INSERTED_PROPERTY] or 0),
                     updated=int(summary[UPDATED_PROPERTY] or 0),
+                    deleted=int(summary[DELETED_PROPERTY] or 0),
                 )
         return None
 
-    def _properties(self, inserted: int, updated: int = 0) -> dict[str, str]:
+    def _properties(self, inserted: int, updated: int = 0, deleted: int = 0) -> dict[str, str]:
         if not self.commit_token:
             return {}
         return {
             COMMIT_TOKEN_PROPERTY: self.commit_token,
             INSERTED_PROPERTY: str(inserted),
             UPDATED_PROPERTY: str(updated),
+            DELETED_PROPERTY: str(deleted),
         }
 
     def _commit(self) -> CommitResult:

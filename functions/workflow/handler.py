@@ -59,22 +59,36 @@ def mark_running(event: dict) -> dict:
     return {**base, "run": small, "skip": False, "status": "running"}
 
 
-def plan(event: dict) -> dict:
+def _steps(event: dict) -> Any:
+    """The module whose plan, ingest_unit and commit run this execution: an uploaded file's, a source
+    plugin's (Plan marks the job `"kind": "database"`), or the file jobs'."""
+    if (upload := _upload(event)) is not None:
+        return upload
+    if isinstance(event.get("job"), dict) and event["job"].get("kind") == "database":
+        from functions.workflow import database
+
+        return database
     from functions.workflow import sync
 
-    return (_upload(event) or sync).plan(event)
+    return sync
+
+
+def plan(event: dict) -> dict:
+    """A job's first data step: which steps run the execution is decided here, by its source's type."""
+    if _upload(event) is None:
+        from functions.workflow import database
+
+        if database.plugin_type(event["job"]):
+            return database.plan(event)
+    return _steps(event).plan(event)
 
 
 def ingest_unit(event: dict) -> dict:
-    from functions.workflow import sync
-
-    return (_upload(event) or sync).ingest_unit(event)
+    return _steps(event).ingest_unit(event)
 
 
 def commit(event: dict) -> dict:
-    from functions.workflow import sync
-
-    return (_upload(event) or sync).commit(event)
+    return _steps(event).commit(event)
 
 
 def mark_succeeded(event: dict) -> dict:
@@ -85,9 +99,9 @@ def mark_succeeded(event: dict) -> dict:
     ids = _ids(event)
     if event.get("skip") or ids is None:
         return {**base, "status": "skipped"}
-    from functions.workflow import sync
+    from functions.workflow import store
 
-    outcome = sync.summary(*ids) or {"state": "succeeded"}
+    outcome = store.summary(*ids) or {"state": "succeeded"}
     state = outcome.get("state") or "succeeded"
     ended = runs.finish_run(
         *ids, state, error=outcome.get("error"), stats=outcome.get("stats"), tables=outcome.get("tables")
@@ -107,9 +121,9 @@ def _end(ids: tuple[str, str, str] | None, state: str, message: str) -> None:
         # cancel_run ended it first, in an API function that only reads logs/: its log line is written here.
         runs.log_events(*ids, "end", [runs.event("WARNING", "run cancelled; nothing was committed")])
     try:
-        from functions.workflow import sync
+        from functions.workflow import store
 
-        sync.cleanup_staged(*ids)
+        store.cleanup_staged(*ids)
     except Exception as exc:  # noqa: BLE001 - orphans are harmless; the run's end is what matters
         logger.warning("staged files not cleaned", extra={"error": str(exc)})
 

@@ -1,4 +1,7 @@
-"""The data-plane steps of a job sync: plan work units, ingest one unit, commit once per table.
+"""The data-plane steps of a job whose source is files (`s3`): plan work units, ingest one unit, commit
+once per table. A source read by a plugin (a database) has its own steps (functions.workflow.database);
+both keep a run's documents in its folder (functions.workflow.store) and find their job, connectors and
+destinations through functions.workflow.targets.
 
 Each step is safe to retry: a unit's result is written once to `logs/<project>/<job>/<run>/units/<i>.json`
 (a retry finds it and does nothing); the commit of a table is recorded in `commits/<stream>.json` before
@@ -9,7 +12,6 @@ Staged files of units that never reach a commit are orphans, never data.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import time
@@ -19,21 +21,36 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core import aws
-from functions.core.connectors import CheckContext
 from functions.core.connectors import s3 as s3_source
-from functions.core.connectors.iceberg import table_identifier, table_name_of, warehouse_uri
-from functions.core.connectors.parquet import lake_key
 from functions.core.repositories.base import now_iso
-from functions.core.repositories.runs import RunJob
-from functions.core.services import connectors as connector_service
 from functions.core.services import runs
 from functions.core.settings import get_settings
+from functions.workflow.errors import SyncError, TransientError
+from functions.workflow.store import (
+    bucket,
+    delete_staged,
+    get_json,
+    lake_fs,
+    plan_answer,
+    plan_doc,
+    put_json,
+    transient,
+    unit_results,
+)
+from functions.workflow.targets import (
+    cache_epoch,
+    catalog_at,
+    find_commit,
+    live_connector,
+    load_job,
+    project_context,
+    stream_destination,
+    trash_parquet,
+    write_mode,
+)
 
 log = logging.getLogger("ingestplane.workflow")
 
-INLINE_MAX_UNITS = 40  # more work units go through the Distributed Map and its S3 manifest
-INLINE_MAX_BYTES = 64 << 10  # ... and so do units whose JSON would make the state payload big
 # Small whole files share a unit (one Lambda invocation, one writer): per-unit orchestration costs far
 # more than reading a small file. A unit holds at most this many files and bytes.
 GROUP_MAX_FILES = 50
@@ -42,109 +59,20 @@ PLAN_THREADS = 16  # files inspected at once while planning
 SCHEMA_SAMPLE_FILES = 5
 
 
-class TransientError(Exception):
-    """A failure worth retrying (throttling, a lost connection, a concurrent catalog commit): the ASL's
-    Retry matches this name."""
-
-
-class SyncError(Exception):
-    """A run that cannot proceed (bad job, source or destination): the run fails with this message."""
-
-
-# ---------------------------------------------------------------- S3 helpers (the data bucket)
-
-
-def _bucket() -> str:
-    return get_settings().data_bucket
-
-
-def put_json(key: str, value: Any) -> None:
-    aws.client("s3").put_object(
-        Bucket=_bucket(),
-        Key=key,
-        Body=json.dumps(value, default=str).encode(),
-        ContentType="application/json",
-    )
-
-
-def get_json(key: str) -> Any | None:
-    try:
-        body = aws.client("s3").get_object(Bucket=_bucket(), Key=key)["Body"].read()
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise _transient(exc) from exc
-    return json.loads(body)
-
-
-def _transient(exc: Exception) -> Exception:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
-    if code in ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "InternalError"):
-        return TransientError(str(exc))
-    return exc
-
-
-def lake_fs() -> Any:
-    import pyarrow.fs as pafs
-
-    s = get_settings()
-    kwargs: dict[str, Any] = {"region": s.region}
-    if s.endpoint_url:
-        kwargs["endpoint_override"] = s.endpoint_url
-        kwargs["scheme"] = "http" if s.endpoint_url.startswith("http://") else "https"
-    return pafs.S3FileSystem(**kwargs)
-
-
-def _ctx(project_id: str) -> CheckContext:
-    """The project's context (its external id, this environment's buckets), without a deadline."""
-    return connector_service._ctx(project_id, deadline=float("inf"))
-
-
 # ---------------------------------------------------------------- the job, its source and destination
-
-
-def _job(job: dict[str, Any]) -> RunJob:
-    try:
-        item = RunJob.get(*RunJob.key(job["project_id"], job["job_id"]), consistent_read=True)
-    except RunJob.DoesNotExist:
-        raise SyncError("the job does not exist") from None
-    if item.deleted_at:
-        raise SyncError("the job was deleted")
-    return item
-
-
-def _fresh() -> int:
-    """A cache epoch: connector configs and assumed-role credentials are reused for ten minutes at most."""
-    return int(time.time() // 600)
-
-
-def _connector(project_id: str, kind: str, connector_id: str) -> tuple[Any, Any]:
-    """(connector type, parsed config) of a live connector, secrets included."""
-    return _connector_cached(project_id, kind, connector_id, _fresh())
-
-
-@lru_cache(maxsize=32)
-def _connector_cached(project_id: str, kind: str, connector_id: str, _epoch: int) -> tuple[Any, Any]:
-    from functions.core.errors import NotFound
-
-    try:
-        connector, cfg, _ = connector_service.parsed_config(project_id, kind, connector_id)
-    except NotFound:
-        raise SyncError(f"the job's {kind} {connector_id} does not exist") from None
-    return connector, cfg
 
 
 def _source_access(project_id: str, source_id: str) -> tuple[Any, Any]:
     """(config, boto3 S3 client) with the source's credentials."""
-    return _source_access_cached(project_id, source_id, _fresh())
+    return _source_access_cached(project_id, source_id, cache_epoch())
 
 
 @lru_cache(maxsize=32)
 def _source_access_cached(project_id: str, source_id: str, _epoch: int) -> tuple[Any, Any]:
-    connector, cfg = _connector(project_id, "source", source_id)
+    connector, cfg = live_connector(project_id, "source", source_id)
     if connector.type != "s3":
         raise SyncError(f"source type {connector.type!r} cannot be synced by a job")
-    ctx = _ctx(project_id)
+    ctx = project_context(project_id)
     session = s3_source.source_session(cfg, ctx)
     client = session.client("s3", region_name=cfg.region or ctx.region, endpoint_url=ctx.endpoint_url)
     return cfg, client
@@ -158,7 +86,7 @@ def _list_files(cfg: Any, client: Any) -> list[dict[str, Any]]:
         try:
             page = client.list_objects_v2(**kwargs)
         except ClientError as exc:
-            raise _transient(exc) from exc
+            raise transient(exc) from exc
         for obj in page.get("Contents", []):
             if obj.get("Size", 0) > 0 and s3_source.key_matches(cfg, obj["Key"]):
                 out.append({"key": obj["Key"], "size": obj["Size"], "etag": obj.get("ETag", "").strip('"')})
@@ -173,38 +101,6 @@ def _list_files(cfg: Any, client: Any) -> list[dict[str, Any]]:
         kwargs["ContinuationToken"] = token
 
 
-def _mode(stream: dict[str, Any]) -> str:
-    """The write mode: the stream's destination_sync_mode; a full refresh in append mode overwrites."""
-    dest_mode = stream.get("destination_sync_mode") or "append"
-    if stream.get("sync_mode", "full_refresh") == "full_refresh" and dest_mode == "append":
-        return "overwrite"
-    return dest_mode
-
-
-def _destination(project_id: str, job: RunJob, stream: dict[str, Any]) -> dict[str, Any]:
-    connector, cfg = _connector(project_id, "destination", job.dest_id)
-    ctx = _ctx(project_id)
-    if connector.type == "iceberg":
-        return {
-            "kind": "iceberg",
-            "warehouse": warehouse_uri(cfg, ctx),
-            "identifier": list(table_identifier(project_id, cfg, table_name_of(stream["stream_name"]))),
-        }
-    if connector.type == "parquet":
-        return {
-            "kind": "parquet",
-            "path": f"s3://{ctx.data_bucket}/{lake_key(cfg, ctx).rstrip('/')}/{table_name_of(stream['stream_name'])}",
-        }
-    raise SyncError(f"destination type {connector.type!r} is not supported by jobs")
-
-
-def _catalog(warehouse: str) -> Any:
-    from functions.engine import glue_catalog
-
-    s = get_settings()
-    return glue_catalog(warehouse, s.endpoint_url, s.region)
-
-
 def _file_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -215,169 +111,172 @@ def _file_id(key: str) -> str:
 def plan(event: dict[str, Any]) -> dict[str, Any]:
     """List the source, choose files per selected stream (incremental: new or changed ETags only), split
     them into work units; write the plan and the unit manifest to S3."""
-    from functions.engine import (
-        EngineError,
-        IcebergTableWriter,
-        ObjectVersion,
-        SourceNotFoundError,
-        StreamSchema,
-        infer_schema,
-        is_transient,
-        open_s3_version,
-        plan_units,
-    )
-
     job_ref, run = event["job"], event["run"]
     project_id, job_id, run_id = job_ref["project_id"], job_ref["job_id"], run["run_id"]
     prefix = runs.run_prefix(project_id, job_id, run_id)
-    job = _job(job_ref)
+    job = load_job(job_ref)
     cfg, client = _source_access(project_id, job.source_id)
-    files = _list_files(cfg, client)
     groups: dict[str, list[dict[str, Any]]] = {}
-    for f in files:
+    for f in _list_files(cfg, client):
         groups.setdefault(s3_source.stream_of(cfg, f["key"]), []).append(f)
-    configured = list((job.streams_config or {}).get("streams") or [])
-    if not configured:  # no selection stored: every stream found, full refresh
-        configured = [{"stream_name": name, "selected": True} for name in sorted(groups)]
     state = get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
     streams: list[dict[str, Any]] = []
     units: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    for stream in configured:
-        if not stream.get("selected", True):
-            continue
+    for stream in _selected(job, groups):
         name = stream["stream_name"]
         found = sorted(groups.get(name, []), key=lambda f: f["key"])
-        incremental = stream.get("sync_mode") == "incremental"
-        if incremental:
-            seen = state["streams"].get(name, {})
-            chosen = [f for f in found if seen.get(f["key"]) != f["etag"]]
-        else:
-            chosen = found
-        mode = _mode(stream)
-        pk = list(stream.get("primary_key") or [])
-        dest = _destination(project_id, job, stream)
-        if mode == "upsert" and dest["kind"] == "parquet":
-            raise SyncError(f"stream {name}: the parquet destination cannot upsert; use append or overwrite")
-        columns = stream.get("columns") or []
-
-        def inspect(
-            f: dict[str, Any],
-        ) -> tuple[dict[str, Any], Any, str, str, str | None, list[dict[str, Any]]]:
-            """(file, Source or None, fmt, compression, error, pieces): its format and its split."""
-            try:
-                uri = f"s3://{cfg.bucket}/{f['key']}"
-                src = open_s3_version(uri, client, ObjectVersion(etag=f["etag"]), size=f["size"])
-                fmt, comp = s3_source.detect_file(src, cfg)
-            except SourceNotFoundError as exc:  # deleted or replaced since the listing: list again
-                raise TransientError(f"{f['key']}: {exc}") from exc
-            except Exception as exc:  # noqa: BLE001 - an unreadable file becomes a unit that counts its error
-                if is_transient(exc):
-                    raise TransientError(str(exc)) from exc  # the plan is tried again
-                return f, None, "auto", "auto", str(exc), []
-            try:
-                units = plan_units(
-                    src,
-                    get_settings().work_unit_bytes,
-                    fmt=fmt,
-                    compression=comp,
-                    csv_options=s3_source.csv_options_for(cfg, fmt),
-                )
-            except SourceNotFoundError as exc:
-                raise TransientError(f"{f['key']}: {exc}") from exc
-            except Exception as exc:  # noqa: BLE001 - unreadable (e.g. a broken footer): counted by its unit
-                if is_transient(exc):
-                    raise TransientError(str(exc)) from exc
-                return f, src, fmt, comp, str(exc), []
-            return f, src, fmt, comp, None, [u.to_dict() for u in units]
-
-        # a few small reads per file (size, magic bytes, footers): S3 latency, so many files at once
-        with ThreadPoolExecutor(max_workers=PLAN_THREADS, thread_name_prefix="plan") as pool:
-            sources = list(pool.map(inspect, chosen))
-        if not columns and sources:
-            readable = [(s, fmt, comp) for _, s, fmt, comp, err, _ in sources if s is not None and not err]
-            sample = readable[:SCHEMA_SAMPLE_FILES]
-            if sample:
-                try:
-                    columns = infer_schema(
-                        [s for s, _, _ in sample],
-                        sample_rows=1000,
-                        fmt=sample[0][1],
-                        compression=sample[0][2],
-                        csv_options=s3_source.csv_options_for(cfg, sample[0][1]),
-                    ).to_list()
-                except (EngineError, OSError, ValueError) as exc:
-                    if is_transient(exc):
-                        raise TransientError(str(exc)) from exc
-                    raise SyncError(f"stream {name}: cannot infer its columns: {exc}") from None
-        if not columns:
+        chosen = _chosen(stream, found, state)
+        planned = _plan_stream(project_id, job, stream, chosen, cfg, client)
+        if planned is None:
             events.append(runs.event("INFO", "no files to read", stream=name))
             continue
-        schema = StreamSchema.from_list(columns)
-        if dest["kind"] == "iceberg":
-            try:  # create or evolve the table now, so units running in parallel only stage files
-                IcebergTableWriter(
-                    _catalog(dest["warehouse"]),
-                    tuple(dest["identifier"]),
-                    mode=mode,
-                    primary_key=pk,
-                    schema=schema,
-                ).abort()
-            except EngineError as exc:
-                raise SyncError(f"stream {name}: {exc}") from None
-        s_index = len(streams)
-        streams.append(
-            {
-                "stream_name": name,
-                "columns": schema.to_list(),
-                "mode": mode,
-                "sync_mode": stream.get("sync_mode", "full_refresh"),
-                "primary_key": pk,
-                "destination": dest,
-                "files": len(chosen),
-            }
-        )
-        entries: list[dict[str, Any]] = []  # one per file piece; grouped into units below
-        for f, _, fmt, comp, _, pieces in sources:
-            base = {"key": f["key"], "etag": f["etag"], "size": f["size"], "file_id": _file_id(f["key"])}
-            if not pieces:
-                whole = {
-                    "uri": f"s3://{cfg.bucket}/{f['key']}",
-                    "fmt": fmt,
-                    "compression": comp,
-                    "size": f["size"],
-                }
-                pieces = [{**whole, "index": 0, "count": 1, "byte_range": None, "row_groups": None}]
-            for piece in pieces:
-                entries.append({**base, "unit": piece, "csv": s3_source.csv_options_for(cfg, piece["fmt"])})
-        for group in _group(entries):
-            units.append({"index": len(units), "stream": s_index, "files": group})
-        events.append(
-            runs.event(
-                "INFO",
-                f"{len(chosen)} of {len(found)} files to read ({'incremental' if incremental else 'full refresh'}, "
-                f"{mode})",
-                stream=name,
-            )
-        )
+        entry, pieces = planned
+        for group in _group(pieces):
+            units.append({"index": len(units), "stream": len(streams), "files": group})
+        streams.append(entry)
+        what = "incremental" if stream.get("sync_mode") == "incremental" else "full refresh"
+        message = f"{len(chosen)} of {len(found)} files to read ({what}, {entry['mode']})"
+        events.append(runs.event("INFO", message, stream=name))
     put_json(prefix + "plan.json", {"streams": streams, "units": len(units), "started_at": now_iso()})
     manifest_key = prefix + "units.json"
     put_json(manifest_key, units)
     runs.log_events(project_id, job_id, run_id, "plan", events)
-    inline_max = int(os.environ.get("WORKFLOW_INLINE_MAX_UNITS", INLINE_MAX_UNITS))
-    distributed = len(units) > inline_max or len(json.dumps(units)) > INLINE_MAX_BYTES
-    return {
-        "job": job_ref,
-        "run": run,
-        "config": event.get("config") or {},
-        "plan": {
-            "manifest_key": manifest_key,
-            "unit_count": len(units),
-            "streams": len(streams),
-            "distributed": distributed,
-            "units": [] if distributed else units,
-        },
+    return plan_answer(event, job_ref, manifest_key, units, len(streams))
+
+
+def _selected(job: Any, groups: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The job's selected streams; with no selection stored, every stream found, full refresh."""
+    configured = list((job.streams_config or {}).get("streams") or [])
+    if not configured:
+        configured = [{"stream_name": name, "selected": True} for name in sorted(groups)]
+    return [s for s in configured if s.get("selected", True)]
+
+
+def _chosen(
+    stream: dict[str, Any], found: list[dict[str, Any]], state: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The files a run reads: all of them, or (incremental) those new or changed since the saved state."""
+    if stream.get("sync_mode") != "incremental":
+        return found
+    seen = state["streams"].get(stream["stream_name"], {})
+    return [f for f in found if seen.get(f["key"]) != f["etag"]]
+
+
+def _plan_stream(
+    project_id: str, job: Any, stream: dict[str, Any], chosen: list[dict[str, Any]], cfg: Any, client: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """(the stream's entry in plan.json, its file pieces), or None when it has no columns (no files)."""
+    from functions.engine import StreamSchema
+
+    name = stream["stream_name"]
+    mode = write_mode(stream)
+    pk = list(stream.get("primary_key") or [])
+    dest = stream_destination(project_id, job, stream)
+    if mode == "upsert" and dest["kind"] == "parquet":
+        raise SyncError(f"stream {name}: the parquet destination cannot upsert; use append or overwrite")
+    # a few small reads per file (size, magic bytes, footers): S3 latency, so many files at once
+    with ThreadPoolExecutor(max_workers=PLAN_THREADS, thread_name_prefix="plan") as pool:
+        sources = list(pool.map(lambda f: _inspect(f, cfg, client), chosen))
+    columns = stream.get("columns") or _inferred_columns(name, sources, cfg)
+    if not columns:
+        return None
+    schema = StreamSchema.from_list(columns)
+    if dest["kind"] == "iceberg":
+        _prepare_table(name, dest, mode, pk, schema)
+    entry = {
+        "stream_name": name,
+        "columns": schema.to_list(),
+        "mode": mode,
+        "sync_mode": stream.get("sync_mode", "full_refresh"),
+        "primary_key": pk,
+        "destination": dest,
+        "files": len(chosen),
     }
+    return entry, _pieces(sources, cfg)
+
+
+Inspected = tuple[dict[str, Any], Any, str, str, str | None, list[dict[str, Any]]]
+
+
+def _inspect(f: dict[str, Any], cfg: Any, client: Any) -> Inspected:
+    """(file, Source or None, fmt, compression, error, pieces): its format and its split. A file gone or
+    replaced since the listing, or a read that may pass, is a TransientError (the plan is tried again);
+    an unreadable file becomes a unit that counts its error."""
+    from functions.engine import ObjectVersion, SourceNotFoundError, is_transient, open_s3_version, plan_units
+
+    try:
+        uri = f"s3://{cfg.bucket}/{f['key']}"
+        src = open_s3_version(uri, client, ObjectVersion(etag=f["etag"]), size=f["size"])
+        fmt, comp = s3_source.detect_file(src, cfg)
+    except SourceNotFoundError as exc:  # deleted or replaced since the listing: list again
+        raise TransientError(f"{f['key']}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - an unreadable file becomes a unit that counts its error
+        if is_transient(exc):
+            raise TransientError(str(exc)) from exc  # the plan is tried again
+        return f, None, "auto", "auto", str(exc), []
+    try:
+        units = plan_units(
+            src, get_settings().work_unit_bytes, fmt=fmt, compression=comp,
+            csv_options=s3_source.csv_options_for(cfg, fmt),
+        )  # fmt: skip
+    except SourceNotFoundError as exc:
+        raise TransientError(f"{f['key']}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - unreadable (e.g. a broken footer): counted by its unit
+        if is_transient(exc):
+            raise TransientError(str(exc)) from exc
+        return f, src, fmt, comp, str(exc), []
+    return f, src, fmt, comp, None, [u.to_dict() for u in units]
+
+
+def _inferred_columns(name: str, sources: list[Inspected], cfg: Any) -> list[dict[str, Any]]:
+    """Columns inferred from the first readable files (none: no readable file)."""
+    from functions.engine import EngineError, infer_schema, is_transient
+
+    readable = [(s, fmt, comp) for _, s, fmt, comp, err, _ in sources if s is not None and not err]
+    sample = readable[:SCHEMA_SAMPLE_FILES]
+    if not sample:
+        return []
+    try:
+        return infer_schema(
+            [s for s, _, _ in sample], sample_rows=1000, fmt=sample[0][1], compression=sample[0][2],
+            csv_options=s3_source.csv_options_for(cfg, sample[0][1]),
+        ).to_list()  # fmt: skip
+    except (EngineError, OSError, ValueError) as exc:
+        if is_transient(exc):
+            raise TransientError(str(exc)) from exc
+        raise SyncError(f"stream {name}: cannot infer its columns: {exc}") from None
+
+
+def _prepare_table(name: str, dest: dict[str, Any], mode: str, pk: list[str], schema: Any) -> None:
+    """Create or evolve the table now, so units running in parallel only stage files."""
+    from functions.engine import EngineError, IcebergTableWriter
+
+    try:
+        IcebergTableWriter(
+            catalog_at(dest["warehouse"]), tuple(dest["identifier"]), mode=mode, primary_key=pk, schema=schema
+        ).abort()
+    except EngineError as exc:
+        raise SyncError(f"stream {name}: {exc}") from None
+
+
+def _pieces(sources: list[Inspected], cfg: Any) -> list[dict[str, Any]]:
+    """One entry per file piece (a file the plan could not inspect is one whole piece), grouped into
+    units by _group."""
+    entries: list[dict[str, Any]] = []
+    for f, _, fmt, comp, _, pieces in sources:
+        base = {"key": f["key"], "etag": f["etag"], "size": f["size"], "file_id": _file_id(f["key"])}
+        if not pieces:
+            whole = {
+                "uri": f"s3://{cfg.bucket}/{f['key']}",
+                "fmt": fmt,
+                "compression": comp,
+                "size": f["size"],
+            }
+            pieces = [{**whole, "index": 0, "count": 1, "byte_range": None, "row_groups": None}]
+        for piece in pieces:
+            entries.append({**base, "unit": piece, "csv": s3_source.csv_options_for(cfg, piece["fmt"])})
+    return entries
 
 
 def _group(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -406,14 +305,6 @@ def _group(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 # ---------------------------------------------------------------- ingest one unit
 
 
-@lru_cache(maxsize=8)
-def _plan_doc(key: str) -> dict[str, Any]:
-    doc = get_json(key)
-    if doc is None:
-        raise SyncError(f"the run's plan is missing ({key})")
-    return doc
-
-
 def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
     """Read, validate and stage one work unit (a file piece, or several small files into one writer); its
     result (per-file stats, staged files) goes to S3 once. Each file is read at the ETag it was listed
@@ -431,20 +322,20 @@ def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:
         return done  # a retried step: already ingested
     if not runs.is_active(project_id, run_id):
         return {"unit": {"index": index, "skipped": True}}  # cancelled: stop early
-    stream = _plan_doc(prefix + "plan.json")["streams"][item["stream"]]
+    stream = plan_doc(prefix + "plan.json")["streams"][item["stream"]]
     schema = StreamSchema.from_list(stream["columns"])
     dest = stream["destination"]
-    _, client = _source_access(project_id, _job(job_ref).source_id)
+    _, client = _source_access(project_id, load_job(job_ref).source_id)
     lake = lake_fs()
     if dest["kind"] == "iceberg":
         sink: Any = IcebergTableWriter(
-            _catalog(dest["warehouse"]), tuple(dest["identifier"]), mode=stream["mode"],
+            catalog_at(dest["warehouse"]), tuple(dest["identifier"]), mode=stream["mode"],
             primary_key=stream["primary_key"] or None,
         )  # fmt: skip
     else:
         sink = ParquetLakeWriter(dest["path"], schema, filesystem=lake)
     reject_uri = (
-        f"s3://{_bucket()}/rejects/{project_id}/{job_id}/{run_id}/{stream['stream_name']}/{index:06d}.jsonl"
+        f"s3://{bucket()}/rejects/{project_id}/{job_id}/{run_id}/{stream['stream_name']}/{index:06d}.jsonl"
     )
     rejects = RejectsWriter(reject_uri, filesystem=lake)
     files: list[dict[str, Any]] = []
@@ -539,36 +430,6 @@ def _empty_staged(dest: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- commit once per table
 
 
-def _unit_results(prefix: str) -> list[dict[str, Any]]:
-    client = aws.client("s3")
-    out = []
-    kwargs: dict[str, Any] = {"Bucket": _bucket(), "Prefix": prefix + "units/"}
-    while True:
-        page = client.list_objects_v2(**kwargs)
-        for obj in page.get("Contents", []):
-            doc = get_json(obj["Key"])
-            if doc is not None:
-                out.append(doc)
-        token = page.get("NextContinuationToken")
-        if not page.get("IsTruncated") or not token:
-            break
-        kwargs["ContinuationToken"] = token
-    return sorted(out, key=lambda r: r["index"])
-
-
-def _find_commit(catalog: Any, identifier: tuple[str, ...], token: str) -> Any:
-    """The commit made with ``token`` (a retry whose first try committed), or None."""
-    from pyiceberg.exceptions import NoSuchTableError
-
-    from functions.engine import IcebergTableWriter
-
-    try:
-        table = catalog.load_table(identifier)
-    except NoSuchTableError:
-        return None
-    return IcebergTableWriter.find_commit(table, token)
-
-
 def _table_stats(stream: dict[str, Any], results: list[dict[str, Any]]) -> Any:
     from functions.engine import TableStats
     from functions.engine.stats import FileStats
@@ -601,8 +462,8 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
     if dest["kind"] == "iceberg":
         # The token makes a retry after a lost answer find the commit (and its counts) in the table.
         token = f"{prefix}{s_index:04d}"
-        catalog, identifier = _catalog(dest["warehouse"]), tuple(dest["identifier"])
-        result = _find_commit(catalog, identifier, token)
+        catalog, identifier = catalog_at(dest["warehouse"]), tuple(dest["identifier"])
+        result = find_commit(catalog, identifier, token)
         recovered = result is not None
         if result is None:
             # From here the staged files may become data: cleanup_staged leaves them alone.
@@ -625,34 +486,13 @@ def _commit_stream(stream: dict[str, Any], results: list[dict[str, Any]], prefix
         put_json(f"{prefix}commits/{s_index:04d}.pending", {"at": now_iso()})
         if stream["mode"] == "overwrite":
             ours = {p.rsplit("/", 1)[-1] for st in staged for p in st.get("files", [])}
-            _trash_parquet(fs, dest["path"], prefix, keep=ours)
+            trash_parquet(fs, dest["path"], prefix, keep=ours)
         result = ParquetLakeWriter.commit_staged(staged, filesystem=fs)
         committed = {"inserted": result.inserted, "updated": 0, "skipped": False}
     stats.apply_commit(committed["inserted"], committed["updated"])
     doc = {"stats": stats.to_dict(), "commit": committed}
     put_json(done_key, doc)
     return doc
-
-
-def _trash_parquet(fs: Any, path: str, prefix: str, keep: set[str]) -> None:
-    """Full refresh of a parquet destination: the path's current files move to trash/ (never deleted),
-    except `keep`, this run's own (moved there by a try of this commit that was interrupted)."""
-    import pyarrow.fs as pafs
-
-    root = path[len("s3://") :]
-    run_part = prefix[len("logs/") :].rstrip("/")
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(root, recursive=False, allow_not_found=True))
-    except OSError:
-        return
-    bucket = root.split("/", 1)[0]
-    for info in infos:
-        if (
-            info.type == pafs.FileType.File
-            and info.base_name.endswith(".parquet")
-            and info.base_name not in keep
-        ):
-            fs.move(info.path, f"{bucket}/trash/{run_part}/{info.base_name}")
 
 
 def commit(event: dict[str, Any]) -> dict[str, Any]:
@@ -666,9 +506,9 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
     base = {"job": job_ref, "run": run, "config": event.get("config") or {}}
     if not runs.mark_committing(project_id, run_id):
         return {**base, "result": {"skipped": True}}  # cancelled before the commit: nothing is committed
-    plan_doc = _plan_doc(prefix + "plan.json")
-    results = _unit_results(prefix)
-    planned = plan_doc.get("units")
+    planned_doc = plan_doc(prefix + "plan.json")
+    results = unit_results(prefix)
+    planned = planned_doc.get("units")
     if planned is not None and len(results) != planned:
         raise SyncError(f"{planned - len(results)} of {planned} work units left no result: nothing committed")
     failed = [
@@ -677,19 +517,21 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
     ended = now_iso()
     tables, totals, events = [], runs.empty_stats(), []
     state = get_json(runs.state_key(project_id, job_id)) or {"streams": {}}
-    for s_index, stream in enumerate(plan_doc["streams"]):
+    for s_index, stream in enumerate(planned_doc["streams"]):
         mine = [r for r in results if r["stream"] == s_index]
         doc = _uncommitted_stream(stream, mine) if failed else _commit_stream(stream, mine, prefix, s_index)
         st = doc["stats"]
         for k in runs.STAT_KEYS:
             totals[k] += int(st.get(k) or 0)
-        tables.append(_table_entry(stream, st, mine, plan_doc.get("started_at"), ended, failed=bool(failed)))
+        tables.append(
+            _table_entry(stream, st, mine, planned_doc.get("started_at"), ended, failed=bool(failed))
+        )
         if not failed:  # saved as each table commits: if a later one fails, the next run skips these
             _save_state(state, stream, mine)
             put_json(runs.state_key(project_id, job_id), state)
         events.append(_table_event(stream, st, tables[-1]["table_name"], committed=not failed))
     if failed:
-        _delete_staged(prefix, results)
+        delete_staged(prefix, results)
     outcome = {
         "state": "failed" if failed else "succeeded",
         "error": (
@@ -751,34 +593,3 @@ def _table_event(stream: dict[str, Any], st: dict[str, Any], name: str, *, commi
             "ERROR", f"table {name}: not changed, the run failed; {counts}", stream=stream["stream_name"]
         )
     return runs.event("INFO", f"table {name}: {counts}", stream=stream["stream_name"])
-
-
-def summary(project_id: str, job_id: str, run_id: str) -> dict[str, Any] | None:
-    return get_json(runs.run_prefix(project_id, job_id, run_id) + "summary.json")
-
-
-def cleanup_staged(project_id: str, job_id: str, run_id: str) -> int:
-    """Delete the staged (never committed) files of a run that did not commit; how many went."""
-    prefix = runs.run_prefix(project_id, job_id, run_id)
-    if get_json(prefix + "summary.json") is not None:
-        return 0
-    return _delete_staged(prefix, _unit_results(prefix))
-
-
-def _delete_staged(prefix: str, results: list[dict[str, Any]]) -> int:
-    """Delete the units' staged files, except those of a table whose commit began (they may be data)."""
-    fs = lake_fs()
-    n = 0
-    for r in results:
-        marker = f"{prefix}commits/{int(r['stream']):04d}"
-        if get_json(marker + ".json") is not None or get_json(marker + ".pending") is not None:
-            continue  # this table's commit began: its files may be data now
-        st = r.get("staged") or {}
-        paths = [p for chunk in st.get("chunks", []) for p in chunk] + list(st.get("files", []))
-        for p in paths:
-            try:
-                fs.delete_file(p[len("s3://") :] if p.startswith("s3://") else p)
-                n += 1
-            except OSError:
-                pass
-    return n

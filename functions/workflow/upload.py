@@ -25,7 +25,8 @@ from functions.core.repositories.syncs import SyncFileRecord, SyncSessionRecord
 from functions.core.services import ingestion
 from functions.core.services.syncs import lake_dir, request_finish, staging_dir
 from functions.core.settings import get_settings
-from functions.workflow.sync import INLINE_MAX_BYTES, INLINE_MAX_UNITS, TransientError, get_json, put_json
+from functions.workflow.errors import TransientError
+from functions.workflow.store import INLINE_MAX_BYTES, INLINE_MAX_UNITS, get_json, put_json
 
 log = logging.getLogger("ingestplane.workflow.upload")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import ArnFormat, Aws, Duration, IgnoreMode, Stack
 from aws_cdk import aws_iam as iam
@@ -18,6 +19,7 @@ from constructs import Construct
 
 from functions.core.constants import LAKE_PREFIX, LOGS_PREFIX, REJECTS_PREFIX, TRASH_PREFIX, UPLOADS_PREFIX
 from infra.constructs.nag import XRAY_REASON, suppress
+from infra.constructs.network import DATABASE_FUNCTIONS, DatabaseNetwork
 from infra.constructs.scheduler import JobScheduler
 from infra.constructs.storage import DataLake
 from infra.constructs.tables import Tables
@@ -180,9 +182,11 @@ class Functions(Construct):
         user_pool_client_id: str,
         state_machine_name: str,
         scheduler: JobScheduler,
+        network: DatabaseNetwork | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
+        self.network = network
         self.user_pool_id = user_pool_id
         self.state_machine_name = state_machine_name
         # Built from the name, not the state machine: its definition names the workflow function (no cycle).
@@ -271,6 +275,7 @@ class Functions(Construct):
             description=f"ingestplane {name}",
             # API functions keep their share of the account's concurrency, whatever ingestion runs
             reserved_concurrent_executions=self.config.reserved_concurrency(name),
+            **self._network(name, role),
         )
         suppress(role, "IAM5", XRAY_REASON, applies_to=[r"^Resource::\*$"])
         suppress(
@@ -281,6 +286,25 @@ class Functions(Construct):
             children=False,
         )
         return function
+
+    def _network(self, name: str, role: iam.Role) -> dict[str, Any]:
+        """A function that reads databases runs in the environment's VPC, when it names one."""
+        if self.network is None or name not in DATABASE_FUNCTIONS:
+            return {}
+        suppress(
+            role,
+            "IAM4",
+            "A function in a VPC needs AWSLambdaVPCAccessExecutionRole (ENI create/describe/delete, which "
+            "support no resource-level permissions); CDK attaches it to the role of every VPC function.",
+            applies_to=[
+                r"^Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole$"
+            ],
+        )
+        return {
+            "vpc": self.network.vpc,
+            "vpc_subnets": self.network.subnets,
+            "security_groups": self.network.security_groups,
+        }
 
     def _grant(
         self, name: str, spec: FunctionSpec, tables: Tables, lake: DataLake, scheduler: JobScheduler

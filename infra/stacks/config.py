@@ -27,6 +27,49 @@ _RETENTION = {
 
 
 @dataclass(frozen=True)
+class Subnet:
+    subnet_id: str
+    availability_zone: str
+    route_table_id: str
+
+
+@dataclass(frozen=True)
+class VpcConfig:
+    """cdk.json `vpc`: where the functions that read databases run (infra/constructs/network.py)."""
+
+    vpc_id: str
+    subnets: tuple[Subnet, ...]
+    security_group_id: str  # the group the databases admit; the functions run in it
+    endpoints: bool = True  # S3 and DynamoDB gateway, Glue/Secrets Manager/Step Functions/STS interface
+
+    @classmethod
+    def from_context(cls, env: str, raw: dict[str, Any]) -> VpcConfig:
+        try:
+            subnets = tuple(
+                Subnet(s["id"], s["availability_zone"], s["route_table_id"]) for s in raw["subnets"]
+            )
+            cfg = cls(raw["vpc_id"], subnets, raw["security_group_id"], bool(raw.get("endpoints", True)))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(
+                f"{env}: vpc needs vpc_id, security_group_id and subnets [{{id, availability_zone, "
+                f"route_table_id}}]: {exc}"
+            ) from None
+        cfg.validate(env)
+        return cfg
+
+    def validate(self, env: str) -> None:
+        prefixes = {"vpc_id": "vpc-", "security_group_id": "sg-"}
+        for name, prefix in prefixes.items():
+            if not str(getattr(self, name)).startswith(prefix):
+                raise ValueError(f"{env}: vpc.{name} must be an id starting with {prefix}")
+        if not self.subnets:
+            raise ValueError(f"{env}: vpc.subnets must list at least one private subnet")
+        for s in self.subnets:
+            if not s.subnet_id.startswith("subnet-") or not s.route_table_id.startswith("rtb-"):
+                raise ValueError(f"{env}: vpc.subnets: ids start with subnet- and route tables with rtb-")
+
+
+@dataclass(frozen=True)
 class EnvConfig:
     """One environment's settings; every field comes from cdk.json."""
 
@@ -63,6 +106,8 @@ class EnvConfig:
     # the console is served at the distribution's *.cloudfront.net domain.
     console_domain: str | None = None
     console_certificate_arn: str | None = None
+    # The VPC of the functions that read databases (none: they run outside any VPC, as the others do).
+    vpc: VpcConfig | None = None
 
     @classmethod
     def from_context(cls, name: str, environments: dict[str, Any]) -> EnvConfig:
@@ -94,6 +139,7 @@ class EnvConfig:
             limits=tuple(sorted({**DEFAULT_LIMITS, **raw.get("limits", {})}.items())),
             console_domain=raw.get("console", {}).get("domain"),
             console_certificate_arn=raw.get("console", {}).get("certificate_arn"),
+            vpc=VpcConfig.from_context(name, raw["vpc"]) if raw.get("vpc") else None,
         )
         cfg.validate()
         return cfg

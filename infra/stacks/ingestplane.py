@@ -11,6 +11,7 @@ from infra.constructs.console import ConsoleSite
 from infra.constructs.functions import Functions
 from infra.constructs.ingest_queue import IngestQueue
 from infra.constructs.nag import suppress
+from infra.constructs.network import DatabaseNetwork
 from infra.constructs.scheduler import JobScheduler
 from infra.constructs.storage import DataLake, data_bucket_name
 from infra.constructs.tables import Tables
@@ -37,6 +38,7 @@ class IngestPlaneStack(Stack):
         self.lake = DataLake(self, "Lake", config=config)
         self.tables = Tables(self, "Tables", config=config)
         self.users = UserDirectory(self, "Users", config=config)
+        self.network = DatabaseNetwork(self, "Network", config=config.vpc) if config.vpc else None
         self.scheduler = JobScheduler(
             self, "Scheduler", config=config, state_machine_arn=state_machine_arn(self, sync_name)
         )
@@ -50,6 +52,7 @@ class IngestPlaneStack(Stack):
             user_pool_client_id=self.users.client.user_pool_client_id,
             state_machine_name=sync_name,
             scheduler=self.scheduler,
+            network=self.network,
         )
         self.ingest = IngestQueue(
             self, "Ingest", config=config, bucket=self.lake.bucket, ingest=self.functions["ingest"]

@@ -9,8 +9,8 @@ a fresh subprocess reporting its wall time, client CPU and peak RSS, all in one 
 - ours: the postgres plugin -> ParquetLakeWriter, as one unit, and all units (the default split, two
   units at a time: a Map's tasks on this 2-core machine); and one unit -> an Iceberg table (Glue on moto);
 - dlt 1.31 ``sql_database`` (pyarrow backend) -> Parquet files, the peer a Python user would pick;
-- CDC: changes decoded from a pgoutput slot into change batches and written to Parquet (the apply to
-  Iceberg by key runs in the workflow: part 2 of issue 14);
+- CDC: changes decoded from a pgoutput slot into change batches and written to Parquet, and decoded and
+  applied by key to an Iceberg table (functions/engine/changes.py, what a CDC run commits);
 - the drivers' installed size for the Lambda platform (manylinux aarch64, python3.12), as the layer
   builder installs them.
 
@@ -27,7 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from tests.benchmarks.engine_data import ROOT, bench_rows
 
@@ -208,6 +210,36 @@ def run_cdc(port: int, out: str, after: str) -> None:
     _report(rows, started)
 
 
+def run_cdc_iceberg(port: int, endpoint: str, warehouse: str, after: str) -> None:
+    """The changes decoded and applied by key to an Iceberg table holding the rows they change (loaded
+    before the clock starts): what a CDC run's unit and commit do."""
+    import pyarrow as pa
+
+    from functions.engine import IcebergTableWriter, StreamSchema, glue_catalog
+    from functions.engine.changes import IcebergChangeWriter
+    from functions.engine.plugins import StreamRequest
+    from functions.engine.plugins.postgres import ConnectionSettings, PostgresSettings, PostgresSource
+
+    settings = ConnectionSettings("127.0.0.1", port, "postgres", "postgres", os.environ[PASSWORD_ENV], ssl_mode="disable", allow_loopback=True)  # fmt: skip
+    source = PostgresSource(PostgresSettings(settings, ["public"], "bench_slot", "bench_pub"))
+    request = StreamRequest(namespace="public", name="cdc_bench", sync_mode="cdc")
+    (plan,) = source.plan([request], {"public.cdc_bench": {"lsn": after}})
+    schema = StreamSchema.from_list([c.model_dump(include={"name", "type"}) for c in plan.columns])
+    catalog = glue_catalog(warehouse, endpoint, "us-east-1")
+    ids = pa.array(range(1, CDC_ROWS + 1), pa.int32())
+    before = pa.table({"id": ids, "v": ids, "note": pa.array([f"n{i}" for i in range(1, CDC_ROWS + 1)]),
+                       "at": pa.nulls(CDC_ROWS, pa.timestamp("us", "UTC"))})  # fmt: skip
+    writer = IcebergTableWriter(catalog, "bench.cdc", mode="overwrite", schema=schema)
+    writer.write(before)
+    writer.commit()
+    started = time.perf_counter()
+    changes = pa.Table.from_batches(list(source.read(plan.units[0])))
+    result = IcebergChangeWriter(catalog, "bench.cdc", ["id"]).apply(changes)
+    _report(
+        changes.num_rows, started, inserted=result.inserted, updated=result.updated, deleted=result.deleted
+    )
+
+
 def run_cdc_floor(port: int, upto: str) -> None:
     """The slot's changes peeked over SQL and read to nothing: what the server's decoding costs."""
     import psycopg
@@ -245,7 +277,7 @@ def run_sizes(tmp: str) -> None:
 RUNS = {
     "floor_psycopg": run_floor_psycopg, "floor_libpq": run_floor_libpq, "floor_pg8000": run_floor_pg8000,
     "floor_psycopg2": run_floor_psycopg2, "ours": run_ours, "iceberg": run_iceberg, "dlt": run_dlt,
-    "cdc": run_cdc, "cdc_floor": run_cdc_floor, "sizes": run_sizes,
+    "cdc": run_cdc, "cdc_floor": run_cdc_floor, "cdc_iceberg": run_cdc_iceberg, "sizes": run_sizes,
 }  # fmt: skip
 
 
@@ -320,7 +352,9 @@ def _bench_reads(port: int, tmp: str, rows: int) -> None:
     _bench_iceberg(port, floor)
 
 
-def _bench_iceberg(port: int, floor: dict) -> None:
+@contextmanager
+def _moto() -> Iterator[tuple[str, str]]:
+    """(endpoint, bucket): a moto server (Glue and S3) with a fresh bucket, stopped afterwards."""
     import logging
     import uuid
 
@@ -339,10 +373,15 @@ def _bench_iceberg(port: int, floor: dict) -> None:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
-        r = _spawn("iceberg", port, endpoint, f"s3://{bucket}/warehouse")
-        _line("ours, one unit -> Iceberg (Glue + S3 on moto)", r, floor)
+        yield endpoint, bucket
     finally:
         server.stop()
+
+
+def _bench_iceberg(port: int, floor: dict) -> None:
+    with _moto() as (endpoint, bucket):
+        r = _spawn("iceberg", port, endpoint, f"s3://{bucket}/warehouse")
+    _line("ours, one unit -> Iceberg (Glue + S3 on moto)", r, floor)
 
 
 def _bench_cdc(server, tmp: str) -> None:  # type: ignore[no-untyped-def]
@@ -370,6 +409,13 @@ def _bench_cdc(server, tmp: str) -> None:  # type: ignore[no-untyped-def]
     print(
         f"  {r['rows'] / r['seconds']:,.0f} changes/s (target >= 50,000); client CPU "
         f"{r['rows'] / r['cpu']:,.0f} changes per CPU second"
+    )
+    with _moto() as (endpoint, bucket):
+        applied = _spawn("cdc_iceberg", server.port, endpoint, f"s3://{bucket}/warehouse", after)
+    _line("ours, decoded and applied to Iceberg by key", applied, floor)
+    print(
+        f"  {applied['rows'] / applied['seconds']:,.0f} changes/s applied (target >= 50,000): "
+        f"{applied['inserted']:,} inserted, {applied['updated']:,} updated, {applied['deleted']:,} deleted"
     )
 
 

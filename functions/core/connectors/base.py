@@ -137,6 +137,9 @@ class ConnectorType:
     discover: Callable[[Any, CheckContext], dict[str, Any]] | None = None
     # Spec variants selected by a parameter (a destination's `catalog`): value -> config model.
     variants: dict[str, ConfigModel] = field(default_factory=dict)
+    # (config, context) -> the engine's source plugin (functions.engine.plugins) that job runs read it
+    # with; None for the file sources the workflow reads itself.
+    plugin: Callable[[Any, CheckContext], Any] | None = None
 
     @property
     def secrets(self) -> list[str]:

@@ -318,4 +318,5 @@ CONNECTOR = ConnectorType(
     checks=_checks,
     validate=_validate,
     discover=_discover,
+    plugin=source_of,
 )

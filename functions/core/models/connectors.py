@@ -131,7 +131,7 @@ class Stream(BaseModel):
     namespace: str
     columns: list[StreamColumn]
     selected: bool
-    sync_mode: Literal["full_refresh", "incremental"]
+    sync_mode: Literal["full_refresh", "incremental", "cdc"]
     supported_sync_modes: list[str]
     destination_sync_mode: Literal["append", "overwrite", "upsert"]
     supported_destination_sync_modes: list[str]

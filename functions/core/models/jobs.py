@@ -46,7 +46,9 @@ class StreamIn(BaseModel):
     namespace: Annotated[str | None, Field(max_length=256)] = None
     columns: Annotated[list[StreamColumnIn] | None, Field(max_length=2000)] = None
     selected: bool = True
-    sync_mode: Literal["full_refresh", "incremental"] = "full_refresh"
+    sync_mode: Literal["full_refresh", "incremental", "cdc"] = Field(
+        "full_refresh", description="cdc: a database source's changes applied by key (an iceberg destination)"
+    )
     destination_sync_mode: Literal["append", "overwrite", "upsert"] = "append"
     primary_key: Annotated[list[ColumnName], Field(max_length=32)] = []
     cursor_field: ColumnName | None = None
@@ -146,6 +148,7 @@ class RunStats(BaseModel):
     read: int = 0
     inserted: int = 0
     updated: int = 0
+    deleted: int = 0
     rejected: int = 0
     errors: int = 0
     bytes: int = 0
@@ -176,11 +179,17 @@ class RunTableOut(BaseModel):
     read: int = 0
     inserted: int = 0
     updated: int = 0
+    deleted: int = Field(0, description="Rows removed by key (a cdc run's deletes and truncates)")
     rejected: int = 0
     errors: int = 0
     started_at: str | None = None
     ended_at: str | None = None
-    file_count: int = Field(0, description="Files the run read for this table")
+    file_count: int = Field(
+        0, description="Files (or, for a database, work units) the run read for this table"
+    )
+    lag_bytes: int | None = Field(
+        None, description="cdc: WAL bytes the replication slot had not confirmed when the run was planned"
+    )
 
 
 class RunOut(BaseModel):
@@ -294,6 +303,7 @@ class IngestTable(BaseModel):
     read: int
     inserted: int
     updated: int
+    deleted: int = Field(0, description="Rows removed by key (a database source's cdc run)")
     rejected: int
     errors: int
     started_at: str | None

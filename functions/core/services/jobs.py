@@ -260,6 +260,7 @@ def validate_streams(
             raise Invalid(
                 f"{at}.cursor_field: incremental sync needs a cursor_field", field=f"{at}.cursor_field"
             )
+        _check_sync_mode(s.sync_mode, d, dest_type, at)
         if modes is not None and s.destination_sync_mode not in modes:
             raise Invalid(
                 f"{at}.destination_sync_mode: a {dest_type} destination supports {', '.join(modes)}",
@@ -280,6 +281,21 @@ def validate_streams(
     if not any(s["selected"] for s in out):
         raise Invalid("streams_config.streams: select at least one stream", field="streams_config.streams")
     return {"streams": out}
+
+
+def _check_sync_mode(sync_mode: str, discovered: dict[str, Any], dest_type: str | None, at: str) -> None:
+    """The stream's sync_mode is one its source supports; cdc applies changes by key into Iceberg."""
+    supported = discovered.get("supported_sync_modes") or ["full_refresh", "incremental"]
+    if sync_mode not in supported:
+        raise Invalid(
+            f"{at}.sync_mode: stream '{discovered['stream_name']}' supports {', '.join(supported)}",
+            field=f"{at}.sync_mode",
+        )
+    if sync_mode == "cdc" and dest_type not in (None, "iceberg"):
+        raise Invalid(
+            f"{at}.sync_mode: cdc applies changes by key, which a {dest_type} destination cannot; use iceberg",
+            field=f"{at}.sync_mode",
+        )
 
 
 def _recheck_stored(stored: dict[str, Any]) -> StreamsConfigIn:
@@ -920,6 +936,7 @@ def ingest_job(caller: Caller, tenant: str, run_id: str) -> dict[str, Any]:
                 "read": int(t.get("read") or 0),
                 "inserted": int(t.get("inserted") or 0),
                 "updated": int(t.get("updated") or 0),
+                "deleted": int(t.get("deleted") or 0),
                 "rejected": int(t.get("rejected") or 0),
                 "errors": int(t.get("errors") or 0),
                 "started_at": t.get("started_at"),
@@ -959,6 +976,7 @@ def _upload_sync_ingest_job(project_id: str, ingest_id: str) -> dict[str, Any]:
         "read": int(session.read or 0),
         "inserted": int(session.inserted or 0),
         "updated": 0,
+        "deleted": 0,
         "rejected": int(session.rejected or 0),
         "errors": int(session.errors or 0),
         "started_at": _iso_ms(session.start_time),

@@ -52,7 +52,7 @@ log = logging.getLogger("ingestplane.runs")
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE = ("queued", "running")
-STAT_KEYS = ("read", "inserted", "updated", "rejected", "errors", "bytes", "duration_ms")
+STAT_KEYS = ("read", "inserted", "updated", "deleted", "rejected", "errors", "bytes", "duration_ms")
 FILE_COUNTS = ("read", "inserted", "updated", "rejected", "errors", "bytes")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_FILE_MESSAGE = 2000  # characters of a file's error kept

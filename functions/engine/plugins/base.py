@@ -108,6 +108,7 @@ class StreamPlan(_Model):
     units: list[WorkUnit]
     next_state: StreamState | None = None  # None: keep the saved state
     snapshot: bool = False  # cdc: this run loads a snapshot (overwrite), later runs apply changes
+    lag_bytes: int | None = None  # cdc: how far behind the source's log position was when planned
     notes: list[str] = Field(default_factory=list)
 
 

@@ -165,7 +165,7 @@ def test_ingest_csv_from_s3_into_iceberg(catalog, namespace, s3fs, lake_bucket, 
     result = w.commit()
     table = TableStats(ident).add(fs).apply_commit(result.inserted, result.updated)
     assert table.to_dict() | {"files": None, "duration_ms": 0} == {
-        "table": ident, "files": None, "read": 3, "inserted": 2, "updated": 0, "rejected": 1, "errors": 0,
-        "bytes": src.size, "duration_ms": 0, "committed": True,
+        "table": ident, "files": None, "read": 3, "inserted": 2, "updated": 0, "deleted": 0, "rejected": 1,
+        "errors": 0, "bytes": src.size, "duration_ms": 0, "committed": True,
     }  # fmt: skip
     assert read_back(catalog, ident).column("name").to_pylist() == ["a", "c"]

@@ -92,8 +92,8 @@ def test_run_as_an_amperity_ingest_job(owner, bob, shared_project, shared_job, f
     assert got["id"] == run_id and got["workflow_id"] == job["id"]
     [table] = got["tables"]
     assert set(table) == {
-        "table_name", "feed_id", "job_id", "state", "read", "inserted", "updated", "rejected", "errors",
-        "started_at", "ended_at", "files", "file_count",
+        "table_name", "feed_id", "job_id", "state", "read", "inserted", "updated", "deleted", "rejected",
+        "errors", "started_at", "ended_at", "files", "file_count",
     }  # fmt: skip
     assert table["job_id"] == run_id and table["read"] == 2 and table["inserted"] + table["updated"] == 2
     assert table["files"] and set(table["files"][0]) == {"file_id", "name", "read", "errors"}

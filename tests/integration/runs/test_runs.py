@@ -110,14 +110,14 @@ def test_incremental_upsert_reads_only_the_new_file_and_counts_updates(make_job)
 def _retrying_the_commit_after_a_lost_answer_changes_nothing(job, run_id: str, counts: tuple) -> None:
     """The commit step retried after its commit landed but before it recorded so (a lost answer):
     the table's history has the commit's token, so nothing is committed twice and the counts stand."""
-    from functions.workflow import sync
+    from functions.workflow import store, sync
 
     prefix = runs.run_prefix(job.project_id, job.job_id, run_id)
-    aws.client("s3").delete_object(Bucket=sync._bucket(), Key=f"{prefix}commits/0000.json")
+    aws.client("s3").delete_object(Bucket=store.bucket(), Key=f"{prefix}commits/0000.json")
     snapshots = len(job.table("orders").metadata.snapshots)
     rows = job.rows("orders")
-    stream0 = sync._plan_doc(prefix + "plan.json")["streams"][0]
-    results = [r for r in sync._unit_results(prefix) if r["stream"] == 0]
+    stream0 = store.plan_doc(prefix + "plan.json")["streams"][0]
+    results = [r for r in store.unit_results(prefix) if r["stream"] == 0]
     doc = sync._commit_stream(stream0, results, prefix, 0)
     assert (doc["commit"]["inserted"], doc["commit"]["updated"]) == counts
     assert doc["commit"]["recovered"] is True

@@ -41,6 +41,7 @@ def test_run_files_live_under_the_projects_logs():
         "read",
         "inserted",
         "updated",
+        "deleted",
         "rejected",
         "errors",
         "bytes",
@@ -59,7 +60,7 @@ def test_run_files_live_under_the_projects_logs():
     ],
 )
 def test_write_mode_per_stream(sync_mode, dest, mode):
-    from functions.workflow.sync import _mode
+    from functions.workflow.targets import write_mode as _mode
 
     assert _mode({"sync_mode": sync_mode, "destination_sync_mode": dest}) == mode
 

@@ -136,7 +136,7 @@ class PostgresSource:
             specs = units.split(conn, rel, units.unit_count(conn, rel, self.settings.chunk_size))
             start = status.confirmed_flush_lsn or status.current_lsn
             return StreamPlan(**plan, units=_units(req, [{**base, **s} for s in specs]), snapshot=True,
-                              next_state={"lsn": start}, notes=[lag])  # fmt: skip
+                              next_state={"lsn": start}, notes=[lag], lag_bytes=status.lag_bytes)  # fmt: skip
         after = str(saved["lsn"])
         if status.confirmed_flush_lsn and cdc.lsn_to_int(status.confirmed_flush_lsn) > cdc.lsn_to_int(after):
             raise SourceError(
@@ -145,7 +145,13 @@ class PostgresSource:
             )
         upto = status.current_lsn
         spec = {**base, "cdc": {"slot": slot, "publication": publication, "after": after, "upto": upto}}
-        return StreamPlan(**plan, units=_units(req, [spec]), next_state={"lsn": upto}, notes=[lag])
+        return StreamPlan(
+            **plan,
+            units=_units(req, [spec]),
+            next_state={"lsn": upto},
+            notes=[lag],
+            lag_bytes=status.lag_bytes,
+        )
 
     # ------------------------------------------------------------ read
 

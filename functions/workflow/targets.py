@@ -1,0 +1,119 @@
+"""What a run reads and writes with: the job, its live connectors (configs with their secrets, cached ten
+minutes), the project's context, and each stream's destination and write mode. Shared by the steps of
+every job kind."""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from typing import Any
+
+from functions.core.connectors import CheckContext
+from functions.core.connectors.iceberg import table_identifier, table_name_of, warehouse_uri
+from functions.core.connectors.parquet import lake_key
+from functions.core.repositories.runs import RunJob
+from functions.core.services import connectors as connector_service
+from functions.core.settings import get_settings
+from functions.workflow.errors import SyncError
+
+
+def project_context(project_id: str) -> CheckContext:
+    """The project's context (its external id, this environment's buckets), without a deadline."""
+    return connector_service._ctx(project_id, deadline=float("inf"))
+
+
+def load_job(job: dict[str, Any]) -> RunJob:
+    try:
+        item = RunJob.get(*RunJob.key(job["project_id"], job["job_id"]), consistent_read=True)
+    except RunJob.DoesNotExist:
+        raise SyncError("the job does not exist") from None
+    if item.deleted_at:
+        raise SyncError("the job was deleted")
+    return item
+
+
+def cache_epoch() -> int:
+    """A cache epoch: connector configs and assumed-role credentials are reused for ten minutes at most."""
+    return int(time.time() // 600)
+
+
+def live_connector(project_id: str, kind: str, connector_id: str) -> tuple[Any, Any]:
+    """(connector type, parsed config) of a live connector, secrets included."""
+    return _connector_cached(project_id, kind, connector_id, cache_epoch())
+
+
+@lru_cache(maxsize=32)
+def _connector_cached(project_id: str, kind: str, connector_id: str, _epoch: int) -> tuple[Any, Any]:
+    from functions.core.errors import NotFound
+
+    try:
+        connector, cfg, _ = connector_service.parsed_config(project_id, kind, connector_id)
+    except NotFound:
+        raise SyncError(f"the job's {kind} {connector_id} does not exist") from None
+    return connector, cfg
+
+
+def write_mode(stream: dict[str, Any]) -> str:
+    """The write mode: the stream's destination_sync_mode; a full refresh in append mode overwrites."""
+    dest_mode = stream.get("destination_sync_mode") or "append"
+    if stream.get("sync_mode", "full_refresh") == "full_refresh" and dest_mode == "append":
+        return "overwrite"
+    return dest_mode
+
+
+def stream_destination(project_id: str, job: RunJob, stream: dict[str, Any]) -> dict[str, Any]:
+    connector, cfg = live_connector(project_id, "destination", job.dest_id)
+    ctx = project_context(project_id)
+    if connector.type == "iceberg":
+        return {
+            "kind": "iceberg",
+            "warehouse": warehouse_uri(cfg, ctx),
+            "identifier": list(table_identifier(project_id, cfg, table_name_of(stream["stream_name"]))),
+        }
+    if connector.type == "parquet":
+        return {
+            "kind": "parquet",
+            "path": f"s3://{ctx.data_bucket}/{lake_key(cfg, ctx).rstrip('/')}/{table_name_of(stream['stream_name'])}",
+        }
+    raise SyncError(f"destination type {connector.type!r} is not supported by jobs")
+
+
+def catalog_at(warehouse: str) -> Any:
+    from functions.engine import glue_catalog
+
+    s = get_settings()
+    return glue_catalog(warehouse, s.endpoint_url, s.region)
+
+
+def find_commit(catalog: Any, identifier: tuple[str, ...], token: str) -> Any:
+    """The commit made with ``token`` (a retry whose first try committed), or None."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    from functions.engine import IcebergTableWriter
+
+    try:
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        return None
+    return IcebergTableWriter.find_commit(table, token)
+
+
+def trash_parquet(fs: Any, path: str, prefix: str, keep: set[str]) -> None:
+    """Full refresh of a parquet destination: the path's current files move to trash/ (never deleted),
+    except `keep`, this run's own (moved there by a try of this commit that was interrupted)."""
+    import pyarrow.fs as pafs
+
+    root = path[len("s3://") :]
+    run_part = prefix[len("logs/") :].rstrip("/")
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(root, recursive=False, allow_not_found=True))
+    except OSError:
+        return
+    bucket = root.split("/", 1)[0]
+    for info in infos:
+        if (
+            info.type == pafs.FileType.File
+            and info.base_name.endswith(".parquet")
+            and info.base_name not in keep
+        ):
+            fs.move(info.path, f"{bucket}/trash/{run_part}/{info.base_name}")
