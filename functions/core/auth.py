@@ -1,11 +1,11 @@
 """Who is calling, and what they may do in a project: the one authorization layer every family uses.
 
-Credentials accepted on every route (DESIGN section 5): the session cookie set by /login;
+Credentials accepted on every route (docs/api.md, authentication): the session cookie set by /login;
 `Authorization: Bearer <token or API key>`; `Authorization: <token or API key>`; `x-api-key`;
 `api_key` in the query or the JSON body (upload-sync dialect). Tokens are Cognito access tokens,
 verified against the pool's JWKS and refused once their login session was logged out (the revocation
 list, repositories/tokens.py); API keys are project-scoped, stored only as a SHA-256 hash, may expire, and
-act only while the member who made them still holds their role (DESIGN section 10).
+act only while the member who made them still holds their role (docs/security.md).
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def authenticate(event: dict) -> Caller:
     if credential.startswith(API_KEY_PREFIX + "."):
         return verify_api_key(credential, via)
     if via in API_KEY_ONLY:
-        raise Unauthorized()  # a user's token never travels in a URL, a body or x-api-key (DESIGN 5)
+        raise Unauthorized()  # a user's token never travels in a URL, a body or x-api-key (docs/security.md)
     claims = verify_access_token(credential)
     token_ids = tuple(str(claims[c]) for c in ("jti", "origin_jti") if claims.get(c))
     if tokens.any_revoked(list(token_ids)):

@@ -1,6 +1,6 @@
 """Names and limits the functions share with the infrastructure (infra/ imports these, never the reverse)."""
 
-# Prefixes of the data bucket (DESIGN section 2); every key under them carries the project id next.
+# Prefixes of the data bucket (docs/architecture.md); every key under them carries the project id next.
 UPLOADS_PREFIX = "uploads/"
 LAKE_PREFIX = "lake/"
 TRASH_PREFIX = "trash/"
@@ -11,7 +11,7 @@ REJECTS_PREFIX = "rejects/"
 MAP_RESULTS_PREFIX = "map-results/"
 MAP_RESULTS_EXPIRATION_DAYS = 7
 
-# Limits (OWASP API4), also stated in the README and the OpenAPI document.
+# Limits (OWASP API4), also stated in docs/api.md and the OpenAPI document.
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit

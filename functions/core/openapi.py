@@ -93,8 +93,7 @@ def merged_openapi() -> dict[str, Any]:
         doc["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
     # Validation errors are answered 400 in the dialect's envelope, never Powertools' default 422; every
     # request body over the limit is a 413 (functions/core/api.py body_guard), a URI over the gateway's a
-    # 414; public routes need no
-    # credential (DESIGN 5).
+    # 414; public routes need no credential (docs/api.md, authentication).
     for path, operations in doc.get("paths", {}).items():
         for operation in operations.values():
             answers = operation.setdefault("responses", {})

@@ -1,7 +1,7 @@
 """Schedule expressions: the `frequency` a job accepts, normalized to an EventBridge Scheduler expression,
 and the next fire time of an expression (the local cloud's clock uses it).
 
-Accepted `frequency` forms (DESIGN §5.1): `manual`; a 5-field Unix cron (`*/15 * * * *`, weekdays 0-6 with
+Accepted `frequency` forms (docs/api.md): `manual`; a 5-field Unix cron (`*/15 * * * *`, weekdays 0-6 with
 0 = Sunday); `N-minutes|hours|days|weeks|months`; or an AWS expression `rate(...)`/`cron(...)` as written.
 """
 

@@ -31,7 +31,7 @@ class Settings(BaseModel):
     scheduler_role_arn: str = Field("", alias="SCHEDULER_ROLE_ARN")
     # Cookies are Secure everywhere except the local cloud served over plain http.
     cookie_secure: bool = Field(True, alias="COOKIE_SECURE")
-    # Source access (DESIGN section 10): the principal customers' source roles trust (the service's
+    # Source access (docs/security.md): the principal customers' source roles trust (the service's
     # account, with the project's external id); the buckets every project may read with the service's
     # own role, in a single-tenant environment only (comma-separated; empty, the default, means none:
     # the multi-tenant rule).

@@ -49,7 +49,7 @@ class DeadLetterAlarms(Construct):
                 self,
                 f"{name.title().replace('-', '')}DeadLetters",
                 alarm_name=physical_name(config.name, f"{name}-dead-letters"),
-                alarm_description=f"Messages in the {name} dead-letter queue: see the README's operations notes",
+                alarm_description=f"Messages in the {name} dead-letter queue: see docs/operations.md, alarms",
                 metric=queue.metric_approximate_number_of_messages_visible(
                     period=Duration.minutes(5), statistic="Maximum"
                 ),

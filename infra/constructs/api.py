@@ -24,7 +24,7 @@ CORS_METHODS = (
     apigw.CorsHttpMethod.DELETE,
     apigw.CorsHttpMethod.OPTIONS,
 )
-# DESIGN 6: the credential and dialect headers a browser client sends (API keys, idempotent uploads, the
+# docs/api.md: the credential and dialect headers a browser client sends (API keys, idempotent uploads, the
 # ingest-job dialect's tenant and version); the local gateway allows the same (infra/local/gateway.py).
 CORS_HEADERS = (
     "Origin",
@@ -117,7 +117,7 @@ class HttpApi(Construct):
         suppress(
             self.api,
             "APIG4",
-            "Authentication happens in each family's function (DESIGN section 5): session cookie, Cognito "
+            "Authentication happens in each family's function (docs/security.md): session cookie, Cognito "
             "JWT, or project API key in a header, the body or the query; an API Gateway JWT authorizer "
             "cannot accept cookies or API keys, and /signup, /login, /health, /openapi.json are public.",
         )

@@ -1,4 +1,4 @@
-"""The web console as deployed (DESIGN 9): an S3 bucket behind CloudFront with origin access control,
+"""The web console as deployed (docs/architecture.md): an S3 bucket behind CloudFront with origin access control,
 and the API on the same domain.
 
 One domain, not two: CloudFront serves the console from the bucket and forwards the API's paths
@@ -219,7 +219,7 @@ class ConsoleSite(Construct):
         suppress(
             distribution,
             "CFR2",
-            "No WAF web ACL yet: the API throttles per stage and authenticates in its functions (DESIGN 5); "
+            "No WAF web ACL yet: the API throttles per stage and authenticates in its functions (docs/security.md); "
             "a web ACL is per account and region and is attached when an environment has one.",
         )
         if not custom_domain:

@@ -210,7 +210,7 @@ class Functions(Construct):
             "USER_POOL_ID": user_pool_id,
             "USER_POOL_CLIENT_ID": user_pool_client_id,
             "COOKIE_SECURE": "true" if config.cookie_secure else "false",
-            # what customers' source roles trust, with each project's external id (README, security)
+            # what customers' source roles trust, with each project's external id (docs/security.md)
             "SOURCE_PRINCIPAL_ARN": f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:root",
             "SINGLE_TENANT_SOURCE_BUCKETS": ",".join(config.single_tenant_source_buckets),
             **config.limits_environment,
@@ -281,7 +281,7 @@ class Functions(Construct):
         suppress(
             function,
             "L1",
-            "The runtime is pinned to python3.12 on purpose (DESIGN section 2): the layers are built for "
+            "The runtime is pinned to python3.12 on purpose (docs/architecture.md): the layers are built for "
             "cp312 arm64 by layers/build.py; moving runtimes means rebuilding and testing the layers.",
             children=False,
         )
@@ -446,7 +446,7 @@ class Functions(Construct):
             )
 
     def _grant_sources(self, role: iam.Role, reasons: list[str]) -> None:
-        """Customers' buckets are read with the project's own credentials (DESIGN section 10): a role named
+        """Customers' buckets are read with the project's own credentials (docs/security.md): a role named
         ingestplane-source-* in the bucket owner's account, assumed with the project's external id (which
         only the role's trust policy can check) and tagged with the project id. Only a single-tenant
         environment lets the function's own role read buckets outside the data bucket."""

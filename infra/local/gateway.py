@@ -56,7 +56,7 @@ TOO_LARGE = {"message": "Request Entity Too Large"}
 INTERNAL_ERROR = {"message": "Internal Server Error"}
 UNAVAILABLE = {"message": "Service Unavailable"}
 CORS_METHODS = "GET,POST,PUT,DELETE,OPTIONS"
-# the HTTP API's allow-headers (infra/constructs/api.py, DESIGN 6); tests/infra checks they agree
+# the HTTP API's allow-headers (infra/constructs/api.py, docs/api.md); tests/infra checks they agree
 CORS_HEADERS = (
     "Origin,Content-Type,Accept,Authorization,x-api-key,Idempotency-Key,amperity-tenant,api-version"
 )

@@ -64,7 +64,7 @@ class LocalConfig:
     map_concurrency: int = DEFAULT_MAP_CONCURRENCY
     sweep_every_minutes: int = 1  # the run sweeper's schedule (infra/constructs/workflow.py)
     sweep_grace_minutes: int = 15
-    # read with the service's own role by any project (the quickstart's bucket); see DESIGN section 10
+    # read with the service's own role by any project (the quickstart's bucket); see docs/security.md
     single_tenant_source_buckets: tuple[str, ...] = ()
     limits: tuple[tuple[str, int], ...] = ()  # cdk.json `limits` (defaults: infra/resources.py)
 
@@ -130,7 +130,7 @@ class Provisioned:
             "SCHEDULER_GROUP": self.scheduler_group,
             "SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
             "COOKIE_SECURE": "false",
-            "ALLOW_LOOPBACK_HOSTS": "true",  # database sources on this machine (DESIGN section 8)
+            "ALLOW_LOOPBACK_HOSTS": "true",  # database sources on this machine (docs/postgres.md)
             "POWERTOOLS_TRACE_DISABLED": "true",
             "SOURCE_PRINCIPAL_ARN": f"arn:aws:iam::{ACCOUNT_ID}:root",
             "SINGLE_TENANT_SOURCE_BUCKETS": ",".join(self.config.single_tenant_source_buckets),

@@ -27,7 +27,7 @@ def stack_name(env_name: str) -> str:
 
 
 class IngestPlaneStack(Stack):
-    """Everything of one environment (DESIGN section 2)."""
+    """Everything of one environment (docs/architecture.md)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)

@@ -1,4 +1,4 @@
-"""The console's whole journey in a real browser, one step a test (DESIGN 9, issue 15), against the
+"""The console's whole journey in a real browser, one step a test (docs/architecture.md, issue 15), against the
 local cloud of the session: sign up; create a project; an s3 source and an iceberg destination through
 their spec forms; test the connection; discover and select streams; create a job and sync it; the run's
 counts and logs; a 20 MB upload through presigned multipart to a Finished sync; a viewer sees no write

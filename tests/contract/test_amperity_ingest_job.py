@@ -1,4 +1,4 @@
-"""Amperity's GET /ingest/jobs/{id} (../shared/contracts/amperity-ingest-job-api.txt) over HTTP on the local
+"""Amperity's GET /ingest/jobs/{id} (docs/api.md, ingest-job dialect) over HTTP on the local
 cloud: a job run and an upload sync, each read as an ingest job, with the document's headers
 (`amperity-tenant`, `api-version`, `Authorization: Bearer`) and its `api_version` query parameter.
 

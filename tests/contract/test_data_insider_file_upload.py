@@ -1,4 +1,4 @@
-"""Data Insider's file upload API (../shared/contracts/data-insider-file-upload-api.txt) over HTTP on the
+"""Data Insider's file upload API (docs/api.md, upload-sync dialect) over HTTP on the
 local cloud: start a sync, upload files, end it, list syncs, list the uploaded files' history; the
 document's bodies, its enums (`FullSync`/`IncrementalSync`, `Syncing`/`Failed`/`Finished`) and its
 epoch-millisecond times with `end_time` 0 while open.

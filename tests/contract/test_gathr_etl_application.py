@@ -1,4 +1,4 @@
-"""Gathr's ETL Application APIs (../shared/contracts/gathr-etl-application-api.txt): start, stop, status
+"""Gathr's ETL Application APIs (docs/api.md, application dialect): start, stop, status
 and update (with the S3 channel's `componentId`: our source connector's id) over HTTP on the local cloud.
 
 Cost: one user, one project, one job; the start runs it (stopped at once, a few seconds).

@@ -1,4 +1,4 @@
-"""Gathr's Ingestion Application APIs (../shared/contracts/gathr-ingestion-application-api.txt): start,
+"""Gathr's Ingestion Application APIs (docs/api.md, application dialect): start,
 stop, status and update of an application (a job), over HTTP on the local cloud.
 
 Cost: one user, one project, one job; the start runs it (stopped at once, a few seconds).

@@ -1,8 +1,8 @@
-"""The olake-style control plane (../shared/contracts/olake-control-plane-api.txt), endpoint by endpoint,
+"""The olake-style control plane (docs/api.md, native dialect), endpoint by endpoint,
 over HTTP on the local cloud. The expected shapes below are the document's own JSON (its `//` notes
 dropped); `shapes.conform` checks every documented key and type, our extra keys are allowed.
 
-Known deviation (README), kept on purpose and named here so it is reviewed, not hidden: the document types the
+Known deviation (docs/api.md), kept on purpose and named here so it is reviewed, not hidden: the document types the
 `id` of sources, destinations and jobs as an integer; our ids are opaque strings (ids are never
 sequential, so one project's ids say nothing about another's). `ids_as_strings` applies exactly that
 substitution and nothing else.
@@ -194,7 +194,7 @@ JOB_UPDATE = {
 JOB_DELETE = {"success": "boolean", "message": "string", "data": {"name": "string"}}
 STREAMS = {"success": "boolean", "message": "string", "data": {"streams_config": "json"}}
 # The document lists this endpoint twice, once without `data` and once with `data: null`; we answer the run
-# it started in `data` (a documented deviation, README), so only the common keys are checked.
+# it started in `data` (a documented deviation, docs/api.md), so only the common keys are checked.
 SYNC = {"success": "boolean", "message": "string"}
 ACTIVATE = {"success": "boolean", "message": "string", "data": {"activate": "boolean"}}
 TASKS = {

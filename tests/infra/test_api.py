@@ -18,7 +18,7 @@ def test_http_api_with_credentialed_cors_and_no_wildcard(dev):
     assert cors["AllowOrigins"] == ["http://localhost:8000", "http://localhost:3000"]
     assert "*" not in cors["AllowOrigins"]
     assert set(cors["AllowMethods"]) == {"GET", "POST", "PUT", "DELETE", "OPTIONS"}
-    # DESIGN 6: browsers may send API keys, idempotency keys and the ingest-job dialect's headers
+    # docs/api.md: browsers may send API keys, idempotency keys and the ingest-job dialect's headers
     assert set(cors["AllowHeaders"]) == {
         "Origin",
         "Content-Type",

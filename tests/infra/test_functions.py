@@ -201,7 +201,7 @@ def test_api_functions_reserve_concurrency_from_cdk_json_and_ingestion_is_capped
     for name in ALL:
         props = prod_functions[f"ingestplane-prod-{name}"]
         assert props.get("ReservedConcurrentExecutions") == reserved.get(name), name
-        # dev reserves none (a new account's quota is too small to reserve from: see the README)
+        # dev reserves none (a new account's quota is too small to reserve from: see docs/operations.md)
         assert "ReservedConcurrentExecutions" not in dev_functions[f"ingestplane-dev-{name}"]
     for synth in (dev, prod):
         (mapping,) = synth.of_type("AWS::Lambda::EventSourceMapping").values()

@@ -169,7 +169,7 @@ def test_prod_retains_except_when_its_creation_rolls_back_and_dev_destroys(dev, 
 
 def test_deletion_protection_is_off_at_create_and_dev_auto_deletes_objects(dev, prod):
     """DynamoDB and Cognito refuse to delete a protected table or pool, so the rollback of a failed first
-    create could not remove them: cdk.json leaves it off, and the README has prod turn it on
+    create could not remove them: cdk.json leaves it off, and docs/operations.md has prod turn it on
     (`deletion_protection`) once that first deploy has succeeded."""
     from infra.app import cdk_json_context
 

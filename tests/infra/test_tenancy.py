@@ -1,4 +1,4 @@
-"""Tenancy in the synthesized template (DESIGN section 10, issue 13): customers' buckets are read with
+"""Tenancy in the synthesized template (docs/security.md, issue 13): customers' buckets are read with
 each project's own role, never with a grant the service's roles share; a single-tenant environment's
 named buckets are the only exception; deleting a project may stop its schedules and runs and nothing more;
 the revocation list is written only by auth; the limits reach the functions from cdk.json."""

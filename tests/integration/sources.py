@@ -1,5 +1,5 @@
 """S3 source configs for tests: a bucket outside the service is read with the project's own credentials
-(DESIGN section 10), here a role the service assumes with the project's external id."""
+(docs/security.md), here a role the service assumes with the project's external id."""
 
 from __future__ import annotations
 

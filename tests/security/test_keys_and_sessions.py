@@ -1,4 +1,4 @@
-"""Keys and sessions (issue 13, faults 4-6; DESIGN section 10): a key acts within its role but never mints
+"""Keys and sessions (issue 13, faults 4-6; docs/security.md): a key acts within its role but never mints
 a key, manages members or deletes the project; a key works only while its owner holds its role, and not
 past its expiry; a logged-out session ends at once, as bearer and as cookie."""
 

@@ -1,4 +1,4 @@
-"""Deleting a project stops it (issue 13, fault 7; DESIGN section 10): its schedules go, its runs are
+"""Deleting a project stops it (issue 13, fault 7; docs/security.md): its schedules go, its runs are
 cancelled, its keys revoked, and the workflow checks the project again before it writes, so a schedule
 that fires anyway (a race, a leftover) writes nothing into the deleted project's lake."""
 

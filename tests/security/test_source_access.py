@@ -1,4 +1,4 @@
-"""Source access (issue 13, faults 1-3; DESIGN section 10): a tenant reads only what its own credentials
+"""Source access (issue 13, faults 1-3; docs/security.md): a tenant reads only what its own credentials
 reach. Another bucket is read with the project's role (assumed with the project's external id, which the
 service generates) or keys, never with the service's role; object keys never leave their bucket.
 

@@ -59,7 +59,7 @@ class IcebergGlueV1(ConnectorConfig):
 
 
 def glue_database(project_id: str, database: str) -> str:
-    """The physical Glue database of a destination: it carries the project id (DESIGN section 7)."""
+    """The physical Glue database of a destination: it carries the project id (docs/architecture.md)."""
     return f"p_{project_id}_{database}".lower()
 
 

@@ -1,9 +1,9 @@
 """Source `postgres` v1: tables and views of a PostgreSQL database (full refresh, incremental, CDC).
 
 The reading itself is the engine's postgres plugin (functions/engine/plugins/postgres); this module is
-its spec, its connection test and its discovery, as the API serves them. The host rule (DESIGN section
-8): a host that resolves to a link-local or metadata address is refused, a loopback one unless the
-environment allows it (the local cloud does).
+its spec, its connection test and its discovery, as the API serves them. The host rule
+(docs/postgres.md): a host that resolves to a link-local or metadata address is refused, a loopback
+one unless the environment allows it (the local cloud does).
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ class S3SourceV1(ConnectorConfig):
 
 
 def _validate(cfg: S3SourceV1, ctx: CheckContext) -> None:
-    """Tenancy (DESIGN section 10): a bucket is read with credentials of this project (its role or its
+    """Tenancy (docs/security.md): a bucket is read with credentials of this project (its role or its
     keys); the service's own role reads only the data bucket under this project's prefixes, and the
     buckets a single-tenant environment shares."""
     if cfg.bucket == ctx.data_bucket:

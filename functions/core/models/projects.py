@@ -27,7 +27,7 @@ class ProjectOut(BaseModel):
     role: Role
     external_id: str = Field(
         description="What this project's source roles trust: the service assumes a source's role_arn with "
-        "it (generated per project, never chosen by a user; see the README's security section)"
+        "it (generated per project, never chosen by a user; see docs/security.md)"
     )
     source_principal: str | None = Field(
         None, description="The principal a source role's trust policy names (with the external id)"

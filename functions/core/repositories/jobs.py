@@ -49,7 +49,7 @@ class JobRecord(Model):
     name = UnicodeAttribute()
     source_id = UnicodeAttribute()
     dest_id = UnicodeAttribute()
-    streams_config = JSONAttribute()  # {"streams": [...]} as DESIGN section 5.1
+    streams_config = JSONAttribute()  # {"streams": [...]} as docs/api.md has it
     activate = BooleanAttribute(default=True)
     frequency = UnicodeAttribute(default="manual")  # what the user wrote
     schedule_expression = UnicodeAttribute(default="manual")  # normalized (functions/core/schedules.py)

@@ -1,4 +1,4 @@
-"""Sessions that ended before their tokens expired: the revoked_tokens table (DESIGN section 10).
+"""Sessions that ended before their tokens expired: the revoked_tokens table (docs/security.md).
 
 <jti or origin_jti>     a revoked access token (jti) or login session (origin_jti: every token that one
                         login and its refreshes issued); `expires_at` (epoch seconds, the token's own

@@ -52,7 +52,7 @@ _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="connector-probe")
 
 def _ctx(project_id: str, *, deadline: float | None = None) -> CheckContext:
     """What a connector of the project is checked and read with: the project's external id and this
-    environment's buckets (DESIGN section 10)."""
+    environment's buckets (docs/security.md)."""
     s = get_settings()
     ctx = CheckContext(
         project_id=project_id,

@@ -643,7 +643,7 @@ def _set_active(record: JobRecord, activate: bool, by: str) -> None:
 
 
 def stop_project(project_id: str, *, by: str) -> None:
-    """A deleted project stops (DESIGN section 10): each live job is deactivated (its schedule removed)
+    """A deleted project stops (docs/security.md): each live job is deactivated (its schedule removed)
     and its active run cancelled. A run that is already committing finishes its commit."""
     jobs = JobRecord.query(
         project_pk(project_id),
@@ -669,7 +669,7 @@ def stop_project(project_id: str, *, by: str) -> None:
 
 
 def _check_source(record: JobRecord) -> None:
-    """A 400 before a run starts when the job's source may no longer be read (DESIGN section 10: e.g. a
+    """A 400 before a run starts when the job's source may no longer be read (docs/security.md: e.g. a
     bucket the environment stopped sharing, a source stored before the rule)."""
     try:
         connector_svc.parsed_config(record.project_id, "source", record.source_id)

@@ -1,7 +1,7 @@
 """Projects, members and API keys: the tenant boundary and who may do what inside it.
 
 API keys act within their role, but minting and revoking keys, managing members and deleting a project
-need a signed-in person (DESIGN section 10): a leaked key can never make itself a spare or an owner.
+need a signed-in person (docs/security.md): a leaked key can never make itself a spare or an owner.
 A key works only while its owner holds its role; a member who leaves takes their keys along.
 """
 
@@ -175,8 +175,8 @@ def update_project(caller: Caller, project_id: str, body: ProjectUpdate) -> Proj
 
 def delete_project(caller: Caller, project_id: str) -> None:
     """Soft delete by a signed-in admin: the project disappears from every route and its name becomes free
-    again; then it stops (DESIGN section 10): its schedules go, its runs are cancelled, its keys revoked.
-    The lake data stays (README, security)."""
+    again; then it stops (docs/security.md): its schedules go, its runs are cancelled, its keys revoked.
+    The lake data stays (docs/security.md, deleting a project)."""
     _require_user(caller, "delete projects")
     require_role(caller, project_id, Role.admin)
     record = _live_project(project_id)

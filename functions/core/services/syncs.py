@@ -418,7 +418,7 @@ def list_files(caller: Caller, project_id: str, sync_id: int, limit: int | None,
 def ingest_job_records(
     project_id: str, job_id: str, max_files: int = INGEST_FILES_PER_TABLE
 ) -> tuple[SyncSessionRecord, list[SyncFileRecord]] | None:
-    """The stored data behind an upload sync's ingest job (`sync-<sync id>`, DESIGN 5.3), for the jobs
+    """The stored data behind an upload sync's ingest job (`sync-<sync id>`, docs/api.md), for the jobs
     family's `GET /api/ingest/jobs/{id}`: the session (read, inserted, rejected, errors, start_time,
     finished_time, sync_status, total_files) and its first `max_files` files (history_id, file_name, read,
     inserted, rejected, errors, message); None when `job_id` is not an upload sync of the project."""

@@ -1,4 +1,4 @@
-"""The source-plugin interface (DESIGN section 8): every source type, files or a database, is read by the
+"""The source-plugin interface (docs/postgres.md): every source type, files or a database, is read by the
 same three calls, so the workflow plans, runs and commits them alike.
 
 - ``discover() -> list[Stream]``: the streams, their columns (engine type strings, see

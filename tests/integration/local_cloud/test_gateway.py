@@ -176,7 +176,7 @@ def test_cors_preflight_is_answered_by_the_gateway(http, echo):
         "Content-Type",
         "Accept",
         "Authorization",
-        "x-api-key",  # DESIGN 6: API keys, idempotent uploads and the ingest-job dialect's headers
+        "x-api-key",  # docs/api.md: API keys, idempotent uploads and the ingest-job dialect's headers
         "Idempotency-Key",
         "amperity-tenant",
         "api-version",
