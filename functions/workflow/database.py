@@ -1,4 +1,4 @@
-"""The data-plane steps of a job whose source is a plugin (a database, DESIGN section 8): the same state
+"""The data-plane steps of a job whose source is a plugin (a database, docs/postgres.md): the same state
 machine as file jobs, the same run folder, the same all-or-nothing commit.
 
 - plan: the plugin plans the selected streams from their saved state (functions.engine.plugins.base);

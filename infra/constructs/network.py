@@ -1,4 +1,5 @@
-"""The network of the functions that read databases (DESIGN section 8), when an environment names one.
+"""The network of the functions that read databases, when an environment names one (docs/operations.md,
+"Database sources in a VPC").
 
 An environment's `vpc` block in cdk.json names an existing VPC's private subnets (with their route
 tables) and the security group the database admits. The functions in DATABASE_FUNCTIONS run there; they
