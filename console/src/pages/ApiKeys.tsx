@@ -6,7 +6,7 @@ import { ConfirmButton, CopyButton, ErrorNotice, Loading, Notice, Pager, SelectF
 import { fmtTime } from "../lib/format";
 import { useCursorPages, useLoad } from "../lib/hooks";
 import { NotFound } from "./NotFound";
-import { useProject } from "./ProjectPages";
+import { useProject } from "../lib/project";
 
 export function ApiKeys() {
   const { project, isAdmin } = useProject();

@@ -12,7 +12,7 @@ import { fmtDuration } from "../lib/format";
 import { useAction, useLoad } from "../lib/hooks";
 import { Link, navigate } from "../router";
 import { KIND_TITLE } from "./Connectors";
-import { useProject } from "./ProjectPages";
+import { useProject } from "../lib/project";
 
 /** The API's field errors, relative to the config (`config.csv.delimiter` -> `csv.delimiter`). */
 function configErrors(error: unknown): { config: Record<string, string>; top: Record<string, string> } {

@@ -5,7 +5,7 @@ import { ConfirmButton, ErrorNotice, Loading, Notice, Pager, StateBadge, TableWr
 import { fmtTime } from "../lib/format";
 import { useCursorPages, useLoad } from "../lib/hooks";
 import { Link } from "../router";
-import { useProject } from "./ProjectPages";
+import { useProject } from "../lib/project";
 
 export const KIND_TITLE: Record<Kind, string> = { source: "Source", destination: "Destination" };
 

@@ -8,7 +8,7 @@ import { CheckField, ErrorNotice, Loading, SelectField, TextField } from "../com
 import { useAction, useLoad } from "../lib/hooks";
 import { Link, navigate } from "../router";
 import { FrequencyHelper } from "./Frequency";
-import { useProject } from "./ProjectPages";
+import { useProject } from "../lib/project";
 import { StreamsTable, type StreamRow } from "./StreamsTable";
 
 async function allConnectors(projectId: string, kind: "source" | "destination"): Promise<Connector[]> {

@@ -10,7 +10,7 @@ import type { Page } from "../api/projects";
 import type { Job } from "../api/jobs";
 import { Link, navigate } from "../router";
 import { isActiveRun, JobActions } from "./Jobs";
-import { useProject } from "./ProjectPages";
+import { useProject } from "../lib/project";
 
 export function JobPage({ jobId }: { jobId: string }) {
   const { project, canWrite } = useProject();

@@ -7,7 +7,7 @@ import { CheckField, ErrorNotice, Loading, Notice, Pager, StateBadge, TableWrap 
 import { fmtTime } from "../lib/format";
 import { useCursorPages, useLoad } from "../lib/hooks";
 import { Link } from "../router";
-import { useProject } from "./ProjectPages";
+import { useProject } from "../lib/project";
 
 export const ACTIVE_STATES = ["queued", "running", "starting", "cancelling", "stopping"];
 export const isActiveRun = (state: string | null | undefined) => ACTIVE_STATES.includes((state ?? "").toLowerCase());

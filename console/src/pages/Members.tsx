@@ -6,7 +6,7 @@ import { ConfirmButton, ErrorNotice, Loading, Notice, Pager, SelectField, TableW
 import { fmtTime } from "../lib/format";
 import { useCursorPages, useLoad } from "../lib/hooks";
 import { useSession } from "../session";
-import { useProject } from "./ProjectPages";
+import { useProject } from "../lib/project";
 
 export function Members() {
   const { project, isAdmin } = useProject();

@@ -1,8 +1,7 @@
 // Everything inside one project: it is loaded once (a stranger's project is "not found"), its tabs,
 // and the page of the path. The caller's role decides which write actions are shown.
-import { createContext } from "preact";
-import { useContext } from "preact/hooks";
-import { getProject, type Project } from "../api/projects";
+import { getProject } from "../api/projects";
+import { ProjectContext, type ProjectScope } from "../lib/project";
 import { ErrorNotice, Loading } from "../components/ui";
 import { useLoad } from "../lib/hooks";
 import { Link, match } from "../router";
@@ -19,21 +18,6 @@ import { RunPage } from "./RunPage";
 import { SyncPage } from "./SyncPage";
 import { Syncs } from "./Syncs";
 import { isApiError } from "../api/compat";
-
-export interface ProjectScope {
-  project: Project;
-  canWrite: boolean; // editor or admin: connectors, jobs, syncs
-  isAdmin: boolean; // members, API keys, rename, delete
-  reload: () => Promise<void>;
-}
-
-const ProjectContext = createContext<ProjectScope | null>(null);
-
-export function useProject(): ProjectScope {
-  const scope = useContext(ProjectContext);
-  if (!scope) throw new Error("useProject outside a project");
-  return scope;
-}
 
 const TABS: [string, string][] = [
   ["jobs", "Jobs"],

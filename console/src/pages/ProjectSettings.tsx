@@ -4,7 +4,7 @@ import { ApiError } from "../api/client";
 import { deleteProject, updateProject } from "../api/projects";
 import { ConfirmButton, ErrorNotice, Notice, TextField } from "../components/ui";
 import { navigate } from "../router";
-import { useProject } from "./ProjectPages";
+import { useProject } from "../lib/project";
 
 export function ProjectSettings() {
   const { project, isAdmin, reload } = useProject();

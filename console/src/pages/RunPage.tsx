@@ -10,7 +10,7 @@ import { Link } from "../router";
 import { isActiveRun } from "./Jobs";
 import { LogViewer } from "./LogViewer";
 import { NotFound } from "./NotFound";
-import { useProject } from "./ProjectPages";
+import { useProject } from "../lib/project";
 
 export function RunPage({ jobId, runId }: { jobId: string; runId: string }) {
   const { project } = useProject();

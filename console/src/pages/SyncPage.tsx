@@ -8,7 +8,7 @@ import { useCursorPages, useLoad } from "../lib/hooks";
 import { Link } from "../router";
 import { interrupted, UploadQueue } from "../upload/uploader";
 import { DropZone } from "./DropZone";
-import { useProject } from "./ProjectPages";
+import { useProject } from "../lib/project";
 
 export function SyncPage({ syncId }: { syncId: number }) {
   const { project, canWrite } = useProject();

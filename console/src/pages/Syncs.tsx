@@ -7,7 +7,7 @@ import { ErrorNotice, Loading, Pager, SelectField, StateBadge, TableWrap, TextFi
 import { fmtCount, fmtTime } from "../lib/format";
 import { useCursorPages, useLoad } from "../lib/hooks";
 import { Link, navigate } from "../router";
-import { useProject } from "./ProjectPages";
+import { useProject } from "../lib/project";
 
 export function Syncs() {
   const { project, canWrite } = useProject();
