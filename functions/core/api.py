@@ -23,7 +23,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from .constants import MAX_BODY_BYTES
 from .dialects import dialect_for_path, error_response
-from .errors import DomainError
+from .errors import DomainError, Transient
 
 logger = Logger(service="ingestplane")
 tracer = Tracer(service="ingestplane")
@@ -57,7 +57,8 @@ def make_app(family: str) -> APIGatewayHttpResolver:
         return dialect_for_path(app.current_event.path)
 
     @app.exception_handler(DomainError)
-    def domain_error(exc: DomainError):
+    @app.exception_handler(Transient)
+    def domain_error(exc: DomainError | Transient):
         errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
         return error_response(dialect(), exc.status, exc.message, errors)
 

@@ -1,9 +1,30 @@
-"""One error type per domain failure; each dialect maps them to its envelope in functions.core.dialects."""
+"""One error type per domain failure; each dialect maps them to its envelope in functions.core.dialects.
+
+Every failure is one of two kinds (as dlt's common exceptions split them): :class:`Transient` may pass
+if the same call is made again (throttling, a lost connection, a concurrent commit), :class:`Terminal`
+fails the same way every time (bad input, a missing resource, a refused credential). Retries (the
+API's 503, the state machine's Retry) are for the first kind only."""
 
 from __future__ import annotations
 
 
-class DomainError(Exception):
+class Terminal(Exception):
+    """Retrying the same call fails the same way."""
+
+
+class Transient(Exception):
+    """A failure that may pass on a retry; the API answers 503 and the caller retries later."""
+
+    status = 503
+    default_message = "Service temporarily unavailable; retry later"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        self.field: str | None = None
+        super().__init__(self.message)
+
+
+class DomainError(Terminal):
     """A failure the caller can act on; `status` is its HTTP status."""
 
     status = 400
@@ -38,6 +59,12 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status = 409
     default_message = "Conflict"
+
+
+class NameTaken(Conflict):
+    """A name that must be unique (in its project and kind) is already used."""
+
+    default_message = "Name already taken"
 
 
 class PayloadTooLarge(DomainError):
