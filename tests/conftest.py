@@ -65,9 +65,10 @@ def moto_endpoint() -> Iterator[str]:
     """A moto server on a free loopback port, shared by the whole test session."""
     from moto.server import ThreadedMotoServer
 
-    from infra.local.moto_patches import serialize_dynamodb
+    from infra.local.moto_patches import ranged_s3_reads, serialize_dynamodb
 
     serialize_dynamodb()
+    ranged_s3_reads()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

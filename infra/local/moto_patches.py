@@ -1,6 +1,6 @@
-"""Where moto differs from AWS in a way the local cloud cannot accept, and the one fix it applies.
+"""Where moto differs from AWS in a way the local cloud cannot accept, and the fixes it applies.
 
-moto's server answers requests on many threads, but its DynamoDB backend has no lock: two UpdateItem
+**DynamoDB writes to one item.** moto's server answers requests on many threads, but its DynamoDB backend has no lock: two UpdateItem
 calls on one item (an ingest worker counting a file while the API ends its sync) can interleave and
 lose a write. DynamoDB applies writes to an item one at a time; the local cloud gets the same by
 serializing moto's DynamoDB requests. Nothing in moto's DynamoDB handling calls out to another
@@ -9,11 +9,16 @@ service, so the lock cannot deadlock.
 
 from __future__ import annotations
 
+import contextvars
+import re
 import threading
 from typing import Any
 
 _LOCK = threading.RLock()
 _applied = False
+_ranged_applied = False
+_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+_WANTED: contextvars.ContextVar[tuple[int, int | None] | None] = contextvars.ContextVar("range", default=None)
 
 
 def serialize_dynamodb() -> None:
@@ -31,3 +36,52 @@ def serialize_dynamodb() -> None:
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     _applied = True
+
+
+class _ObjectWindow:
+    """What moto's range handling needs of an object's body: its length and a slice, read from the
+    object's own buffer (never the whole object)."""
+
+    def __init__(self, key: Any) -> None:
+        self._key = key
+
+    def __len__(self) -> int:
+        return int(self._key.size)
+
+    def __getitem__(self, window: slice) -> bytes:
+        start, stop, _ = window.indices(len(self))
+        with self._key.lock:
+            self._key._value_buffer.seek(start)
+            return bytes(self._key._value_buffer.read(max(0, stop - start)))
+
+
+def ranged_s3_reads() -> None:
+    """Serve a single-range S3 GET by reading only that range (idempotent)."""
+    global _ranged_applied
+    if _ranged_applied:
+        return
+    from moto.s3.models import FakeKey
+    from moto.s3.responses import S3Response
+
+    whole_value: Any = FakeKey.value
+    original_get = S3Response.get_object
+
+    def value(self: Any) -> Any:
+        wanted = _WANTED.get()
+        if wanted is None or wanted[0] >= self.size:
+            return whole_value.fget(self)
+        return _ObjectWindow(self)
+
+    def get_object(self: Any) -> Any:
+        match = _RANGE.fullmatch((self.headers.get("range") or "").strip())
+        if match is None or self._get_int_param("partNumber"):
+            return original_get(self)
+        token = _WANTED.set((int(match[1]), int(match[2]) if match[2] else None))
+        try:
+            return original_get(self)
+        finally:
+            _WANTED.reset(token)
+
+    FakeKey.value = property(value, whole_value.fset)  # type: ignore[method-assign,assignment]
+    S3Response.get_object = get_object  # type: ignore[method-assign]
+    _ranged_applied = True
