@@ -27,7 +27,7 @@ def slow_client(service: str) -> Any:
     """A client for calls S3 may answer slowly (CompleteMultipartUpload of a big file takes seconds to
     minutes): a read timeout under API Gateway's 30 s and no retry of a call that may have succeeded."""
     settings = get_settings()
-    config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=25)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=25)
     return boto3.client(
         service, region_name=settings.region, endpoint_url=settings.endpoint_url, config=config
     )

@@ -52,11 +52,13 @@ def _upload(api: _Api, project: str, sync_id: int, path: Path) -> None:
             if not up.get("next_part"):
                 break
             up = api.call("GET", f"{base}/{upload_id}", params={"from_part": up["next_part"]})["data"]
-    for _ in range(60):  # S3 may take a while to assemble big parts: "complete it again in a moment" (409)
+    # S3 may take minutes to assemble big parts: the API answers 409 ("complete it again in a moment"),
+    # or API Gateway 503 when its 30 s pass first. Completing again is safe: an upload completes once.
+    for _ in range(80):
         r = api.http.post(f"{api.base}{base}/{upload_id}/complete", json={"parts": etags}, timeout=60)
-        if r.status_code != 409:
+        if r.status_code not in (409, 503):
             break
-        time.sleep(5)
+        time.sleep(15)
     r.raise_for_status()
 
 

@@ -25,7 +25,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from .. import aws
 from ..auth import Caller, Role, require_role
 from ..constants import INGEST_FILES_PER_TABLE, LAKE_PREFIX, TRASH_PREFIX, UPLOADS_PREFIX
-from ..errors import Conflict, Invalid, NotFound, TooManyRequests
+from ..errors import Conflict, Invalid, NotFound, TooManyRequests, Transient
 from ..models.syncs import (
     MAX_FILE_NAME_LENGTH,
     MAX_PARTS,
@@ -807,7 +807,25 @@ def _complete_failed(exc: Exception, rec: UploadRecord) -> dict | None:
         raise Conflict("S3 no longer has this upload (aborted or expired); start a new one") from None
     if code == "Timeout":
         raise Conflict("S3 is still assembling the parts; complete the upload again in a moment") from None
+    if _s3_unavailable(exc):
+        raise Transient(
+            f"S3 could not complete the upload just now ({code}); the parts received are kept: "
+            "complete the upload again in a moment"
+        ) from None
     raise exc
+
+
+def _s3_unavailable(exc: Exception) -> bool:
+    """An S3 answer that says "try again" (a 5xx, throttling): S3's own guidance for
+    CompleteMultipartUpload is to retry it, and completing twice is safe."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return status >= 500 or exc.response["Error"].get("Code") in (
+        "SlowDown",
+        "InternalError",
+        "ServiceUnavailable",
+    )
 
 
 def _completed_before(rec: UploadRecord) -> dict | None:

@@ -158,3 +158,31 @@ def test_part_limits(tenant: Tenant):
         timeout=30,
     )
     assert r.status_code == 200 and r.json()["status"] == "aborted"
+
+
+def test_an_s3_error_on_complete_is_a_503_to_retry_and_loses_nothing(tenant: Tenant, monkeypatch):
+    """S3 answers CompleteMultipartUpload with a 5xx now and then (moto did under a concurrent complete
+    of a 2 GB upload): the API answers 503 with what to do, keeps the parts, and the retry completes."""
+    from moto.s3.models import S3Backend
+
+    real = S3Backend.complete_multipart_upload
+    failures = iter([RuntimeError("S3 fell over")])
+
+    def flaky(self, *args, **kwargs):
+        for exc in failures:
+            raise exc
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(S3Backend, "complete_multipart_upload", flaky)
+    data = b"id,name\n" + b"".join(b"%d,n%d\n" % (i, i) for i in range(1000))
+    sync_id = tenant.start(path="crm/flaky")
+    upload = start(tenant, sync_id, data, name="flaky.csv")
+    (part,) = upload["parts"]
+    etags = [{"part_number": 1, "etag": put_part(part["url"], data)}]
+    path = f"/syncs/{sync_id}/uploads/{upload['upload_id']}"
+    r = tenant.native("POST", f"{path}/complete", json={"parts": etags})
+    assert r.status_code == 503, r.text
+    assert "complete the upload again" in r.json()["message"]
+    assert tenant.native("GET", path).json()["data"]["status"] == "open"
+    r = tenant.native("POST", f"{path}/complete", json={"parts": etags})
+    assert r.status_code == 200 and r.json()["data"]["status"] == "completed", r.text
