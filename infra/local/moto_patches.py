@@ -17,6 +17,7 @@ from typing import Any
 _LOCK = threading.RLock()
 _applied = False
 _ranged_applied = False
+_completes_applied = False
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 _WANTED: contextvars.ContextVar[tuple[int, int | None] | None] = contextvars.ContextVar("range", default=None)
 
@@ -85,3 +86,23 @@ def ranged_s3_reads() -> None:
     FakeKey.value = property(value, whole_value.fset)  # type: ignore[method-assign,assignment]
     S3Response.get_object = get_object  # type: ignore[method-assign]
     _ranged_applied = True
+
+
+def one_complete_per_upload() -> None:
+    """Let one CompleteMultipartUpload of an upload run at a time (idempotent)."""
+    global _completes_applied
+    if _completes_applied:
+        return
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.complete_multipart_upload
+    guard, running = threading.Lock(), dict[str, threading.Lock]()
+
+    def complete_multipart_upload(self: Any, bucket_name: str, multipart_id: str, body: Any) -> Any:
+        with guard:
+            lock = running.setdefault(multipart_id, threading.Lock())
+        with lock:
+            return original(self, bucket_name, multipart_id, body)
+
+    S3Backend.complete_multipart_upload = complete_multipart_upload  # type: ignore[method-assign]
+    _completes_applied = True

@@ -82,3 +82,40 @@ def test_other_ranges_keep_s3_answers(s3, big_object):
     with pytest.raises(ClientError) as refused:
         s3.get_object(Bucket=bucket, Key="big.bin", Range=f"bytes={len(body)}-")
     assert refused.value.response["Error"]["Code"] == "InvalidRange"
+
+
+def test_concurrent_completes_of_one_upload_assemble_it_once(s3, big_object, monkeypatch):
+    from moto.s3.models import FakeMultipart
+
+    assembled: list[str] = []
+    assemble = FakeMultipart.complete
+    monkeypatch.setattr(
+        FakeMultipart, "complete", lambda self, body: assembled.append(self.id) or assemble(self, body)
+    )
+    bucket, _ = big_object
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="twice.bin")["UploadId"]
+    part = b"x" * (5 << 20)
+    etags = [
+        {
+            "PartNumber": n,
+            "ETag": s3.upload_part(Bucket=bucket, Key="twice.bin", UploadId=upload, PartNumber=n, Body=part)[
+                "ETag"
+            ],
+        }
+        for n in (1, 2)
+    ]
+
+    def complete(_: int) -> str:
+        try:
+            s3.complete_multipart_upload(
+                Bucket=bucket, Key="twice.bin", UploadId=upload, MultipartUpload={"Parts": etags}
+            )
+            return "completed"
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = sorted(pool.map(complete, range(4)))
+    assert set(answers) <= {"completed", "NoSuchUpload"} and "completed" in answers  # never a 500
+    assert assembled == [upload]
+    assert s3.head_object(Bucket=bucket, Key="twice.bin")["ContentLength"] == 10 << 20
