@@ -65,11 +65,9 @@ def moto_endpoint() -> Iterator[str]:
     """A moto server on a free loopback port, shared by the whole test session."""
     from moto.server import ThreadedMotoServer
 
-    from infra.local.moto_patches import one_complete_per_upload, ranged_s3_reads, serialize_dynamodb
+    from infra.local import moto_patches
 
-    serialize_dynamodb()
-    ranged_s3_reads()
-    one_complete_per_upload()
+    moto_patches.apply()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.local import moto_patches
 from infra.local.console import ConsoleServer
 from infra.local.executions import ExecutionWatcher, RunSweeper
 from infra.local.gateway import INTEGRATION_TIMEOUT_SECONDS, Gateway
-from infra.local.moto_patches import one_complete_per_upload, ranged_s3_reads, serialize_dynamodb
 from infra.local.poller import SqsPoller
 from infra.local.provision import ASL_PATH, LocalConfig, Provisioned, Provisioner, load_config
 from infra.local.scheduler import Clock, LocalScheduler, utc_now
@@ -137,9 +137,7 @@ class LocalCloud:
             os.environ.setdefault(name, value)
         os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines; ours suffice
-        serialize_dynamodb()  # moto's DynamoDB is not linearizable per item across threads; AWS is
-        ranged_s3_reads()  # moto reads a whole object for every ranged GET; S3 reads the range
-        one_complete_per_upload()  # moto assembles an upload again in each concurrent complete
+        moto_patches.apply()  # where moto differs from AWS in ways the local cloud cannot accept
         if self.console_port is not None:
             ensure_free(self.host, self.console_port)
         if not self._external_endpoint:

@@ -18,6 +18,7 @@ _LOCK = threading.RLock()
 _applied = False
 _ranged_applied = False
 _completes_applied = False
+_listing_applied = False
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 _WANTED: contextvars.ContextVar[tuple[int, int | None] | None] = contextvars.ContextVar("range", default=None)
 
@@ -93,6 +94,7 @@ def one_complete_per_upload() -> None:
     global _completes_applied
     if _completes_applied:
         return
+    from moto.s3.exceptions import NoSuchUpload
     from moto.s3.models import S3Backend
 
     original = S3Backend.complete_multipart_upload
@@ -102,7 +104,39 @@ def one_complete_per_upload() -> None:
         with guard:
             lock = running.setdefault(multipart_id, threading.Lock())
         with lock:
+            if multipart_id not in self.get_bucket(bucket_name).multiparts:
+                raise NoSuchUpload(upload_id=multipart_id)  # completed while this request waited
             return original(self, bucket_name, multipart_id, body)
 
     S3Backend.complete_multipart_upload = complete_multipart_upload  # type: ignore[method-assign]
     _completes_applied = True
+
+
+def _cheap_version_listing() -> None:
+    """List object versions without copying their contents (idempotent)."""
+    global _listing_applied
+    if _listing_applied:
+        return
+    from moto.s3.models import FakeKey
+
+    class ListedVersion(FakeKey):
+        """A listed copy of a version: its own attributes (``is_latest``), the version's contents."""
+
+        def dispose(self, garbage: bool = False) -> None:
+            pass  # the contents are the version's, never this copy's to close
+
+    def __deepcopy__(self: Any, memo: dict[int, Any]) -> Any:
+        listed = object.__new__(ListedVersion)
+        listed.__dict__.update(self.__dict__)
+        return listed
+
+    FakeKey.__deepcopy__ = __deepcopy__  # type: ignore[attr-defined]
+    _listing_applied = True
+
+
+def apply() -> None:
+    """Every fix above (idempotent)."""
+    serialize_dynamodb()
+    ranged_s3_reads()
+    one_complete_per_upload()
+    _cheap_version_listing()

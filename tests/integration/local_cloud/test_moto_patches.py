@@ -119,3 +119,16 @@ def test_concurrent_completes_of_one_upload_assemble_it_once(s3, big_object, mon
     assert set(answers) <= {"completed", "NoSuchUpload"} and "completed" in answers  # never a 500
     assert assembled == [upload]
     assert s3.head_object(Bucket=bucket, Key="twice.bin")["ContentLength"] == 10 << 20
+
+
+def test_listing_versions_copies_no_contents(s3, big_object, monkeypatch):
+    from moto.s3.models import FakeKey
+
+    bucket, body = big_object
+    copied: list[str] = []
+    whole = FakeKey.__getstate__
+    monkeypatch.setattr(FakeKey, "__getstate__", lambda k: copied.append(k.name) or whole(k))
+    listed = s3.list_object_versions(Bucket=bucket, Prefix="big")
+    assert [v["Key"] for v in listed["Versions"]] == ["big.bin"] and listed["Versions"][0]["IsLatest"]
+    assert copied == []
+    assert s3.get_object(Bucket=bucket, Key="big.bin")["Body"].read() == body  # still readable
