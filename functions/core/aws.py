@@ -10,6 +10,11 @@ from botocore.config import Config
 
 from .settings import get_settings
 
+# What AWS answers when a call may succeed if it is made again (besides any 5xx).
+_TRY_AGAIN_CODES = frozenset({
+    "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "InternalError",
+    "ServiceUnavailable", "RequestTimeout",
+})  # fmt: skip
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
 
 
@@ -31,3 +36,13 @@ def slow_client(service: str) -> Any:
     return boto3.client(
         service, region_name=settings.region, endpoint_url=settings.endpoint_url, config=config
     )
+
+
+def may_pass(exc: BaseException) -> bool:
+    """Whether a failed AWS call (a botocore ClientError) may succeed if made again: a 5xx or a
+    throttling answer. Other errors say something about the request and repeat."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return False
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return status >= 500 or response.get("Error", {}).get("Code") in _TRY_AGAIN_CODES

@@ -21,6 +21,7 @@ ERROR_TEXT = {
     409: "Conflict",
     413: "Payload too large",
     429: "Too many requests",
+    503: "Temporarily unavailable: make the same request again in a moment",
 }
 
 PUBLIC_PATHS = frozenset({"/signup", "/login", "/health"})

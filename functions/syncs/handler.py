@@ -218,7 +218,7 @@ def dialect_multipart_parts(
 @app.post(
     "/api/lake/file/multipart/complete",
     tags=["upload syncs"],
-    responses=upload_responses(UploadOut, 403, 404, 409),
+    responses=upload_responses(UploadOut, 403, 404, 409, 503),
 )
 def dialect_multipart_complete(body: Annotated[LakeUploadComplete, Body()]):
     caller = _caller()
@@ -330,7 +330,7 @@ def get_upload(
 @app.post(
     "/api/v1/project/<projectid>/syncs/<sync_id>/uploads/<upload_id>/complete",
     tags=["syncs"],
-    responses=responses(Envelope[UploadOut], 403, 404, 409),
+    responses=responses(Envelope[UploadOut], 403, 404, 409, 503),
 )
 def complete_upload(
     projectid: ProjectId, sync_id: SyncId, upload_id: UploadId, body: Annotated[UploadComplete, Body()]

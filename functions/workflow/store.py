@@ -44,10 +44,8 @@ def get_json(key: str) -> Any | None:
 
 
 def transient(exc: Exception) -> Exception:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
-    if code in ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "InternalError"):
-        return TransientError(str(exc))
-    return exc
+    """A TransientError (the state machine retries it) for an AWS failure that may pass, else ``exc``."""
+    return TransientError(str(exc)) if aws.may_pass(exc) else exc
 
 
 def lake_fs() -> Any:

@@ -1,10 +1,28 @@
 """Where moto differs from AWS in a way the local cloud cannot accept, and the fixes it applies.
+`apply()` applies them all, once per process; the local cloud and the test session call it.
 
-**DynamoDB writes to one item.** moto's server answers requests on many threads, but its DynamoDB backend has no lock: two UpdateItem
-calls on one item (an ingest worker counting a file while the API ends its sync) can interleave and
-lose a write. DynamoDB applies writes to an item one at a time; the local cloud gets the same by
-serializing moto's DynamoDB requests. Nothing in moto's DynamoDB handling calls out to another
-service, so the lock cannot deadlock.
+**DynamoDB writes to one item.** moto's server answers requests on many threads, but its DynamoDB
+backend has no lock: two UpdateItem calls on one item (an ingest worker counting a file while the API
+ends its sync) can interleave and lose a write. DynamoDB applies writes to an item one at a time; the
+local cloud gets the same by serializing moto's DynamoDB requests. Nothing in moto's DynamoDB handling
+calls out to another service, so the lock cannot deadlock.
+
+**Ranged reads of big objects.** S3 serves ``GET`` with ``Range: bytes=a-b`` by reading those bytes.
+moto (5.2) reads the whole object and then slices it, so every ranged GET of a 2 GB object copies
+2 GB: a big upload read in 8 MiB blocks by its work units costs O(size²) and never finishes. The fix
+reads only the range from moto's buffer, for the one shape our readers send (one ``bytes=a-b`` or
+``bytes=a-`` range starting inside the object); any other range goes through moto unchanged.
+
+**Completing one multipart upload twice at once.** S3 assembles an upload once: a second
+CompleteMultipartUpload of it (a client retrying after a timeout) succeeds or answers NoSuchUpload.
+moto assembles it again in each request, in memory and in a temporary file, and the first to finish
+closes the parts under the others ("seek of closed file", a 500). The fix lets one completion of an
+upload run at a time; the next finds it done (NoSuchUpload), as on S3.
+
+**Listing versions.** moto's ListObjectVersions deep-copies every version of every object in the
+bucket, contents included (into new temporary files), on each call: listing one prefix of a bucket
+holding a 2 GB upload copied 2 GB per call and filled the disk. The fix lists copies that share their
+version's contents (they are only read, and dropping one never closes the version's).
 """
 
 from __future__ import annotations
@@ -16,18 +34,25 @@ from typing import Any
 
 _LOCK = threading.RLock()
 _applied = False
-_ranged_applied = False
-_completes_applied = False
-_listing_applied = False
-_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
-_WANTED: contextvars.ContextVar[tuple[int, int | None] | None] = contextvars.ContextVar("range", default=None)
+_RANGE = re.compile(r"bytes=(\d+)-\d*")
+# The first byte of the single range the current GetObject request asks for, while moto handles it.
+_RANGE_START: contextvars.ContextVar[int | None] = contextvars.ContextVar("range_start", default=None)
 
 
-def serialize_dynamodb() -> None:
-    """Make moto's DynamoDB requests run one at a time in this process (idempotent)."""
+def apply() -> None:
+    """Every fix below, once per process."""
     global _applied
     if _applied:
         return
+    _serialize_dynamodb()
+    _ranged_s3_reads()
+    _one_complete_per_upload()
+    _cheap_version_listing()
+    _applied = True
+
+
+def _serialize_dynamodb() -> None:
+    """Make moto's DynamoDB requests run one at a time in this process."""
     from moto.dynamodb.responses import DynamoHandler
 
     original = DynamoHandler.call_action
@@ -37,7 +62,6 @@ def serialize_dynamodb() -> None:
             return original(self)
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-    _applied = True
 
 
 class _ObjectWindow:
@@ -57,11 +81,8 @@ class _ObjectWindow:
             return bytes(self._key._value_buffer.read(max(0, stop - start)))
 
 
-def ranged_s3_reads() -> None:
-    """Serve a single-range S3 GET by reading only that range (idempotent)."""
-    global _ranged_applied
-    if _ranged_applied:
-        return
+def _ranged_s3_reads() -> None:
+    """Serve a single-range S3 GET by reading only that range."""
     from moto.s3.models import FakeKey
     from moto.s3.responses import S3Response
 
@@ -69,8 +90,8 @@ def ranged_s3_reads() -> None:
     original_get = S3Response.get_object
 
     def value(self: Any) -> Any:
-        wanted = _WANTED.get()
-        if wanted is None or wanted[0] >= self.size:
+        start = _RANGE_START.get()
+        if start is None or start >= self.size:  # moto answers a range past the end (InvalidRange)
             return whole_value.fget(self)
         return _ObjectWindow(self)
 
@@ -78,22 +99,18 @@ def ranged_s3_reads() -> None:
         match = _RANGE.fullmatch((self.headers.get("range") or "").strip())
         if match is None or self._get_int_param("partNumber"):
             return original_get(self)
-        token = _WANTED.set((int(match[1]), int(match[2]) if match[2] else None))
+        token = _RANGE_START.set(int(match[1]))
         try:
             return original_get(self)
         finally:
-            _WANTED.reset(token)
+            _RANGE_START.reset(token)
 
     FakeKey.value = property(value, whole_value.fset)  # type: ignore[method-assign,assignment]
     S3Response.get_object = get_object  # type: ignore[method-assign]
-    _ranged_applied = True
 
 
-def one_complete_per_upload() -> None:
-    """Let one CompleteMultipartUpload of an upload run at a time (idempotent)."""
-    global _completes_applied
-    if _completes_applied:
-        return
+def _one_complete_per_upload() -> None:
+    """Let one CompleteMultipartUpload of an upload run at a time."""
     from moto.s3.exceptions import NoSuchUpload
     from moto.s3.models import S3Backend
 
@@ -109,14 +126,10 @@ def one_complete_per_upload() -> None:
             return original(self, bucket_name, multipart_id, body)
 
     S3Backend.complete_multipart_upload = complete_multipart_upload  # type: ignore[method-assign]
-    _completes_applied = True
 
 
 def _cheap_version_listing() -> None:
-    """List object versions without copying their contents (idempotent)."""
-    global _listing_applied
-    if _listing_applied:
-        return
+    """List object versions without copying their contents."""
     from moto.s3.models import FakeKey
 
     class ListedVersion(FakeKey):
@@ -131,12 +144,3 @@ def _cheap_version_listing() -> None:
         return listed
 
     FakeKey.__deepcopy__ = __deepcopy__  # type: ignore[attr-defined]
-    _listing_applied = True
-
-
-def apply() -> None:
-    """Every fix above (idempotent)."""
-    serialize_dynamodb()
-    ranged_s3_reads()
-    one_complete_per_upload()
-    _cheap_version_listing()

@@ -807,25 +807,12 @@ def _complete_failed(exc: Exception, rec: UploadRecord) -> dict | None:
         raise Conflict("S3 no longer has this upload (aborted or expired); start a new one") from None
     if code == "Timeout":
         raise Conflict("S3 is still assembling the parts; complete the upload again in a moment") from None
-    if _s3_unavailable(exc):
+    if aws.may_pass(exc):  # S3's guidance for CompleteMultipartUpload: retry it; completing twice is safe
         raise Transient(
             f"S3 could not complete the upload just now ({code}); the parts received are kept: "
             "complete the upload again in a moment"
         ) from None
     raise exc
-
-
-def _s3_unavailable(exc: Exception) -> bool:
-    """An S3 answer that says "try again" (a 5xx, throttling): S3's own guidance for
-    CompleteMultipartUpload is to retry it, and completing twice is safe."""
-    if not isinstance(exc, ClientError):
-        return False
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    return status >= 500 or exc.response["Error"].get("Code") in (
-        "SlowDown",
-        "InternalError",
-        "ServiceUnavailable",
-    )
 
 
 def _completed_before(rec: UploadRecord) -> dict | None:

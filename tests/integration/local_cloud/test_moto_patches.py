@@ -3,6 +3,7 @@ item one at a time, and S3 serves a ranged GET by reading the range, not the who
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -59,14 +60,13 @@ def test_a_ranged_get_reads_only_its_range(s3, big_object, header, monkeypatch):
         FakeKey, "value", property(lambda k: whole_reads.append(k.name) or whole(k), FakeKey.value.fset)
     )
     # The counting property replaced the local cloud's: put its range handling back on top of it
-    # (monkeypatch restores all three after the test).
+    # (monkeypatch restores both after the test).
     from moto.s3.responses import S3Response
 
     from infra.local import moto_patches
 
     monkeypatch.setattr(S3Response, "get_object", S3Response.get_object)
-    monkeypatch.setattr(moto_patches, "_ranged_applied", False)
-    moto_patches.ranged_s3_reads()
+    moto_patches._ranged_s3_reads()
     got = s3.get_object(Bucket=bucket, Key="big.bin", Range=header)
     begin, _, end = header.removeprefix("bytes=").partition("-")
     stop = min(int(end) + 1, len(body)) if end else len(body)
@@ -89,9 +89,13 @@ def test_concurrent_completes_of_one_upload_assemble_it_once(s3, big_object, mon
 
     assembled: list[str] = []
     assemble = FakeMultipart.complete
-    monkeypatch.setattr(
-        FakeMultipart, "complete", lambda self, body: assembled.append(self.id) or assemble(self, body)
-    )
+
+    def slow_assembly(self, body):  # every complete arrives while the first is still assembling
+        assembled.append(self.id)
+        time.sleep(0.5)
+        return assemble(self, body)
+
+    monkeypatch.setattr(FakeMultipart, "complete", slow_assembly)
     bucket, _ = big_object
     upload = s3.create_multipart_upload(Bucket=bucket, Key="twice.bin")["UploadId"]
     part = b"x" * (5 << 20)
