@@ -19,7 +19,7 @@ from functions.workflow.errors import SyncError
 
 def project_context(project_id: str) -> CheckContext:
     """The project's context (its external id, this environment's buckets), without a deadline."""
-    return connector_service._ctx(project_id, deadline=float("inf"))
+    return connector_service.check_context(project_id, deadline=float("inf"))
 
 
 def load_job(job: dict[str, Any]) -> RunJob:

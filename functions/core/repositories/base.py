@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+
+from ..errors import Transient
 
 
 def _host() -> str | None:
@@ -62,3 +68,30 @@ def condition_failed(exc: Exception) -> bool:
     """Whether a pynamodb write failed on its condition (a lost race: expected), not on DynamoDB itself
     (throttling, a network error: to be raised and retried, never taken for a lost race)."""
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def lost_race(exc: Exception) -> bool:
+    """Whether a write failed on its own condition: one write's ConditionalCheckFailed, or a transaction
+    cancelled because one of its conditions failed (not for throttling or a conflict between
+    transactions, which may pass)."""
+    if condition_failed(exc):
+        return True
+    if isinstance(exc, TransactWriteError):
+        reasons = getattr(exc, "cancellation_reasons", None) or []
+        return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+@contextmanager
+def store_errors(what: str) -> Iterator[None]:
+    """The one place a DynamoDB failure that is not the caller's becomes :class:`Transient` (a 503 to
+    retry): throttling, a 5xx, a lost connection. A missing item and a lost race pass through unchanged,
+    for the repository to turn into its domain error."""
+    try:
+        yield
+    except DoesNotExist:
+        raise
+    except (PynamoDBException, BotoCoreError, ClientError) as exc:
+        if lost_race(exc):
+            raise
+        raise Transient(f"{what} failed for a moment; retry later") from exc

@@ -50,7 +50,7 @@ HARD_TIMEOUT_SECONDS = TEST_BUDGET_SECONDS + 5  # under API Gateway's 30 s, what
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="connector-probe")
 
 
-def _ctx(project_id: str, *, deadline: float | None = None) -> CheckContext:
+def check_context(project_id: str, *, deadline: float | None = None) -> CheckContext:
     """What a connector of the project is checked and read with: the project's external id and this
     environment's buckets (docs/security.md)."""
     s = get_settings()
@@ -294,7 +294,7 @@ def test_connection(caller: Caller, project_id: str, kind: str, body: ConnectorT
         config = _unmask(connector, config, stored)
     else:
         _refuse_mask(connector, config)
-    ctx = _ctx(project_id)
+    ctx = check_context(project_id)
     model = connector.parse(config, ctx)
     plain, secret_values = _split(connector, model)
     tested = {
@@ -322,7 +322,7 @@ def create(caller: Caller, project_id: str, kind: str, body: ConnectorCreate) ->
     require_role(caller, project_id, Role.editor)
     connector = get_type(kind, body.type, body.version)  # type: ignore[arg-type]
     _refuse_mask(connector, body.config)
-    model = connector.parse(body.config, _ctx(project_id))
+    model = connector.parse(body.config, check_context(project_id))
     config, secret_values = _split(connector, model)
     connector_id = token.token_hex(8)
     arn = _write_secrets(None, project_id, connector_id, secret_values) if secret_values else None
@@ -397,7 +397,7 @@ def update(
         if body.config is None
         else _unmask(connector, body.config, stored)
     )
-    model = connector.parse(config, _ctx(project_id))
+    model = connector.parse(config, check_context(project_id))
     plain, secret_values = _split(connector, model)
     new_name = body.name if body.name is not None else record.name
     renamed = new_name.casefold() != record.name.casefold()
@@ -484,7 +484,7 @@ def discover_streams(caller: Caller, project_id: str, req: StreamsRequest) -> di
         config = req.config
     if connector.discover is None:
         raise Invalid(f"Source type '{connector.type}' has no stream discovery", field="type")
-    ctx = _ctx(project_id)
+    ctx = check_context(project_id)
     model = connector.parse(config, ctx)
     found = _bounded(connector.discover, model, ctx)
     if found is None:
@@ -519,7 +519,7 @@ def parsed_config(project_id: str, kind: str, connector_id: str) -> tuple[Connec
     the data plane (a run or a sync's table load; never an API answer). NotFound when it is gone."""
     found = resolved_config(project_id, kind, connector_id)
     connector = get_type(kind, found["type"], found["version"])  # type: ignore[arg-type]
-    ctx = _ctx(project_id, deadline=float("inf"))
+    ctx = check_context(project_id, deadline=float("inf"))
     return connector, connector.parse(found["config"], ctx), ctx
 
 

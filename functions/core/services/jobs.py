@@ -160,7 +160,7 @@ def _resolve(
     if any(ref.config.get(s) == MASK for s in connector.secrets):
         raise Invalid(f"{where}.config: send the secret itself, not the mask", field=f"{where}.config")
     # A bad config is a 400 before anything is written.
-    _within(where, connector.parse, ref.config, connector_svc._ctx(project_id))
+    _within(where, connector.parse, ref.config, connector_svc.check_context(project_id))
     return None, ConnectorCreate(name=ref.name, type=ref.type, version=ref.version or "v1", config=ref.config)
 
 
