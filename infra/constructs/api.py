@@ -12,9 +12,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from functions.families import FAMILIES
 from infra.constructs.nag import suppress
 from infra.resources import physical_name
-from infra.routes import FAMILIES, all_routes
+from infra.routes import all_routes
 from infra.stacks.config import EnvConfig
 
 CORS_METHODS = (
