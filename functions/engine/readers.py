@@ -230,7 +230,7 @@ def _csv_parse_options(opts: CsvOptions, handler: Any = None) -> pcsv.ParseOptio
 
 def _convert_options(
     opts: CsvOptions, column_types: dict[str, pa.DataType] | None, include: list[str] | None
-):
+) -> pcsv.ConvertOptions:
     kw: dict[str, Any] = {
         "column_types": column_types or {},
         "strings_can_be_null": True,
