@@ -1,4 +1,5 @@
-"""Streaming readers: every format becomes Arrow record batches in bounded memory.
+"""Streaming readers: every format is parsed into Arrow tables in bounded memory (parsing only: the
+validator, inference and :mod:`.batches` work on what they give).
 
 Delimited text and JSON Lines are cut into blocks of whole records (a block ends at its last newline)
 and each block is parsed by pyarrow in one call. With a target schema, CSV blocks are parsed straight
