@@ -244,14 +244,15 @@ def run_cdc_floor(port: int, upto: str) -> None:
     """The slot's changes peeked over SQL and read to nothing: what the server's decoding costs."""
     import psycopg
 
-    from functions.engine.plugins.postgres.cdc import binary_rows, peek_sql
+    from functions.engine.plugins.postgres.cdc import peek_sql
+    from functions.engine.plugins.postgres.pgoutput import Decoder
     from functions.engine.plugins.postgres.reader import CopyStream
 
     with psycopg.connect(_dsn(port), autocommit=True) as conn:
-        started, rows = time.perf_counter(), 0
-        for _ in binary_rows(CopyStream(conn, peek_sql(conn, "bench_slot", "bench_pub", upto)).blocks_read()):
-            rows += 1
-        _report(rows, started)
+        started, decoder = time.perf_counter(), Decoder("", [])  # no table wanted: messages only framed
+        for block in CopyStream(conn, peek_sql(conn, "bench_slot", "bench_pub", upto)).blocks_read():
+            decoder.feed(block)
+        _report(decoder.messages, started)
 
 
 def run_sizes(tmp: str) -> None:
