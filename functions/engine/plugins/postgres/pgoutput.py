@@ -35,7 +35,7 @@ _KEY, _OLD = (
     0x4F,
 )  # 'K' (the old key) or 'O' (the old row, REPLICA IDENTITY FULL) before an update's new tuple
 _TEXT, _NULL, _UNCHANGED = 0x74, 0x6E, 0x75  # 't', 'n', 'u'
-OPS = pa.array(["insert", "update", "delete"])
+_OPS = pa.array(["insert", "update", "delete"])  # by code: 0 insert, 1 update, 2 delete
 
 
 @dataclass
@@ -176,28 +176,28 @@ class Decoder:
         old = _tuples(data, pc.filter(pc.add(at, 6), with_old), ncols)
         old_rank = _rank(with_old)
         new_at = pc.add(at, 6)
-        if len(old.end):  # an update's new tuple follows its old one ('N' after it)
+        if len(old):  # an update's new tuple follows its old one ('N' after it)
             new_at = pc.if_else(
                 has_old, pc.add(pc.take(old.end, pc.if_else(has_old, old_rank, 0)), 1), new_at
             )
         new = _tuples(data, pc.filter(new_at, pc.invert(is_delete)), ncols)
         new_rank = _rank(pc.invert(is_delete))
-        source = pc.if_else(is_delete, pc.add(old_rank, len(new.end)), new_rank)  # in new + old
+        source = pc.if_else(is_delete, pc.add(old_rank, len(new)), new_rank)  # in new + old
         values = [
             pc.take(pa.concat_arrays([n, o]), source) for n, o in zip(new.values, old.values, strict=True)
         ]
         unchanged = [
             None
             if nu is None and ou is None
-            else pc.take(pa.concat_arrays([_mask(nu, new), _mask(ou, old)]), source)
+            else pc.take(pa.concat_arrays([_mask(nu, len(new)), _mask(ou, len(old))]), source)
             for nu, ou in zip(new.unchanged, old.unchanged, strict=True)
         ]
         ops = pc.take(
-            OPS,
+            _OPS,
             pc.add(pc.cast(pc.equal(tag, _UPDATE), pa.int8()), pc.multiply(pc.cast(is_delete, pa.int8()), 2)),
         )
         rows = Rows(info, values, unchanged, ops, lsn)
-        if len(old.end):
+        if len(old):
             full_old = pc.and_(has_old, pc.equal(second, _OLD))
             _fill_from_old(rows, old, pc.if_else(full_old, old_rank, 0), full_old)
             rows = self._with_key_moves(rows, old, old_rank, new, new_rank, has_old)
@@ -233,7 +233,7 @@ class Decoder:
             [pc.take(pa.concat_arrays([r.values[j] for r in both]), order) for j in range(len(rows.values))],
             [
                 None if all(r.unchanged[j] is None for r in both)
-                else pc.take(pa.concat_arrays([_mask(r.unchanged[j], r.ops) for r in both]), order)
+                else pc.take(pa.concat_arrays([_mask(r.unchanged[j], len(r)) for r in both]), order)
                 for j in range(len(rows.values))
             ],
             pc.take(pa.concat_arrays([rows.ops, deletes.ops]), order),
@@ -248,6 +248,9 @@ class Tuples:
     values: list[pa.Array]
     unchanged: list[pa.Array | None]
     end: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.end)
 
 
 def _tuples(data: pa.Array, at: pa.Array, ncols: int) -> Tuples:
@@ -319,8 +322,8 @@ def _rank(mask: pa.Array) -> pa.Array:
     return pc.subtract(pc.cumulative_sum(pc.cast(mask, pa.int64())), 1)
 
 
-def _mask(mask: pa.Array | None, like: Tuples | pa.Array) -> pa.Array:
-    n = len(like.end) if isinstance(like, Tuples) else len(like)
+def _mask(mask: pa.Array | None, n: int) -> pa.Array:
+    """``mask``, or all false (of ``n`` rows) for None."""
     return mask if mask is not None else pa.nulls(n, pa.bool_()).fill_null(False)
 
 
@@ -329,7 +332,7 @@ def _fill_from_old(rows: Rows, old: Tuples, old_at: pa.Array, full_old: pa.Array
     for j, unchanged in enumerate(rows.unchanged):
         if unchanged is None:
             continue
-        sent = pc.invert(_mask(old.unchanged[j], old))  # the old row holds the value itself
+        sent = pc.invert(_mask(old.unchanged[j], len(old)))  # the old row holds the value itself
         fill = pc.and_(pc.and_(unchanged, full_old), pc.take(sent, old_at))
         if pc.any(fill).as_py():
             rows.values[j] = pc.if_else(fill, pc.take(old.values[j], old_at), rows.values[j])
