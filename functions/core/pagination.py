@@ -77,7 +77,7 @@ def query_page(
     limit: int | None,
     cursor: str | None,
     **options: Any,
-):
+) -> tuple[list, str | None]:
     """One page of a pynamodb `Model.query` or `Index.query`: (records, next_cursor).
 
     `limit` is checked by `page_size`; `cursor` is the previous page's `next_cursor` (a bad one, or one

@@ -6,7 +6,7 @@ PROJECT#<id> / JOBNAME#<casefolded name>    claims a job name (unique per projec
 PROJECT#<id> / CONNECTOR#<cid>#JOB#<jid>    a job's use of a connector (`job_reference_items`)
 
 One model, `JobRecord`, maps the job item; a reader that needs part of it reads a projection
-(`RUN_FIELDS`, `CONNECTOR_FIELDS`). `JobRepository` is the only code that reads or writes job items
+(`RUN_FIELDS`). `JobRepository` is the only code that reads or writes job items
 and their claims; it raises the domain's errors (NotFound, NameTaken, Conflict, Transient).
 """
 
@@ -80,14 +80,10 @@ class JobRecord(Model):
         return job_key(project_id, job_id)
 
 
-# Projections of the job item: what a run reads, what a connector's answer shows.
+# The projection of the job item a run reads (the workflow's steps and services/runs.py).
 RUN_FIELDS = [
     "pk", "sk", "job_id", "project_id", "name", "source_id", "dest_id", "streams_config", "activate",
     "frequency", "deleted_at", "current_run_id", "last_run_time", "last_run_state", "last_run_id",
-]  # fmt: skip
-CONNECTOR_FIELDS = [
-    "pk", "sk", "job_id", "name", "source_id", "dest_id", "activate", "last_run_time", "last_run_state",
-    "deleted_at",
 ]  # fmt: skip
 
 
