@@ -6,8 +6,9 @@ PROJECT#<id> / JOBNAME#<casefolded name>    claims a job name (unique per projec
 PROJECT#<id> / CONNECTOR#<cid>#JOB#<jid>    a job's use of a connector (`job_reference_items`)
 
 One model, `JobRecord`, maps the job item; a reader that needs part of it reads a projection
-(`RUN_FIELDS`). `JobRepository` is the only code that reads or writes job items
-and their claims; it raises the domain's errors (NotFound, NameTaken, Conflict, Transient).
+(`RUN_FIELDS`). `JobRepository` reads and writes job items and their claims (repositories/runs.py's
+RunRepository only the run fields); it raises the domain's errors (NotFound, NameTaken, Conflict,
+Transient).
 """
 
 from __future__ import annotations
