@@ -19,7 +19,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 
 from .constants import MAX_BODY_BYTES
@@ -178,7 +177,7 @@ def request_body_bytes(app: APIGatewayHttpResolver) -> bytes:
     return base64.b64decode(body) if event.is_base64_encoded else body.encode()
 
 
-def current_caller(app: APIGatewayHttpResolver | APIGatewayHttpRouter):
+def current_caller(app: APIGatewayHttpResolver):
     """The verified caller of the request being resolved (401 when there is none)."""
     from .auth import authenticate
 

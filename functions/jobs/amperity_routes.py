@@ -7,13 +7,19 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions.core.api import current_caller
+from functions.core.auth import Caller, authenticate
 from functions.core.dialects import amperity, json_response
 from functions.core.models import IngestError, IngestJob
 
 from .openapi import dialect_responses
 
 router = APIGatewayHttpRouter()
+
+
+def _caller() -> Caller:
+    """The verified caller of the request this router resolves (401 when there is none)."""
+    return authenticate(router.current_event.raw_event)
+
 
 RunId = Annotated[
     str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="The run's id")
@@ -42,6 +48,6 @@ def get_ingest_job(
     first files (at most 100 a table, fewer if the answer would pass 4 MiB; `file_count` is the table's
     total). All the files: GET /api/v1/project/{projectid}/jobs/{jobid}/task/{id}/files?table= (a run) or
     GET /api/v1/project/{projectid}/syncs/{sync_id}/files (an upload sync)."""
-    caller = current_caller(router)
+    caller = _caller()
     tenant = amperity.check_request(api_version or api_version_query, amperity_tenant)
     return json_response(200, amperity.ingest_job(caller, tenant, id))

@@ -11,7 +11,6 @@ from ..auth import Caller, Role, require_role
 from ..constants import INGEST_FILES_PER_TABLE, MAX_PAGE_BYTES
 from ..errors import Forbidden, Invalid, NotFound
 from ..services import runs as runs_svc
-from ..services import syncs as syncs_svc
 from . import json_size
 
 API_VERSIONS = ("2024-04-01",)
@@ -101,7 +100,11 @@ def _iso_ms(ms: Any) -> str | None:
 
 
 def _upload_sync(project_id: str, ingest_id: str) -> dict[str, Any]:
-    """An upload sync (`sync-<id>`) as an ingest job: one table (the sync's lake path) and its files."""
+    """An upload sync (`sync-<id>`) as an ingest job: one table (the sync's lake path) and its files. The
+    upload-syncs service is imported here, not at the top: the jobs function's cold start loads the jobs
+    family's models only (tests/unit/core/test_cold_imports.py)."""
+    from ..services import syncs as syncs_svc
+
     found = syncs_svc.ingest_job_records(project_id, ingest_id)
     if found is None:
         raise NotFound()
