@@ -1,4 +1,5 @@
-"""The four dialects' envelopes, and the one place where domain errors become HTTP answers.
+"""The four dialects' envelopes, and the one place where domain errors become HTTP answers. What each
+dialect means in the domain is in its own module here (native.py, gathr.py, amperity.py, ...).
 
 native       {"success", "message", "data"}            (olake-style control plane)
 application  {"message", "status": "Success"|"Error"}  (Gathr application API)

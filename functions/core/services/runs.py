@@ -30,12 +30,12 @@ from ..dialects import json_size
 from ..errors import Conflict, Invalid, NotFound, TooManyRequests
 from ..pagination import decode_cursor, encode_cursor, page_size
 from ..repositories.base import now_iso
+from ..repositories.jobs import JobRecord
 from ..repositories.runs import (
     ACTIVE,
     ACTIVE_RUNS,
     Executions,
     RunFileRecord,
-    RunJob,
     RunLogs,
     RunRecord,
     RunRepository,
@@ -91,14 +91,6 @@ def _ms_between(start: str | None, end: str) -> int:
 # ---------------------------------------------------------------- reading
 
 
-def _job(project_id: str, job_id: str) -> RunJob:
-    return repo.get_job(project_id, job_id)
-
-
-def _run(project_id: str, run_id: str) -> RunRecord:
-    return repo.get(project_id, run_id)
-
-
 def _runtime(record: RunRecord) -> int:
     """Milliseconds from start to end, or to now while the run has not ended."""
     if record.runtime_ms is not None:
@@ -129,14 +121,14 @@ def to_dict(record: RunRecord) -> dict[str, Any]:
 
 def get_run(project_id: str, run_id: str) -> dict[str, Any]:
     """One run of the project; NotFound when it is not the project's."""
-    return to_dict(_run(project_id, run_id))
+    return to_dict(repo.get(project_id, run_id))
 
 
 def list_runs(
     project_id: str, job_id: str, *, limit: int | None, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The job's runs, newest first, one page."""
-    _job(project_id, job_id)
+    repo.get_job(project_id, job_id)
     page = repo.list_page(project_id, job_id, limit=limit, cursor=cursor)
     return page.fit([to_dict(r) for r in page.records])
 
@@ -167,7 +159,7 @@ def run_files(
     project_id: str, job_id: str, run_id: str, *, table: str | None, limit: int | None, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The files a run read (of one table, or all), in table order then reading order; one page."""
-    record = _run(project_id, run_id)
+    record = repo.get(project_id, run_id)
     if record.job_id != job_id:
         raise NotFound()
     page = repo.files_page(project_id, run_id, _table_index(record, table), limit=limit, cursor=cursor)
@@ -202,7 +194,7 @@ def _check_run_quota(project_id: str) -> None:
 
 
 def _new_record(
-    project_id: str, job: RunJob, run_id: str, *, trigger: str, started_by: str, state: str
+    project_id: str, job: JobRecord, run_id: str, *, trigger: str, started_by: str, state: str
 ) -> RunRecord:
     ts = now_iso()
     return RunRecord(
@@ -235,7 +227,7 @@ def _input(project_id: str, job_id: str, run: RunRecord) -> dict[str, Any]:
 def start_run(project_id: str, job_id: str, *, trigger: str, started_by: str) -> dict[str, Any]:
     """Queue a run of the job and start its execution; Conflict when the job is already running, 429 when the
     project runs its quota of jobs."""
-    job = _job(project_id, job_id)
+    job = repo.get_job(project_id, job_id)
     if job.current_run_id:
         raise Conflict("job is already running")
     _check_run_quota(project_id)
@@ -261,12 +253,12 @@ def start_run(project_id: str, job_id: str, *, trigger: str, started_by: str) ->
 def cancel_run(project_id: str, job_id: str, *, by: str) -> dict[str, Any]:
     """Stop the job's active run: it ends `cancelled` and commits nothing. Conflict when it is not running
     or already committing (its commit is one step that cannot be undone half way)."""
-    job = _job(project_id, job_id)
+    job = repo.get_job(project_id, job_id)
     run_id = job.current_run_id
     if not run_id:
         raise Conflict("job is not running")
     try:
-        record = _run(project_id, run_id)
+        record = repo.get(project_id, run_id)
     except NotFound:
         repo.release(project_id, job_id, run_id, None, None)  # a claim without its run (a crashed start)
         raise Conflict("job is not running") from None
@@ -319,7 +311,7 @@ def _begin_scheduled(
         raise Invalid("a scheduled start needs its execution ARN")
     run_id = scheduled_run_id(execution_arn)
     try:
-        job_item = _job(project_id, job_id)
+        job_item = repo.get_job(project_id, job_id)
         if job_item.current_run_id != run_id:  # a retried step holds its claim already
             _check_run_quota(project_id)
         repo.claim(project_id, job_id, run_id, scheduled=True)
@@ -336,7 +328,7 @@ def _begin_scheduled(
     )
     record.execution_arn = execution_arn
     if not repo.insert(record):
-        record = _run(project_id, run_id)  # a retried step: the run exists
+        record = repo.get(project_id, run_id)  # a retried step: the run exists
         if record.state not in ACTIVE:
             return None
     log.info("scheduled run %s created", run_id)
@@ -346,7 +338,7 @@ def _begin_scheduled(
 def is_active(project_id: str, run_id: str) -> bool:
     """Whether the run is still queued or running (units stop early once it is cancelled)."""
     try:
-        return _run(project_id, run_id).state in ACTIVE
+        return repo.get(project_id, run_id).state in ACTIVE
     except NotFound:
         return False
 
@@ -354,7 +346,7 @@ def is_active(project_id: str, run_id: str) -> bool:
 def run_state(project_id: str, run_id: str) -> str | None:
     """The run's state, None when there is no such run."""
     try:
-        return _run(project_id, run_id).state
+        return repo.get(project_id, run_id).state
     except NotFound:
         return None
 
@@ -364,7 +356,7 @@ def mark_committing(project_id: str, run_id: str) -> bool:
     or when its project was deleted (the run then ends cancelled: nothing is written)."""
     if project_gone(project_id):
         try:
-            record = _run(project_id, run_id)
+            record = repo.get(project_id, run_id)
         except NotFound:
             return False
         finish_run(project_id, record.job_id, run_id, "cancelled", error="the project was deleted")
@@ -402,7 +394,7 @@ def finish_run(
     if state not in STATES or state in ACTIVE:
         raise ValueError(f"not an end state: {state}")
     try:
-        record = _run(project_id, run_id)
+        record = repo.get(project_id, run_id)
     except NotFound:
         repo.release(project_id, job_id, run_id, None, None)
         return False
@@ -521,7 +513,7 @@ def run_logs(
     """The run's log events in order, one page (at most `limit` events and MAX_PAGE_BYTES of them); the
     cursor names the object and line to resume at."""
     size = page_size(limit)
-    record = _run(project_id, run_id)
+    record = repo.get(project_id, run_id)
     if record.job_id != job_id:
         raise NotFound()
     prefix = f"{run_prefix(project_id, job_id, run_id)}events/"
