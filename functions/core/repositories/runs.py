@@ -1,4 +1,4 @@
-"""Runs of jobs (ingest jobs) in the `jobs` table, and the job item as the runs family sees it.
+"""Runs of jobs (ingest jobs) in the `jobs` table, their executions (Step Functions) and their logs (S3).
 
 PROJECT#<id> / RUN#<run id>     a run: state, times, trigger, stats, per-table and per-file counts
     gsi1: PROJECT#<id>#JOB#<jid>#RUNS / <created_at>#<run id>   a job's runs, newest first (ScanIndexForward
