@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from .constants import DEFAULT_PAGE_SIZE, MAX_PAGE_BYTES, MAX_PAGE_SIZE
@@ -76,7 +77,7 @@ def query_page(
     limit: int | None,
     cursor: str | None,
     **options: Any,
-):
+) -> tuple[list, str | None]:
     """One page of a pynamodb `Model.query` or `Index.query`: (records, next_cursor).
 
     `limit` is checked by `page_size`; `cursor` is the previous page's `next_cursor` (a bad one, or one
@@ -124,3 +125,18 @@ def fit_page(query: Any, records: list, items: list, next_cursor: str | None) ->
         if i and used > MAX_PAGE_BYTES:
             return items[:i], encode_cursor(_key_of(records[i - 1], query))
     return items, next_cursor
+
+
+@dataclass
+class RecordPage:
+    """One page of stored records, as a repository answers it: the records, the cursor after them, and
+    the query that read them (so `fit` can cut the answer at MAX_PAGE_BYTES and resume after the last
+    item kept)."""
+
+    records: list
+    next_cursor: str | None
+    query: Any = None
+
+    def fit(self, items: list) -> tuple[list, str | None]:
+        """The answer items (`items[i]` answers `records[i]`) cut at MAX_PAGE_BYTES: (items, next_cursor)."""
+        return fit_page(self.query, self.records, items, self.next_cursor)

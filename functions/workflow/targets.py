@@ -11,7 +11,7 @@ from typing import Any
 from functions.core.connectors import CheckContext
 from functions.core.connectors.iceberg import table_identifier, table_name_of, warehouse_uri
 from functions.core.connectors.parquet import lake_key
-from functions.core.repositories.runs import RunJob
+from functions.core.repositories.jobs import RUN_FIELDS, JobRecord
 from functions.core.services import connectors as connector_service
 from functions.core.settings import get_settings
 from functions.workflow.errors import SyncError
@@ -22,10 +22,14 @@ def project_context(project_id: str) -> CheckContext:
     return connector_service.check_context(project_id, deadline=float("inf"))
 
 
-def load_job(job: dict[str, Any]) -> RunJob:
+def load_job(job: dict[str, Any]) -> JobRecord:
     try:
-        item = RunJob.get(*RunJob.key(job["project_id"], job["job_id"]), consistent_read=True)
-    except RunJob.DoesNotExist:
+        item = JobRecord.get(
+            *JobRecord.key(job["project_id"], job["job_id"]),
+            consistent_read=True,
+            attributes_to_get=RUN_FIELDS,
+        )
+    except JobRecord.DoesNotExist:
         raise SyncError("the job does not exist") from None
     if item.deleted_at:
         raise SyncError("the job was deleted")
@@ -61,7 +65,7 @@ def write_mode(stream: dict[str, Any]) -> str:
     return dest_mode
 
 
-def stream_destination(project_id: str, job: RunJob, stream: dict[str, Any]) -> dict[str, Any]:
+def stream_destination(project_id: str, job: JobRecord, stream: dict[str, Any]) -> dict[str, Any]:
     connector, cfg = live_connector(project_id, "destination", job.dest_id)
     ctx = project_context(project_id)
     if connector.type == "iceberg":

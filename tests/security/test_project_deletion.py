@@ -53,9 +53,9 @@ def test_deleting_a_project_stops_its_schedules_runs_and_keys(base_url, s3, loca
     assert user.call("GET", base).status_code == 404
 
     # The schedule fires anyway (it raced the delete): the workflow finds the project gone.
-    from functions.core.repositories.runs import RunJob
+    from functions.core.repositories.jobs import JobRecord
 
-    RunJob(*RunJob.key(project, every5["id"])).update(actions=[RunJob.activate.set(True)])
+    JobRecord(*JobRecord.key(project, every5["id"])).update(actions=[JobRecord.activate.set(True)])
     before = _lake(s3, local_cloud.bucket, project)
     sfn = boto3.client("stepfunctions", endpoint_url=local_cloud.aws_endpoint, region_name="us-east-1")
     target = schedule["Target"]

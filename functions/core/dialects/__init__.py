@@ -1,4 +1,5 @@
-"""The four dialects' envelopes, and the one place where domain errors become HTTP answers.
+"""The four dialects' envelopes, and the one place where domain errors become HTTP answers. What each
+dialect means in the domain is in its own module here (native.py, gathr.py, amperity.py, ...).
 
 native       {"success", "message", "data"}            (olake-style control plane)
 application  {"message", "status": "Success"|"Error"}  (Gathr application API)
@@ -13,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.shared.cookies import Cookie
 
 JSON = "application/json"
 
@@ -47,7 +49,9 @@ def json_size(body: Any) -> int:
     return len(json_text(body))
 
 
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None, cookies=None) -> Response:
+def json_response(
+    status: int, body: Any, headers: dict[str, str] | None = None, cookies: list[Cookie] | None = None
+) -> Response:
     return Response(
         status_code=status,
         content_type=JSON,
@@ -64,7 +68,7 @@ def native_ok(
     status: int = 200,
     next_cursor: str | None = None,
     paginated: bool = False,
-    cookies=None,
+    cookies: list[Cookie] | None = None,
 ) -> Response:
     """The native success envelope; lists carry `next_cursor` beside `data` (null on the last page)."""
     body: dict[str, Any] = {"success": True, "message": message, "data": data}
@@ -91,6 +95,10 @@ def error_body(dialect: Dialect, status: int, message: str, errors: list[dict] |
 
 
 def error_response(
-    dialect: Dialect, status: int, message: str, errors: list[dict] | None = None, cookies=None
+    dialect: Dialect,
+    status: int,
+    message: str,
+    errors: list[dict] | None = None,
+    cookies: list[Cookie] | None = None,
 ) -> Response:
     return json_response(status, error_body(dialect, status, message, errors), cookies=cookies)

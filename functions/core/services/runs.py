@@ -25,33 +25,32 @@ import time
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
-from pynamodb.expressions.update import Action
-
-from .. import aws
 from ..constants import LOGS_PREFIX, MAX_PAGE_BYTES
 from ..dialects import json_size
 from ..errors import Conflict, Invalid, NotFound, TooManyRequests
-from ..pagination import decode_cursor, encode_cursor, fit_page, page_size, query_page
-from ..repositories.base import condition_failed, now_iso
-from ..repositories.projects import ProjectRecord, project_pk
+from ..pagination import decode_cursor, encode_cursor, page_size
+from ..repositories.base import now_iso
+from ..repositories.jobs import JobRecord
 from ..repositories.runs import (
+    ACTIVE,
     ACTIVE_RUNS,
+    Executions,
     RunFileRecord,
-    RunJob,
+    RunLogs,
     RunRecord,
+    RunRepository,
     job_runs_key,
-    run_file_prefix,
-    run_files_key,
     run_key,
 )
 from ..settings import get_settings
 
 log = logging.getLogger("ingestplane.runs")
+# Where runs, their executions and their logs are stored; unit tests put in-memory ones in their place.
+repo = RunRepository()
+executions = Executions()
+logs = RunLogs()
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-ACTIVE = ("queued", "running")
 STAT_KEYS = ("read", "inserted", "updated", "deleted", "rejected", "errors", "bytes", "duration_ms")
 FILE_COUNTS = ("read", "inserted", "updated", "rejected", "errors", "bytes")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -81,14 +80,6 @@ def empty_stats() -> dict[str, int]:
     return {k: 0 for k in STAT_KEYS}
 
 
-def _s3() -> Any:
-    return aws.client("s3")
-
-
-def _bucket() -> str:
-    return get_settings().data_bucket
-
-
 def _ms_between(start: str | None, end: str) -> int:
     if not start:
         return 0
@@ -98,27 +89,6 @@ def _ms_between(start: str | None, end: str) -> int:
 
 
 # ---------------------------------------------------------------- reading
-
-
-def _job(project_id: str, job_id: str) -> RunJob:
-    if not job_id or len(job_id) > 64:
-        raise NotFound()
-    try:
-        job = RunJob.get(*RunJob.key(project_id, job_id), consistent_read=True)
-    except DoesNotExist:
-        raise NotFound() from None
-    if job.deleted_at:
-        raise NotFound()
-    return job
-
-
-def _run(project_id: str, run_id: str) -> RunRecord:
-    if not run_id or len(run_id) > 64:
-        raise NotFound()
-    try:
-        return RunRecord.get(*run_key(project_id, run_id), consistent_read=True)
-    except DoesNotExist:
-        raise NotFound() from None
 
 
 def _runtime(record: RunRecord) -> int:
@@ -151,19 +121,16 @@ def to_dict(record: RunRecord) -> dict[str, Any]:
 
 def get_run(project_id: str, run_id: str) -> dict[str, Any]:
     """One run of the project; NotFound when it is not the project's."""
-    return to_dict(_run(project_id, run_id))
+    return to_dict(repo.get(project_id, run_id))
 
 
 def list_runs(
     project_id: str, job_id: str, *, limit: int | None, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The job's runs, newest first, one page."""
-    _job(project_id, job_id)
-    query = RunRecord.by_job.query
-    records, next_cursor = query_page(
-        query, job_runs_key(project_id, job_id), limit=limit, cursor=cursor, scan_index_forward=False
-    )
-    return fit_page(query, records, [to_dict(r) for r in records], next_cursor)
+    repo.get_job(project_id, job_id)
+    page = repo.list_page(project_id, job_id, limit=limit, cursor=cursor)
+    return page.fit([to_dict(r) for r in page.records])
 
 
 def _table_index(record: RunRecord, table: str | None) -> int | None:
@@ -192,30 +159,16 @@ def run_files(
     project_id: str, job_id: str, run_id: str, *, table: str | None, limit: int | None, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The files a run read (of one table, or all), in table order then reading order; one page."""
-    record = _run(project_id, run_id)
+    record = repo.get(project_id, run_id)
     if record.job_id != job_id:
         raise NotFound()
-    prefix = run_file_prefix(_table_index(record, table))
-    query = RunFileRecord.query
-    records, next_cursor = query_page(
-        query,
-        run_files_key(project_id, run_id),
-        RunFileRecord.sk.startswith(prefix),
-        limit=limit,
-        cursor=cursor,
-    )
-    return fit_page(query, records, [file_out(f) for f in records], next_cursor)
+    page = repo.files_page(project_id, run_id, _table_index(record, table), limit=limit, cursor=cursor)
+    return page.fit([file_out(f) for f in page.records])
 
 
 def first_files(project_id: str, run_id: str, table_index: int, count: int) -> list[dict[str, Any]]:
     """The first `count` files a run read for one of its tables."""
-    found = RunFileRecord.query(
-        run_files_key(project_id, run_id),
-        RunFileRecord.sk.startswith(run_file_prefix(table_index)),
-        limit=count,
-        page_size=count,
-    )
-    return [file_out(f) for f in found]
+    return [file_out(f) for f in repo.first_files(project_id, run_id, table_index, count)]
 
 
 # ---------------------------------------------------------------- starting and cancelling
@@ -223,19 +176,12 @@ def first_files(project_id: str, run_id: str, table_index: int, count: int) -> l
 
 def project_gone(project_id: str) -> bool:
     """Whether the project was deleted (or never was): nothing of it may run or be written any more."""
-    try:
-        return bool(ProjectRecord.get(project_pk(project_id), "META", consistent_read=True).deleted_at)
-    except DoesNotExist:
-        return True
+    return repo.project_gone(project_id)
 
 
 def active_runs(project_id: str) -> int:
     """How many of the project's jobs hold a run (queued or running)."""
-    return RunJob.count(
-        project_pk(project_id),
-        RunJob.sk.startswith("JOB#"),
-        filter_condition=RunJob.current_run_id.exists(),
-    )
+    return repo.active_count(project_id)
 
 
 def _check_run_quota(project_id: str) -> None:
@@ -247,45 +193,8 @@ def _check_run_quota(project_id: str) -> None:
         )
 
 
-def _claim(project_id: str, job_id: str, run_id: str, *, scheduled: bool = False) -> None:
-    """Make `run_id` the job's current run in one conditional UpdateItem; Conflict when one is running."""
-    job = RunJob(*RunJob.key(project_id, job_id))
-    condition = RunJob.pk.exists() & RunJob.deleted_at.does_not_exist()
-    if scheduled:  # a retried first step of the same execution finds its own claim
-        condition &= RunJob.current_run_id.does_not_exist() | (RunJob.current_run_id == run_id)
-        condition &= RunJob.activate == True  # noqa: E712 - a pynamodb condition, not a comparison
-    else:
-        condition &= RunJob.current_run_id.does_not_exist()
-    try:
-        job.update(actions=[RunJob.current_run_id.set(run_id)], condition=condition)
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        current = _job(project_id, job_id)  # NotFound when missing or deleted
-        if scheduled and not current.activate:
-            raise Conflict("job is not active") from None
-        raise Conflict("job is already running") from None
-
-
-def _release(project_id: str, job_id: str, run_id: str, state: str | None, ended: str | None) -> None:
-    """Give the job back (only if this run holds it) and record the run as its last run."""
-    job = RunJob(*RunJob.key(project_id, job_id))
-    actions: list[Action] = [RunJob.current_run_id.remove()]
-    if state:
-        actions += [
-            RunJob.last_run_state.set(state),
-            RunJob.last_run_time.set(ended or now_iso()),
-            RunJob.last_run_id.set(run_id),
-        ]
-    try:
-        job.update(actions=actions, condition=RunJob.current_run_id == run_id)
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-
-
 def _new_record(
-    project_id: str, job: RunJob, run_id: str, *, trigger: str, started_by: str, state: str
+    project_id: str, job: JobRecord, run_id: str, *, trigger: str, started_by: str, state: str
 ) -> RunRecord:
     ts = now_iso()
     return RunRecord(
@@ -318,82 +227,47 @@ def _input(project_id: str, job_id: str, run: RunRecord) -> dict[str, Any]:
 def start_run(project_id: str, job_id: str, *, trigger: str, started_by: str) -> dict[str, Any]:
     """Queue a run of the job and start its execution; Conflict when the job is already running, 429 when the
     project runs its quota of jobs."""
-    job = _job(project_id, job_id)
+    job = repo.get_job(project_id, job_id)
     if job.current_run_id:
         raise Conflict("job is already running")
     _check_run_quota(project_id)
     run_id = new_run_id()
-    _claim(project_id, job_id, run_id)
+    repo.claim(project_id, job_id, run_id)
     record = _new_record(project_id, job, run_id, trigger=trigger, started_by=started_by, state="queued")
     try:
-        record.save(condition=RunRecord.pk.does_not_exist())
+        if not repo.insert(record):
+            raise Conflict("job is already running")
     except Exception:
-        _release(project_id, job_id, run_id, None, None)
+        repo.release(project_id, job_id, run_id, None, None)
         raise
-    settings = get_settings()
     try:
-        if not settings.state_machine_arn:
-            raise RuntimeError("no state machine is configured (STATE_MACHINE_ARN)")
-        started = aws.client("stepfunctions").start_execution(
-            stateMachineArn=settings.state_machine_arn,
-            name=run_id,
-            input=json.dumps(_input(project_id, job_id, record)),
-        )
+        arn = executions.start(run_id, _input(project_id, job_id, record))
     except Exception as exc:  # noqa: BLE001 - any failure to start: the run fails, the job is free again
         log.warning("run %s could not start: %s", run_id, exc)
         finish_run(project_id, job_id, run_id, "failed", error=f"the run could not start: {exc}")
         return get_run(project_id, run_id)
-    try:
-        record.update(
-            actions=[RunRecord.execution_arn.set(started["executionArn"])],
-            condition=RunRecord.execution_arn.does_not_exist(),
-        )
-    except UpdateError:
-        pass  # mark_running already wrote it
+    repo.set_execution(record, arn)
     return get_run(project_id, run_id)
 
 
 def cancel_run(project_id: str, job_id: str, *, by: str) -> dict[str, Any]:
     """Stop the job's active run: it ends `cancelled` and commits nothing. Conflict when it is not running
     or already committing (its commit is one step that cannot be undone half way)."""
-    job = _job(project_id, job_id)
+    job = repo.get_job(project_id, job_id)
     run_id = job.current_run_id
     if not run_id:
         raise Conflict("job is not running")
     try:
-        record = _run(project_id, run_id)
+        record = repo.get(project_id, run_id)
     except NotFound:
-        _release(project_id, job_id, run_id, None, None)  # a claim without its run (a crashed start)
+        repo.release(project_id, job_id, run_id, None, None)  # a claim without its run (a crashed start)
         raise Conflict("job is not running") from None
     ended = now_iso()
-    try:
-        record.update(
-            actions=[
-                RunRecord.state.set("cancelled"),
-                RunRecord.end_time.set(ended),
-                RunRecord.runtime_ms.set(_ms_between(record.start_time or record.created_at, ended)),
-                RunRecord.error.set(f"cancelled by {by}"),
-                RunRecord.cancelled_by.set(by),
-                *_inactive(),
-            ],
-            condition=RunRecord.state.is_in(*ACTIVE) & (RunRecord.committing != True),  # noqa: E712
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        record.refresh(consistent_read=True)
-        if record.state in ACTIVE:
-            raise Conflict("the run is committing its data and can no longer be cancelled") from None
-        raise Conflict("job is not running") from None
+    repo.mark_cancelled(record, by, ended, _ms_between(record.start_time or record.created_at, ended))
     arn = record.execution_arn or _execution_arn(run_id)
     if arn:
-        try:
-            aws.client("stepfunctions").stop_execution(
-                executionArn=arn, error="Cancelled", cause=f"cancelled by {by}"
-            )
-        except ClientError as exc:
-            log.warning("stopping %s: %s", arn, exc)
-    _release(project_id, job_id, run_id, "cancelled", ended)
+        executions.stop(arn, f"cancelled by {by}")
+    repo.release(project_id, job_id, run_id, "cancelled", ended)
     # The run's log gets its "cancelled" event from the workflow function (execution_ended): the API
     # functions only read logs/.
     return get_run(project_id, run_id)
@@ -420,27 +294,14 @@ def begin_run(job: dict[str, Any], run: dict[str, Any], execution_arn: str | Non
     """
     project_id, job_id = job["project_id"], job["job_id"]
     if run.get("run_id"):
-        started = _begin_manual(project_id, run, execution_arn)
+        record = repo.mark_running(project_id, run["run_id"], execution_arn)
+        started = to_dict(record) if record is not None else None
     else:
         started = _begin_scheduled(project_id, job_id, run, execution_arn)
     if started is not None and project_gone(project_id):
         finish_run(project_id, job_id, started["id"], "cancelled", error="the project was deleted")
         return None
     return started
-
-
-def _begin_manual(project_id: str, run: dict[str, Any], execution_arn: str | None) -> dict[str, Any] | None:
-    record = RunRecord(*run_key(project_id, run["run_id"]))
-    actions: list[Action] = [RunRecord.state.set("running")]
-    if execution_arn:
-        actions.append(RunRecord.execution_arn.set(execution_arn))
-    try:
-        record.update(actions=actions, condition=RunRecord.state.is_in(*ACTIVE))
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        return None
-    return to_dict(record)
 
 
 def _begin_scheduled(
@@ -450,10 +311,10 @@ def _begin_scheduled(
         raise Invalid("a scheduled start needs its execution ARN")
     run_id = scheduled_run_id(execution_arn)
     try:
-        job_item = _job(project_id, job_id)
+        job_item = repo.get_job(project_id, job_id)
         if job_item.current_run_id != run_id:  # a retried step holds its claim already
             _check_run_quota(project_id)
-        _claim(project_id, job_id, run_id, scheduled=True)
+        repo.claim(project_id, job_id, run_id, scheduled=True)
     except (NotFound, Conflict, TooManyRequests) as exc:
         log.info("scheduled start of %s/%s skipped: %s", project_id, job_id, exc)
         return None
@@ -466,12 +327,8 @@ def _begin_scheduled(
         state="running",
     )
     record.execution_arn = execution_arn
-    try:
-        record.save(condition=RunRecord.pk.does_not_exist())
-    except PutError as exc:
-        if not condition_failed(exc):
-            raise
-        record = _run(project_id, run_id)  # a retried step: the run exists
+    if not repo.insert(record):
+        record = repo.get(project_id, run_id)  # a retried step: the run exists
         if record.state not in ACTIVE:
             return None
     log.info("scheduled run %s created", run_id)
@@ -481,7 +338,7 @@ def _begin_scheduled(
 def is_active(project_id: str, run_id: str) -> bool:
     """Whether the run is still queued or running (units stop early once it is cancelled)."""
     try:
-        return _run(project_id, run_id).state in ACTIVE
+        return repo.get(project_id, run_id).state in ACTIVE
     except NotFound:
         return False
 
@@ -489,7 +346,7 @@ def is_active(project_id: str, run_id: str) -> bool:
 def run_state(project_id: str, run_id: str) -> str | None:
     """The run's state, None when there is no such run."""
     try:
-        return _run(project_id, run_id).state
+        return repo.get(project_id, run_id).state
     except NotFound:
         return None
 
@@ -499,19 +356,28 @@ def mark_committing(project_id: str, run_id: str) -> bool:
     or when its project was deleted (the run then ends cancelled: nothing is written)."""
     if project_gone(project_id):
         try:
-            record = _run(project_id, run_id)
+            record = repo.get(project_id, run_id)
         except NotFound:
             return False
         finish_run(project_id, record.job_id, run_id, "cancelled", error="the project was deleted")
         return False
-    record = RunRecord(*run_key(project_id, run_id))
-    try:
-        record.update(actions=[RunRecord.committing.set(True)], condition=RunRecord.state.is_in(*ACTIVE))
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        return False
-    return True
+    return repo.mark_committing(project_id, run_id)
+
+
+def _ending(
+    record: RunRecord, state: str, ended: str, error: str | None, stats: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The run's fields as it ends (tables are added by finish_run, after their files are written)."""
+    changes: dict[str, Any] = {
+        "state": state,
+        "end_time": ended,
+        "runtime_ms": _ms_between(record.start_time or record.created_at, ended),
+    }
+    if error:
+        changes["error"] = error[:2000]
+    if stats is not None:
+        changes["stats"] = {**empty_stats(), **stats}
+    return changes
 
 
 def finish_run(
@@ -528,49 +394,30 @@ def finish_run(
     if state not in STATES or state in ACTIVE:
         raise ValueError(f"not an end state: {state}")
     try:
-        record = _run(project_id, run_id)
+        record = repo.get(project_id, run_id)
     except NotFound:
-        _release(project_id, job_id, run_id, None, None)
+        repo.release(project_id, job_id, run_id, None, None)
         return False
     if record.state not in ACTIVE:
-        _release(project_id, job_id, run_id, record.state, record.end_time)
+        repo.release(project_id, job_id, run_id, record.state, record.end_time)
         return False
     ended = now_iso()
-    actions: list[Action] = [
-        RunRecord.state.set(state),
-        RunRecord.end_time.set(ended),
-        RunRecord.runtime_ms.set(_ms_between(record.start_time or record.created_at, ended)),
-        *_inactive(),
-    ]
-    if error:
-        actions.append(RunRecord.error.set(error[:2000]))
-    if stats is not None:
-        actions.append(RunRecord.stats.set({**empty_stats(), **stats}))
+    changes = _ending(record, state, ended, error, stats)
     if tables is not None:
-        _save_files(project_id, run_id, tables)  # before the run ends: a reader of an ended run sees them all
-        actions.append(RunRecord.tables.set([_summary(t) for t in tables]))
-    try:
-        record.update(actions=actions, condition=RunRecord.state.is_in(*ACTIVE))
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        record.refresh(consistent_read=True)
-        _release(project_id, job_id, run_id, record.state, record.end_time)
+        # before the run ends: a reader of an ended run sees them all
+        repo.save_files(_file_records(project_id, run_id, tables))
+        changes["tables"] = [_summary(t) for t in tables]
+    if not repo.mark_finished(record, changes):
+        repo.release(project_id, job_id, run_id, record.state, record.end_time)
         return False
-    _release(project_id, job_id, run_id, state, ended)
+    repo.release(project_id, job_id, run_id, state, ended)
     return True
-
-
-def _inactive() -> list[Action]:
-    """An ended run leaves the index of active runs."""
-    return [RunRecord.gsi2pk.remove(), RunRecord.gsi2sk.remove()]
 
 
 def runs_active_since_before(cutoff: str) -> list[dict[str, Any]]:
     """Runs queued or running that started before `cutoff` (ISO time), oldest first: the sweeper's
     candidates, with the ARN their execution has (a manual run's is named by its run id). All of them:
     a cap would let long runs that still execute hide the stuck ones behind them."""
-    found = RunRecord.active.query(ACTIVE_RUNS, range_key_condition=RunRecord.gsi2sk < cutoff)
     return [
         {
             "project_id": r.project_id,
@@ -579,7 +426,7 @@ def runs_active_since_before(cutoff: str) -> list[dict[str, Any]]:
             "state": r.state,
             "execution_arn": r.execution_arn or _execution_arn(r.run_id),
         }
-        for r in found
+        for r in repo.active_before(cutoff)
     ]
 
 
@@ -587,12 +434,7 @@ def describe_execution(execution_arn: str | None) -> dict[str, Any] | None:
     """The execution (status, input, error, cause), None when it does not exist (it never started)."""
     if not execution_arn:
         return None
-    try:
-        return aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
-            return None
-        raise
+    return executions.describe(execution_arn)
 
 
 def _summary(table: dict[str, Any]) -> dict[str, Any]:
@@ -602,23 +444,24 @@ def _summary(table: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _save_files(project_id: str, run_id: str, tables: list[dict[str, Any]]) -> None:
+def _file_records(project_id: str, run_id: str, tables: list[dict[str, Any]]) -> list[RunFileRecord]:
     """One item per file the run read. Keys depend only on the table's and the file's place, so a retried
     end writes the same items again."""
-    with RunFileRecord.batch_write() as batch:
-        for t_index, table in enumerate(tables):
-            for n, f in enumerate(table.get("files") or []):
-                item = RunFileRecord(
-                    *RunFileRecord.key(project_id, run_id, t_index, n),
-                    run_id=run_id,
-                    table_name=str(table.get("table_name") or ""),
-                    file_id=str(f.get("file_id") or ""),
-                    name=f.get("name"),
-                    message=str(f.get("error") or f.get("message") or "")[:MAX_FILE_MESSAGE] or None,
-                )
-                for count in FILE_COUNTS:
-                    setattr(item, count, int(f.get(count) or 0))
-                batch.save(item)
+    items = []
+    for t_index, table in enumerate(tables):
+        for n, f in enumerate(table.get("files") or []):
+            item = RunFileRecord(
+                *RunFileRecord.key(project_id, run_id, t_index, n),
+                run_id=run_id,
+                table_name=str(table.get("table_name") or ""),
+                file_id=str(f.get("file_id") or ""),
+                name=f.get("name"),
+                message=str(f.get("error") or f.get("message") or "")[:MAX_FILE_MESSAGE] or None,
+            )
+            for count in FILE_COUNTS:
+                setattr(item, count, int(f.get(count) or 0))
+            items.append(item)
+    return items
 
 
 def error_message(error: Any) -> str:
@@ -650,25 +493,18 @@ def log_events(project_id: str, job_id: str, run_id: str, name: str, events: lis
     if not events:
         return
     key = f"{run_prefix(project_id, job_id, run_id)}events/{int(time.time() * 1000):013d}-{name}.jsonl"
-    body = "".join(json.dumps(e, default=str, ensure_ascii=False) + "\n" for e in events)
-    try:
-        _s3().put_object(Bucket=_bucket(), Key=key, Body=body.encode(), ContentType="application/x-ndjson")
-    except ClientError as exc:  # logs never fail a run
-        log.warning("run log %s not written: %s", key, exc)
+    logs.write(key, "".join(json.dumps(e, default=str, ensure_ascii=False) + "\n" for e in events))
 
 
-def _log_keys(prefix: str, start_after: str | None) -> list[str]:
-    keys: list[str] = []
-    kwargs: dict[str, Any] = {"Bucket": _bucket(), "Prefix": prefix}
-    if start_after:
-        kwargs["StartAfter"] = start_after
-    while True:
-        page = _s3().list_objects_v2(**kwargs)
-        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".jsonl")]
-        token = page.get("NextContinuationToken")
-        if not page.get("IsTruncated") or not token or len(keys) >= 1000:
-            return keys
-        kwargs["ContinuationToken"] = token
+def _log_position(cursor: str | None, prefix: str) -> tuple[str | None, int]:
+    """(the object, the line in it) a logs cursor resumes at; one this service did not issue is a 400."""
+    position = decode_cursor(cursor) or {}
+    key, line = position.get("k"), position.get("n", 0)
+    if (key is not None and not isinstance(key, str)) or not isinstance(line, int) or line < 0:
+        raise Invalid("cursor is not valid", field="cursor")
+    if key is not None and not key.startswith(prefix):
+        raise Invalid("cursor is not valid", field="cursor")
+    return key, line
 
 
 def run_logs(
@@ -677,27 +513,19 @@ def run_logs(
     """The run's log events in order, one page (at most `limit` events and MAX_PAGE_BYTES of them); the
     cursor names the object and line to resume at."""
     size = page_size(limit)
-    record = _run(project_id, run_id)
+    record = repo.get(project_id, run_id)
     if record.job_id != job_id:
         raise NotFound()
-    position = decode_cursor(cursor) or {}
-    key, line = position.get("k"), position.get("n", 0)
-    if (key is not None and not isinstance(key, str)) or not isinstance(line, int) or line < 0:
-        raise Invalid("cursor is not valid", field="cursor")
     prefix = f"{run_prefix(project_id, job_id, run_id)}events/"
-    if key is not None and not key.startswith(prefix):
-        raise Invalid("cursor is not valid", field="cursor")
+    key, line = _log_position(cursor, prefix)
     out: list[dict[str, Any]] = []
     used = 0
-    keys = ([key] if key else []) + _log_keys(prefix, key)
-    for k in keys:
-        try:
-            body = _s3().get_object(Bucket=_bucket(), Key=k)["Body"].read().decode("utf-8", "replace")
-        except ClientError:
+    for k in ([key] if key else []) + logs.keys(prefix, key):
+        body = logs.read(k)
+        if body is None:
             continue
         lines = [ln for ln in body.splitlines() if ln.strip()]
-        start = line if k == key else 0
-        for i in range(start, len(lines)):
+        for i in range(line if k == key else 0, len(lines)):
             item = _log_line(lines[i])
             if item is None:
                 continue

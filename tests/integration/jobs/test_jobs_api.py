@@ -287,7 +287,7 @@ def test_a_stale_update_is_a_conflict(alice, project, job, monkeypatch):
     assert (
         alice.call("PUT", f"{_jobs(project)}/{job['id']}", json={"name": "first-writer"}).status_code == 200
     )
-    monkeypatch.setattr(svc, "_live_job", lambda *_: stale)
+    monkeypatch.setattr(svc, "live_job", lambda *_: stale)
     caller = Caller(kind="user", username=alice.username, via="bearer")
     try:
         svc.update_job(caller, project, job["id"], JobUpdate(frequency="2-hours"))

@@ -1,10 +1,12 @@
-"""The jobs service's pure rules: streams_config against discovered streams, application states, file lists."""
+"""The jobs service's pure rules (streams_config against discovered streams) and the application dialect's
+(application states, file lists, app types)."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
+from functions.core.dialects import gathr
 from functions.core.errors import Invalid
 from functions.core.models import JobCreate
 from functions.core.models.jobs import StreamsConfigIn
@@ -99,31 +101,26 @@ def _job(**kw) -> JobRecord:
 
 
 def test_application_states(monkeypatch):
-    assert svc.app_state(_job(activate=False)) == "STOPPED"
-    assert svc.app_state(_job(activate=True, last_run_state="succeeded")) == "RUNNING"
-    assert svc.app_state(_job(activate=False, last_run_state="failed")) == "ERROR"
+    assert gathr.state(_job(activate=False)) == "STOPPED"
+    assert gathr.state(_job(activate=True, last_run_state="succeeded")) == "RUNNING"
+    assert gathr.state(_job(activate=False, last_run_state="failed")) == "ERROR"
 
-    class Runs:
-        state = "queued"
-
-        def get_run(self, project_id, run_id):
-            return {"id": run_id, "state": self.state}
-
-    runs = Runs()
-    monkeypatch.setattr(svc, "_runs", lambda: runs)
-    assert svc.app_state(_job(current_run_id="isj-1", last_run_state="failed")) == "STARTING"
-    runs.state = "running"
-    assert svc.app_state(_job(current_run_id="isj-1", last_run_state="failed")) == "RUNNING"
+    states = {"isj-1": "queued"}
+    monkeypatch.setattr(gathr.runs_svc, "run_state", lambda project_id, run_id: states.get(run_id))
+    assert gathr.state(_job(current_run_id="isj-1", last_run_state="failed")) == "STARTING"
+    states["isj-1"] = "running"
+    assert gathr.state(_job(current_run_id="isj-1", last_run_state="failed")) == "RUNNING"
+    assert gathr.state(_job(current_run_id="isj-2", activate=False)) == "STARTING"  # its run not written yet
 
 
 def test_filename_items_may_be_comma_separated():
-    assert svc._file_list(["a.csv, b.csv", "c.csv", " ,d.csv,"]) == ["a.csv", "b.csv", "c.csv", "d.csv"]
+    assert gathr.file_list(["a.csv, b.csv", "c.csv", " ,d.csv,"]) == ["a.csv", "b.csv", "c.csv", "d.csv"]
 
 
 def test_app_type_is_case_insensitive_and_closed():
-    assert svc._app_type(" Ingestion ") == "ingestion" and svc._app_type("ETL") == "etl"
+    assert gathr.app_type(" Ingestion ") == "ingestion" and gathr.app_type("ETL") == "etl"
     with pytest.raises(Invalid) as exc:
-        svc._app_type("cdc")
+        gathr.app_type("cdc")
     assert exc.value.field == "appType"
 
 
