@@ -5,7 +5,6 @@ leaves behind. Shared by the steps of every job kind (files, databases, an uploa
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -16,8 +15,9 @@ from functions.core.services import runs
 from functions.core.settings import get_settings
 from functions.workflow.errors import SyncError, TransientError
 
-INLINE_MAX_UNITS = 40  # more work units go through the Distributed Map and its S3 manifest
-INLINE_MAX_BYTES = 64 << 10  # ... and so do units whose JSON would make the state payload big
+# More work units than Settings.workflow_inline_max_units go through the Distributed Map and its S3
+# manifest, and so do units whose JSON would make the state payload big:
+INLINE_MAX_BYTES = 64 << 10
 
 
 def bucket() -> str:
@@ -64,7 +64,7 @@ def plan_answer(
 ) -> dict[str, Any]:
     """What Plan hands the Map: the units inline when few and small, else only the manifest's key (the
     Distributed Map reads it)."""
-    inline_max = int(os.environ.get("WORKFLOW_INLINE_MAX_UNITS", INLINE_MAX_UNITS))
+    inline_max = get_settings().workflow_inline_max_units
     distributed = len(units) > inline_max or len(json.dumps(units)) > INLINE_MAX_BYTES
     return {
         "job": job_ref,
