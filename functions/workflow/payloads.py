@@ -65,7 +65,7 @@ class StreamEntry(_Payload):
 
 
 class PlanDoc(_Payload):
-    """plan.json of a plugin run."""
+    """plan.json of a run: its streams (their plans without units: those are in units.json)."""
 
     source_type: str
     streams: list[StreamEntry]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.core.aws import may_pass
 from functions.core.repositories.base import now_iso
 from functions.core.services import runs
 from functions.workflow import store, targets
@@ -19,22 +18,11 @@ from functions.workflow.payloads import Destination, PlanDoc, StepInput, StreamE
 from functions.workflow.store import get_json, put_json
 
 
-def translated(exc: Exception, what: str) -> Exception:
-    """A plugin's or the engine's error as the step's: one that may pass is retried by the ASL."""
-    from functions.engine import is_transient
-
-    if is_transient(exc) or may_pass(exc):
-        return TransientError(f"{what}: {exc}")
-    return SyncError(f"{what}: {exc}")
-
-
 def _configured(job: Any, plugin: Any) -> list[dict[str, Any]]:
     """The job's selected streams; with no selection stored, every stream the source has, full refresh."""
     configured = list((job.streams_config or {}).get("streams") or [])
-    if not configured:
-        configured = [
-            {"stream_name": s.name, "namespace": s.namespace, "selected": True} for s in plugin.discover()
-        ]
+    if not configured:  # an empty source has nothing to read: the run succeeds and changes nothing
+        return [{"stream_name": s.name, "namespace": s.namespace} for s in plugin.discover()]
     selected = [s for s in configured if s.get("selected", True)]
     if not selected:
         raise SyncError("the job selects no stream")
@@ -107,17 +95,19 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     except (SyncError, TransientError):
         raise
     except Exception as exc:  # noqa: BLE001 - a plugin's error fails the run, or is retried
-        raise translated(exc, "plan") from exc
+        raise store.step_error(exc, "plan") from exc
     events, entries = [], []
     for stream, stream_plan in zip(selected, plans, strict=True):
-        if not stream_plan.columns:  # nothing to read, and no columns to make its table with
-            events.append(runs.event("INFO", "no files to read", stream=stream["stream_name"]))
+        if not stream_plan.columns:  # nothing to read (files: none) and no columns to make a table with
+            events.append(runs.event("INFO", "nothing to read", stream=stream["stream_name"]))
             continue
         entries.append(_entry(project_id, job, stream, stream_plan))
         events.append(_plan_event(entries[-1]))
     pairs = [(s_index, unit) for s_index, entry in enumerate(entries) for unit in entry.plan.units]
     units = [UnitItem(index=i, stream=s, work=w).model_dump(mode="json") for i, (s, w) in enumerate(pairs)]
-    doc = PlanDoc(source_type=connector.type, streams=entries, units=len(units), started_at=now_iso())
+    # plan.json, which every unit reads, holds no units: they are in units.json, one Map item each
+    streams = [e.model_copy(update={"plan": e.plan.model_copy(update={"units": []})}) for e in entries]
+    doc = PlanDoc(source_type=connector.type, streams=streams, units=len(units), started_at=now_iso())
     put_json(prefix + "plan.json", doc.model_dump(mode="json"))
     put_json(prefix + "units.json", units)
     runs.log_events(project_id, job_id, run_id, "plan", events)

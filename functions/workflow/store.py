@@ -5,7 +5,6 @@ leaves behind. Shared by the steps of every job kind (files, databases, an uploa
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -48,6 +47,16 @@ def transient(exc: Exception) -> Exception:
     return TransientError(str(exc)) if aws.may_pass(exc) else exc
 
 
+def step_error(exc: Exception, what: str) -> Exception:
+    """A source plugin's or the engine's error as the step's: TransientError (the ASL retries it) when it
+    may pass, else SyncError (the run fails with it)."""
+    from functions.engine import is_transient
+
+    if is_transient(exc) or aws.may_pass(exc):
+        return TransientError(f"{what}: {exc}")
+    return SyncError(f"{what}: {exc}")
+
+
 def lake_fs() -> Any:
     import pyarrow.fs as pafs
 
@@ -80,8 +89,8 @@ def plan_answer(
     }
 
 
-@lru_cache(maxsize=8)
 def plan_doc(key: str) -> dict[str, Any]:
+    """The run's plan.json (functions.workflow.units.plan_doc reads it once per container, typed)."""
     doc = get_json(key)
     if doc is None:
         raise SyncError(f"the run's plan is missing ({key})")

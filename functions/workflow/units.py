@@ -11,6 +11,7 @@ CDC change rows (``_op``, ``_lsn``) are staged as Parquet under the run's folder
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Any
 
 from functions.core.services import runs
@@ -25,11 +26,12 @@ from functions.workflow.payloads import (
     UnitResult,
     UnitStats,
 )
-from functions.workflow.plan import translated
 from functions.workflow.store import get_json, put_json
 
 
+@lru_cache(maxsize=8)
 def plan_doc(prefix: str) -> PlanDoc:
+    """The run's plan.json, read and checked once per container (every unit of a run reads it)."""
     return PlanDoc.model_validate(store.plan_doc(prefix + "plan.json"))
 
 
@@ -101,7 +103,7 @@ def _read_unit(plugin: Any, item: UnitItem, entry: StreamEntry, prefix: str, rej
         raise
     except Exception as exc:  # noqa: BLE001 - whatever stopped the read: nothing of this try is kept
         sink.abort()
-        raise translated(exc, _unit_name(item)) from exc
+        raise store.step_error(exc, _unit_name(item)) from exc
     finally:
         rejects.close()
     stats.rejected = rejects.count

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from functions.engine import ParquetLakeWriter, RejectsWriter, StreamSchema
-from functions.engine.plugins import StreamRequest
+from functions.engine.plugins import SourceError, StreamRequest
 from functions.engine.plugins.files import FileRules, FilesSettings, FilesSource, file_id, group_pieces
 
 
@@ -112,7 +112,7 @@ def test_a_stream_with_no_file_plans_no_columns_and_too_many_files_is_refused():
     s3 = MemoryS3({"in/orders/a.csv": csv(0), "in/orders/b.csv": csv(3)})
     (plan,) = FilesSource(s3, rules()).plan([StreamRequest(name="missing")], {})
     assert (plan.columns, plan.units) == ([], [])
-    with pytest.raises(Exception, match="max_files_per_run"):
+    with pytest.raises(SourceError, match="max_files_per_run"):
         FilesSource(s3, rules(), FilesSettings(max_files=1)).plan([StreamRequest(name="orders")], {})
 
 
