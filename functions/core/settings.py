@@ -56,6 +56,15 @@ class Settings(BaseModel):
     ingest_reserve_seconds: float = Field(60.0, ge=0, alias="INGEST_RESERVE_SECONDS")
     # Database sources may be on loopback only where the environment says so (the local cloud does).
     allow_loopback_hosts: bool = Field(False, alias="ALLOW_LOOPBACK_HOSTS")
+    # Job runs (functions.workflow): small whole files share a work unit of at most this many files and
+    # bytes (per-unit orchestration costs far more than reading a small file); the plan inspects this many
+    # files at once (S3 latency) and infers a stream's columns from its first readable files; a plan of
+    # more units goes through the Distributed Map and its S3 manifest instead of the state's payload.
+    workflow_group_max_files: int = Field(50, ge=1, alias="WORKFLOW_GROUP_MAX_FILES")
+    workflow_group_max_bytes: int = Field(64 << 20, ge=1, alias="WORKFLOW_GROUP_MAX_BYTES")
+    workflow_plan_threads: int = Field(16, ge=1, le=64, alias="WORKFLOW_PLAN_THREADS")
+    workflow_schema_sample_files: int = Field(5, ge=1, alias="WORKFLOW_SCHEMA_SAMPLE_FILES")
+    workflow_inline_max_units: int = Field(40, ge=0, alias="WORKFLOW_INLINE_MAX_UNITS")
 
     model_config = {"populate_by_name": True}
 

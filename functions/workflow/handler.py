@@ -1,9 +1,9 @@
 """The sync state machine's task steps. Each state passes `{"step": NAME, ...}`; STEPS dispatches.
 
-The run's life cycle is functions.core.services.runs; the data-plane steps (plan, ingest_unit, commit) are
-functions.workflow.sync, which imports the engine only when a step needs it. An input whose `job` has
-`"kind": "upload"` is one uploaded file too big for the ingest function: the same states run
-functions.workflow.upload's steps for it.
+The run's life cycle is functions.core.services.runs; the data-plane steps are functions.workflow.plan,
+.units (ingest_unit) and .commit, one path for every source type (each read by its source plugin), which
+import the engine only when a step needs it. An input whose `job` has `"kind": "upload"` is one uploaded
+file too big for the ingest function: the same states run functions.workflow.upload's steps for it.
 """
 
 from __future__ import annotations
@@ -59,36 +59,28 @@ def mark_running(event: dict) -> dict:
     return {**base, "run": small, "skip": False, "status": "running"}
 
 
-def _steps(event: dict) -> Any:
-    """The module whose plan, ingest_unit and commit run this execution: an uploaded file's, a source
-    plugin's (Plan marks the job `"kind": "database"`), or the file jobs'."""
-    if (upload := _upload(event)) is not None:
-        return upload
-    if isinstance(event.get("job"), dict) and event["job"].get("kind") == "database":
-        from functions.workflow import database
-
-        return database
-    from functions.workflow import sync
-
-    return sync
-
-
 def plan(event: dict) -> dict:
-    """A job's first data step: which steps run the execution is decided here, by its source's type."""
-    if _upload(event) is None:
-        from functions.workflow import database
+    if (upload := _upload(event)) is not None:
+        return upload.plan(event)
+    from functions.workflow import plan as plan_step
 
-        if database.plugin_type(event["job"]):
-            return database.plan(event)
-    return _steps(event).plan(event)
+    return plan_step.plan(event)
 
 
 def ingest_unit(event: dict) -> dict:
-    return _steps(event).ingest_unit(event)
+    if (upload := _upload(event)) is not None:
+        return upload.ingest_unit(event)
+    from functions.workflow import units
+
+    return units.ingest_unit(event)
 
 
 def commit(event: dict) -> dict:
-    return _steps(event).commit(event)
+    if (upload := _upload(event)) is not None:
+        return upload.commit(event)
+    from functions.workflow import commit as commit_step
+
+    return commit_step.commit(event)
 
 
 def mark_succeeded(event: dict) -> dict:

@@ -5,8 +5,6 @@ leaves behind. Shared by the steps of every job kind (files, databases, an uploa
 from __future__ import annotations
 
 import json
-import os
-from functools import lru_cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,8 +14,9 @@ from functions.core.services import runs
 from functions.core.settings import get_settings
 from functions.workflow.errors import SyncError, TransientError
 
-INLINE_MAX_UNITS = 40  # more work units go through the Distributed Map and its S3 manifest
-INLINE_MAX_BYTES = 64 << 10  # ... and so do units whose JSON would make the state payload big
+# More work units than Settings.workflow_inline_max_units go through the Distributed Map and its S3
+# manifest, and so do units whose JSON would make the state payload big:
+INLINE_MAX_BYTES = 64 << 10
 
 
 def bucket() -> str:
@@ -48,6 +47,16 @@ def transient(exc: Exception) -> Exception:
     return TransientError(str(exc)) if aws.may_pass(exc) else exc
 
 
+def step_error(exc: Exception, what: str) -> Exception:
+    """A source plugin's or the engine's error as the step's: TransientError (the ASL retries it) when it
+    may pass, else SyncError (the run fails with it)."""
+    from functions.engine import is_transient
+
+    if is_transient(exc) or aws.may_pass(exc):
+        return TransientError(f"{what}: {exc}")
+    return SyncError(f"{what}: {exc}")
+
+
 def lake_fs() -> Any:
     import pyarrow.fs as pafs
 
@@ -64,7 +73,7 @@ def plan_answer(
 ) -> dict[str, Any]:
     """What Plan hands the Map: the units inline when few and small, else only the manifest's key (the
     Distributed Map reads it)."""
-    inline_max = int(os.environ.get("WORKFLOW_INLINE_MAX_UNITS", INLINE_MAX_UNITS))
+    inline_max = get_settings().workflow_inline_max_units
     distributed = len(units) > inline_max or len(json.dumps(units)) > INLINE_MAX_BYTES
     return {
         "job": job_ref,
@@ -80,8 +89,8 @@ def plan_answer(
     }
 
 
-@lru_cache(maxsize=8)
 def plan_doc(key: str) -> dict[str, Any]:
+    """The run's plan.json (functions.workflow.units.plan_doc reads it once per container, typed)."""
     doc = get_json(key)
     if doc is None:
         raise SyncError(f"the run's plan is missing ({key})")

@@ -5,7 +5,7 @@ every job kind."""
 from __future__ import annotations
 
 import time
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from functions.core.connectors import CheckContext
@@ -121,3 +121,46 @@ def trash_parquet(fs: Any, path: str, prefix: str, keep: set[str]) -> None:
             and info.base_name not in keep
         ):
             fs.move(info.path, f"{bucket}/trash/{run_part}/{info.base_name}")
+
+
+def source_plugin(project_id: str, source_id: str) -> Any:
+    """The source plugin (functions.engine.plugins) that reads the job's source: its connector type's own
+    builder (``ConnectorType.plugin``), or for files (s3) :func:`files_source`."""
+    connector, cfg = live_connector(project_id, "source", source_id)
+    if connector.plugin is not None:
+        return connector.plugin(cfg, project_context(project_id))
+    if connector.type == "s3":
+        return files_source(project_id, source_id, cfg)
+    raise SyncError(f"source type {connector.type!r} cannot be synced by a job")
+
+
+def files_source(project_id: str, source_id: str, cfg: Any) -> Any:
+    """The files plugin for an s3 source: the connector's rules for its keys and formats, this
+    environment's limits, and an S3 client with the source's credentials."""
+    from functions.core.connectors import s3
+    from functions.engine.plugins.files import FileRules, FilesSettings, FilesSource
+
+    s = get_settings()
+    rules = FileRules(
+        bucket=cfg.bucket, prefix=cfg.prefix, matches=partial(s3.key_matches, cfg),
+        stream_of=partial(s3.stream_of, cfg), detect=lambda src: s3.detect_file(src, cfg),
+        csv_options=partial(s3.csv_options_for, cfg),
+    )  # fmt: skip
+    limits = FilesSettings(
+        max_files=s.max_files_per_run, work_unit_bytes=s.work_unit_bytes,
+        group_max_files=s.workflow_group_max_files, group_max_bytes=s.workflow_group_max_bytes,
+        plan_threads=s.workflow_plan_threads, sample_files=s.workflow_schema_sample_files,
+        vanished_retries=s.vanished_file_retries, vanished_wait_seconds=s.vanished_file_wait_seconds,
+    )  # fmt: skip
+    return FilesSource(_s3_client(project_id, source_id, cache_epoch()), rules, limits)
+
+
+@lru_cache(maxsize=32)
+def _s3_client(project_id: str, source_id: str, _epoch: int) -> Any:
+    """A boto3 S3 client with the source's credentials (an assumed role is reused for the epoch)."""
+    from functions.core.connectors import s3
+
+    _, cfg = live_connector(project_id, "source", source_id)
+    ctx = project_context(project_id)
+    session = s3.source_session(cfg, ctx)
+    return session.client("s3", region_name=cfg.region or ctx.region, endpoint_url=ctx.endpoint_url)

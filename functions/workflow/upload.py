@@ -26,7 +26,7 @@ from functions.core.services import ingestion
 from functions.core.services.syncs import lake_dir, request_finish, staging_dir
 from functions.core.settings import get_settings
 from functions.workflow.errors import TransientError
-from functions.workflow.store import INLINE_MAX_BYTES, INLINE_MAX_UNITS, get_json, put_json
+from functions.workflow.store import INLINE_MAX_BYTES, get_json, put_json
 
 log = logging.getLogger("ingestplane.workflow.upload")
 
@@ -92,7 +92,9 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     doc["units"] = len(units)
     put_json(prefix + "plan.json", doc)
     put_json(prefix + "units.json", units)
-    distributed = len(units) > INLINE_MAX_UNITS or len(json.dumps(units)) > INLINE_MAX_BYTES
+    distributed = (
+        len(units) > get_settings().workflow_inline_max_units or len(json.dumps(units)) > INLINE_MAX_BYTES
+    )
     return {
         "job": event["job"],
         "run": event["run"],

@@ -192,7 +192,9 @@ def _run(cloud, endpoint: str, tmp: Path, n_files: int, n_rows: int) -> None:
     manifest = s3.get_object(
         Bucket=get_settings().data_bucket, Key=run_prefix(project, job["id"], run_id) + "units.json"
     )
-    units = len(json.loads(manifest["Body"].read())) or 1  # small files share units (see workflow.sync)
+    units = (
+        len(json.loads(manifest["Body"].read())) or 1
+    )  # small files share units (see engine.plugins.files)
     stats = run["stats"]
     unit_ms = int(stats.get("duration_ms") or 0)  # the commit sums every unit's own engine duration_ms
 

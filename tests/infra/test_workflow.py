@@ -200,7 +200,7 @@ def test_a_plan_of_50000_units_stays_under_the_payload_limit(asl):
     ids = {"project_id": "p" * 32, "job_id": "j" * 32}
     run = {"run_id": "isj-" + "r" * 20, "trigger": "schedule", "started_by": "scheduler"}
     prefix = f"logs/{ids['project_id']}/{ids['job_id']}/{run['run_id']}/"
-    plan_output = {  # what functions.workflow.sync.plan (store.plan_answer) returns for a distributed plan
+    plan_output = {  # what functions.workflow.plan.plan (store.plan_answer) returns for a distributed plan
         "job": ids,
         "run": run,
         "config": {"data_bucket": "b" * 63, "map_concurrency": 40},

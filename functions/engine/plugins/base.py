@@ -12,6 +12,11 @@ same three calls, so the workflow plans, runs and commits them alike.
 - ``acknowledge(state)``: called only after the commit that saved ``state``; a source that keeps a
   position on its side (a replication slot) moves it there. A crash before it replays, never loses.
 
+A plugin may also offer ``ingest(unit, schema, sink, rejects)``, a faster path than batches where its
+reader can write straight into the destination's writer (files: :mod:`.files`); the workflow takes it when
+it is there. The registry of source types is the connector types' ``plugin`` builders
+(functions.core.connectors) and the workflow's (functions.workflow.targets.source_plugin).
+
 Units, plans and state are JSON (pydantic models): they travel through Step Functions and S3.
 """
 
@@ -75,13 +80,16 @@ class Stream(_Model):
 
 
 class StreamRequest(_Model):
-    """A selected stream as a job configures it."""
+    """A selected stream as a job configures it. ``columns`` are the job's own (``{"name", "type"}``, a
+    file stream's declared schema); empty, the source's. A source without namespaces (files) ignores
+    ``namespace``."""
 
-    namespace: str
+    namespace: str = ""
     name: str
     sync_mode: SyncMode = "full_refresh"
     cursor_field: str | None = None
     primary_key: list[str] = Field(default_factory=list)
+    columns: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
     def id(self) -> str:

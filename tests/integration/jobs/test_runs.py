@@ -62,10 +62,10 @@ def test_sync_tasks_and_logs(owner, shared_project, shared_job, finished_run):
 
 
 def test_sync_twice_is_a_conflict_and_cancel_stops_it(alice, project, job, monkeypatch):
-    from functions.workflow import sync
+    from functions.workflow import units
 
-    real = sync.ingest_unit
-    monkeypatch.setattr(sync, "ingest_unit", lambda e: (time.sleep(2.0), real(e))[1])  # a run that lasts
+    real = units.ingest_unit
+    monkeypatch.setattr(units, "ingest_unit", lambda e: (time.sleep(2.0), real(e))[1])  # a run that lasts
     base = f"/api/v1/project/{project}/jobs/{job['id']}"
     first = alice.call("POST", f"{base}/sync").json()["data"]
     second = alice.call("POST", f"{base}/sync")

@@ -79,7 +79,7 @@ def _ids(table) -> list[int]:
 def test_a_file_deleted_after_the_plan_is_retried_and_never_costs_the_table_its_rows(
     alice, project, s3, sixty_files, monkeypatch
 ):
-    from functions.workflow import sync
+    from functions.workflow import plan as plan_step
 
     bucket, victim = sixty_files
     job_id = _job(alice, project, bucket)
@@ -87,7 +87,7 @@ def test_a_file_deleted_after_the_plan_is_retried_and_never_costs_the_table_its_
     assert first["state"] == "succeeded", first
     assert _ids(_table(project)) == list(range(FILES * ROWS_PER_FILE))
 
-    real_plan = sync.plan
+    real_plan = plan_step.plan
     put_back: list[threading.Timer] = []
 
     def plan_then_delete(event, back_after: float | None):
@@ -102,7 +102,7 @@ def test_a_file_deleted_after_the_plan_is_retried_and_never_costs_the_table_its_
         return out
 
     # Back 2.1 s later: the file is read again (1 s, 2 s, 4 s apart) and the run commits every row.
-    monkeypatch.setattr(sync, "plan", lambda e: plan_then_delete(e, 2.1))
+    monkeypatch.setattr(plan_step, "plan", lambda e: plan_then_delete(e, 2.1))
     second = _sync(alice, project, job_id)
     assert second["state"] == "succeeded", second
     assert second["stats"]["read"] == FILES * ROWS_PER_FILE
@@ -111,7 +111,7 @@ def test_a_file_deleted_after_the_plan_is_retried_and_never_costs_the_table_its_
 
     # Never back: the run fails, and the table keeps its snapshot and its rows.
     snapshot = table.current_snapshot().snapshot_id
-    monkeypatch.setattr(sync, "plan", lambda e: plan_then_delete(e, None))
+    monkeypatch.setattr(plan_step, "plan", lambda e: plan_then_delete(e, None))
     third = _sync(alice, project, job_id)
     assert third["state"] == "failed", third
     assert "exports/orders/37.csv" in third["error"] and "Nothing was committed" in third["error"]

@@ -82,6 +82,22 @@ def stream(name: str, *, sync_mode="full_refresh", dest="append", pk=None, colum
     }
 
 
+@pytest.fixture
+def settings_env(local_cloud, monkeypatch):
+    """`settings_env(NAME=value, ...)`: the functions (run in this process) see these settings until the
+    test ends."""
+    from functions.core.settings import get_settings
+
+    def apply(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        get_settings.cache_clear()
+
+    yield apply
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def runs_source_bucket(s3) -> str:
     name = f"runs-source-{uuid.uuid4().hex[:8]}"

@@ -52,7 +52,7 @@ def _failed_and_unchanged(job, before: dict, *, fault: str) -> dict:
 
 
 def test_a_failed_run_leaves_every_table_unchanged_in_every_mode(make_job, monkeypatch, quick_retries):
-    from functions.workflow import sync
+    from functions.workflow import plan
 
     job = make_job(list(MODES.values()), {f"{s}/a.csv": rows(1) for s in MODES})
     assert _run(job)["state"] == "succeeded"
@@ -61,7 +61,7 @@ def test_a_failed_run_leaves_every_table_unchanged_in_every_mode(make_job, monke
     # 1. vanished: each stream's new file is deleted right after the plan and never comes back
     for s in MODES:
         job.put(f"{s}/b.csv", rows(10))
-    real_plan = sync.plan
+    real_plan = plan.plan
 
     def plan_then_delete(event):
         out = real_plan(event)
@@ -69,10 +69,10 @@ def test_a_failed_run_leaves_every_table_unchanged_in_every_mode(make_job, monke
             job.s3.delete_object(Bucket=job.bucket, Key=f"{job.prefix}{s}/b.csv")
         return out
 
-    monkeypatch.setattr(sync, "plan", plan_then_delete)
+    monkeypatch.setattr(plan, "plan", plan_then_delete)
     vanished = _failed_and_unchanged(job, before, fault="file not found")
     assert "still gone after 4 reads" in vanished["error"]
-    monkeypatch.setattr(sync, "plan", real_plan)
+    monkeypatch.setattr(plan, "plan", real_plan)
 
     # 2. corrupt: a file that is no CSV at all, in each stream
     for s in MODES:

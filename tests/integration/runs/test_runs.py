@@ -110,17 +110,18 @@ def test_incremental_upsert_reads_only_the_new_file_and_counts_updates(make_job)
 def _retrying_the_commit_after_a_lost_answer_changes_nothing(job, run_id: str, counts: tuple) -> None:
     """The commit step retried after its commit landed but before it recorded so (a lost answer):
     the table's history has the commit's token, so nothing is committed twice and the counts stand."""
-    from functions.workflow import store, sync
+    from functions.workflow import commit, store, units
+    from functions.workflow.payloads import UnitResult
 
     prefix = runs.run_prefix(job.project_id, job.job_id, run_id)
     aws.client("s3").delete_object(Bucket=store.bucket(), Key=f"{prefix}commits/0000.json")
     snapshots = len(job.table("orders").metadata.snapshots)
     rows = job.rows("orders")
-    stream0 = store.plan_doc(prefix + "plan.json")["streams"][0]
-    results = [r for r in store.unit_results(prefix) if r["stream"] == 0]
-    doc = sync._commit_stream(stream0, results, prefix, 0)
-    assert (doc["commit"]["inserted"], doc["commit"]["updated"]) == counts
-    assert doc["commit"]["recovered"] is True
+    entry = units.plan_doc(prefix).streams[0]
+    results = [UnitResult.model_validate(r) for r in store.unit_results(prefix) if r["stream"] == 0]
+    record = commit._commit_stream(entry, results, prefix, 0)
+    assert (record.inserted, record.updated) == counts
+    assert record.recovered is True
     assert len(job.table("orders").metadata.snapshots) == snapshots
     assert job.rows("orders") == rows
 
@@ -253,12 +254,12 @@ def test_a_scheduled_start_of_a_busy_inactive_or_missing_job_is_skipped(local_cl
     assert busy.item().current_run_id == "isj-other"
 
 
-def test_cancel_mid_run_ends_cancelled_and_commits_nothing(make_job, monkeypatch):
-    from functions.workflow import sync
+def test_cancel_mid_run_ends_cancelled_and_commits_nothing(make_job, monkeypatch, settings_env):
+    from functions.workflow import units as unit_step
 
-    real = sync.ingest_unit
-    monkeypatch.setattr(sync, "ingest_unit", lambda e: (time.sleep(0.5), real(e))[1])
-    monkeypatch.setenv("WORKFLOW_GROUP_MAX_FILES", "1")  # a unit per file: the cancel lands between them
+    real = unit_step.ingest_unit
+    monkeypatch.setattr(unit_step, "ingest_unit", lambda e: (time.sleep(0.5), real(e))[1])
+    settings_env(WORKFLOW_GROUP_MAX_FILES=1)  # a unit per file: the cancel lands between them
     job = make_job([stream("orders")], {f"orders/{i}.csv": csv_bytes(ROWS) for i in range(3)})
     run_id = _start(job)["id"]
     units = f"{runs.run_prefix(job.project_id, job.job_id, run_id)}units/"
@@ -287,7 +288,7 @@ def test_cancel_mid_run_ends_cancelled_and_commits_nothing(make_job, monkeypatch
         Prefix=f"lake/{job.project_id}/iceberg/p_{job.project_id}_sales.db/orders/data/",
     )
     assert not [o for o in data.get("Contents", []) if o["Key"].endswith(".parquet")]  # staged files removed
-    monkeypatch.setattr(sync, "ingest_unit", real)
+    monkeypatch.setattr(unit_step, "ingest_unit", real)
     again = wait_run(job, _start(job)["id"])  # the job is free again
     assert again["state"] == "succeeded" and len(job.rows("orders")) == 9
 
@@ -299,10 +300,10 @@ def local_cloud_bucket() -> str:
 
 
 def test_an_execution_stopped_outside_the_service_still_ends_its_run(make_job, monkeypatch):
-    from functions.workflow import sync
+    from functions.workflow import plan
 
-    real = sync.plan
-    monkeypatch.setattr(sync, "plan", lambda e: (time.sleep(1.0), real(e))[1])
+    real = plan.plan
+    monkeypatch.setattr(plan, "plan", lambda e: (time.sleep(1.0), real(e))[1])
     job = make_job([stream("orders")], {"orders/1.csv": csv_bytes(ROWS)})
     run_id = _start(job)["id"]
     deadline = time.monotonic() + 10
@@ -326,9 +327,8 @@ def test_a_failing_step_fails_the_run_with_its_error(make_job):
     assert job.item().current_run_id is None and job.item().last_run_state == "failed"
 
 
-def test_many_units_go_through_the_distributed_map(make_job, monkeypatch):
-    monkeypatch.setenv("WORKFLOW_INLINE_MAX_UNITS", "1")
-    monkeypatch.setenv("WORKFLOW_GROUP_MAX_FILES", "1")
+def test_many_units_go_through_the_distributed_map(make_job, settings_env):
+    settings_env(WORKFLOW_INLINE_MAX_UNITS=1, WORKFLOW_GROUP_MAX_FILES=1)
     job = make_job([stream("orders")], {f"orders/{i}.csv": csv_bytes(ROWS) for i in range(3)})
     run = wait_run(job, _start(job)["id"], timeout=60)
     assert run["state"] == "succeeded", run
@@ -346,11 +346,11 @@ def test_many_units_go_through_the_distributed_map(make_job, monkeypatch):
     assert json.loads(manifest)["MapRunArn"] == map_run["mapRunArn"]
 
 
-def test_small_files_share_units_and_a_bad_one_fails_the_run(make_job, monkeypatch):
+def test_small_files_share_units_and_a_bad_one_fails_the_run(make_job, settings_env):
     """Five small files in units of two: three units, one writer each; the malformed file's rows roll
     back alone and each file keeps its own stats, but the run fails and no unit's rows are committed
     (its staged files are deleted)."""
-    monkeypatch.setenv("WORKFLOW_GROUP_MAX_FILES", "2")
+    settings_env(WORKFLOW_GROUP_MAX_FILES=2)
     files = {f"orders/{i}.csv": csv_bytes([{**r, "id": r["id"] + 10 * i} for r in ROWS]) for i in range(5)}
     files["orders/2.csv"] = b"\x1f\x8b\x08\x00broken gzip"
     job = make_job([stream("orders", columns=COLUMNS)], files)
@@ -364,7 +364,7 @@ def test_small_files_share_units_and_a_bad_one_fails_the_run(make_job, monkeypat
         )["Body"]
         .read()
     )
-    assert [len(u["files"]) for u in plan] == [2, 2, 1]
+    assert [len(u["work"]["spec"]["files"]) for u in plan] == [2, 2, 1]
     (table,) = run["tables"]
     assert table["file_count"] == 5
     by_name = {f["name"].rsplit("/", 1)[-1]: f for f in files_of(job, run["id"], "orders")}
