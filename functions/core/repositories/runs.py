@@ -39,10 +39,6 @@ from .projects import ProjectRecord, project_pk
 
 log = logging.getLogger("ingestplane.runs")
 ACTIVE = ("queued", "running")
-# The job item under the name the runs family's integration tests use: the same model as the jobs
-# family's (a run reads it with the RUN_FIELDS projection).
-RunJob = JobRecord
-
 RUN_PREFIX = "RUN#"
 ACTIVE_RUNS = "RUNS#ACTIVE"  # gsi2pk of every run that has not ended
 

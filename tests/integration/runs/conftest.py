@@ -57,16 +57,16 @@ class Job:
         return sorted(self.table(stream).scan().to_arrow().to_pylist(), key=lambda r: r["id"])
 
     def set_streams(self, streams: list[dict]) -> None:
-        from functions.core.repositories.runs import RunJob
+        from functions.core.repositories.jobs import JobRecord
 
-        RunJob(*RunJob.key(self.project_id, self.job_id)).update(
-            actions=[RunJob.streams_config.set({"streams": streams})]
+        JobRecord(*JobRecord.key(self.project_id, self.job_id)).update(
+            actions=[JobRecord.streams_config.set({"streams": streams})]
         )
 
     def item(self):
-        from functions.core.repositories.runs import RunJob
+        from functions.core.repositories.jobs import JobRecord
 
-        return RunJob.get(*RunJob.key(self.project_id, self.job_id), consistent_read=True)
+        return JobRecord.get(*JobRecord.key(self.project_id, self.job_id), consistent_read=True)
 
 
 def stream(name: str, *, sync_mode="full_refresh", dest="append", pk=None, columns=None) -> dict:
@@ -110,8 +110,8 @@ def make_job(local_cloud, s3, runs_source_bucket):
     """make_job(streams, files={key: bytes}) -> Job: connectors and a job item as the other families write."""
     from functions.core.repositories.base import now_iso
     from functions.core.repositories.connectors import ConnectorRecord, connector_key, list_key
+    from functions.core.repositories.jobs import JobRecord
     from functions.core.repositories.projects import ProjectRecord, project_pk
-    from functions.core.repositories.runs import RunJob
 
     def make(
         streams: list[dict], files: dict[str, bytes], *, activate: bool = True, dest_type="iceberg"
@@ -150,8 +150,8 @@ def make_job(local_cloud, s3, runs_source_bucket):
                 updated_at=ts,
             ).save()
         job_id = secrets.token_hex(8)
-        RunJob(
-            *RunJob.key(project_id, job_id),
+        JobRecord(
+            *JobRecord.key(project_id, job_id),
             job_id=job_id,
             project_id=project_id,
             name=f"job-{job_id}",

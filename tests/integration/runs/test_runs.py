@@ -238,9 +238,11 @@ def test_a_scheduled_start_creates_its_run(local_cloud, make_job):
 def test_a_scheduled_start_of_a_busy_inactive_or_missing_job_is_skipped(local_cloud, make_job):
     inactive = make_job([stream("orders")], {"orders/1.csv": csv_bytes(ROWS)}, activate=False)
     busy = make_job([stream("orders")], {"orders/1.csv": csv_bytes(ROWS)})
-    from functions.core.repositories.runs import RunJob
+    from functions.core.repositories.jobs import JobRecord
 
-    RunJob(*RunJob.key(busy.project_id, busy.job_id)).update(actions=[RunJob.current_run_id.set("isj-other")])
+    JobRecord(*JobRecord.key(busy.project_id, busy.job_id)).update(
+        actions=[JobRecord.current_run_id.set("isj-other")]
+    )
     for job_ref in (
         {"project_id": inactive.project_id, "job_id": inactive.job_id},
         {"project_id": busy.project_id, "job_id": busy.job_id},
@@ -318,9 +320,9 @@ def test_an_execution_stopped_outside_the_service_still_ends_its_run(make_job, m
 
 def test_a_failing_step_fails_the_run_with_its_error(make_job):
     job = make_job([stream("orders")], {"orders/1.csv": csv_bytes(ROWS)})
-    from functions.core.repositories.runs import RunJob
+    from functions.core.repositories.jobs import JobRecord
 
-    RunJob(*RunJob.key(job.project_id, job.job_id)).update(actions=[RunJob.dest_id.set("gone")])
+    JobRecord(*JobRecord.key(job.project_id, job.job_id)).update(actions=[JobRecord.dest_id.set("gone")])
     run = wait_run(job, _start(job)["id"])
     assert run["state"] == "failed"
     assert run["error"].startswith("SyncError: ") and "destination gone does not exist" in run["error"]

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from functions.core import aws
-from functions.core.repositories.runs import RunJob
+from functions.core.repositories.jobs import JobRecord
 from functions.core.schedules import utc_now
 from functions.core.services import runs
 from tests.integration.files import csv_bytes
@@ -38,7 +38,7 @@ def test_a_run_whose_execution_ended_unrecorded_is_failed_by_the_sweeper(make_jo
     job = make_job([stream("orders")], {"orders/1.csv": csv_bytes(ROWS)})
     # the plan fails (its destination is gone), MarkFailed's invocation dies, and the EventBridge event
     # that would end the run never arrives
-    RunJob(*RunJob.key(job.project_id, job.job_id)).update(actions=[RunJob.dest_id.set("gone")])
+    JobRecord(*JobRecord.key(job.project_id, job.job_id)).update(actions=[JobRecord.dest_id.set("gone")])
     monkeypatch.setitem(handler.STEPS, "mark_failed", _lost)
     monkeypatch.setitem(handler.STEPS, "execution_ended", _lost)
     run_id = runs.start_run(job.project_id, job.job_id, trigger="manual", started_by="ada")["id"]
