@@ -25,7 +25,7 @@ from functions.core.api import current_caller, make_app, make_lambda_handler
 from functions.core.auth import Caller
 from functions.core.dialects import Dialect, dialect_for_path, error_response, json_response, native_ok
 from functions.core.models import Envelope, ErrorEnvelope, PageEnvelope, dump
-from functions.core.models.syncs import (
+from functions.core.models.upload_syncs import (
     DEFAULT_URL_EXPIRY,
     MAX_DIRECT_UPLOAD_BYTES,
     MAX_OFFSET,
@@ -51,7 +51,7 @@ from functions.core.models.syncs import (
 from functions.core.openapi import ERROR_TEXT
 from functions.core.openapi import responses as native_responses
 from functions.core.params import Cursor, Limit, ProjectId
-from functions.core.services import syncs as svc
+from functions.core.services import upload_syncs as svc
 from functions.syncs import idempotency
 
 app = make_app("syncs")
@@ -129,7 +129,7 @@ def dialect_start(body: Annotated[SyncStart, Body()], idempotency_key: Idempoten
     caller = _caller()
     project_id = svc.dialect_project(caller, body.project_id)
     target = SyncCreate(**body.model_dump(include=set(SyncCreate.model_fields)))
-    session = idempotency.start_sync(caller, project_id, target, idempotency_key)
+    session = idempotency.start_upload_sync(caller, project_id, target, idempotency_key)
     return _raw(SyncStarted(sync_id=int(session.sync_id)))
 
 
@@ -140,7 +140,7 @@ def dialect_start(body: Annotated[SyncStart, Body()], idempotency_key: Idempoten
 )
 def dialect_end(body: Annotated[SyncEnd, Body()]):
     caller = _caller()
-    svc.end_sync(caller, svc.dialect_project(caller, body.project_id), body.sync_id)
+    svc.end_upload_sync(caller, svc.dialect_project(caller, body.project_id), body.sync_id)
     return _raw(SyncEnded())
 
 
@@ -242,7 +242,7 @@ def dialect_multipart_abort(body: Annotated[LakeUploadRef, Body()]):
 
 @app.get("/api/v1/project/<projectid>/syncs", tags=["syncs"], responses=responses(PageEnvelope[SyncOut], 404))
 def list_syncs(projectid: ProjectId, limit: Limit = None, cursor: Cursor = None):
-    items, next_cursor = svc.list_syncs(_caller(), projectid, limit, cursor)
+    items, next_cursor = svc.list_upload_syncs(_caller(), projectid, limit, cursor)
     return native_ok([dump(i) for i in items], next_cursor=next_cursor, paginated=True)
 
 
@@ -254,7 +254,7 @@ def list_syncs(projectid: ProjectId, limit: Limit = None, cursor: Cursor = None)
 def create_sync(
     projectid: ProjectId, body: Annotated[SyncCreate, Body()], idempotency_key: IdempotencyKey = None
 ):
-    session = idempotency.start_sync(_caller(), projectid, body, idempotency_key)
+    session = idempotency.start_upload_sync(_caller(), projectid, body, idempotency_key)
     return native_ok(dump(svc.sync_out(session)), "sync started", status=201)
 
 
@@ -262,7 +262,7 @@ def create_sync(
     "/api/v1/project/<projectid>/syncs/<sync_id>", tags=["syncs"], responses=responses(Envelope[SyncOut], 404)
 )
 def get_sync(projectid: ProjectId, sync_id: SyncId):
-    return native_ok(dump(svc.sync_out(svc.get_sync(_caller(), projectid, sync_id))))
+    return native_ok(dump(svc.sync_out(svc.get_upload_sync(_caller(), projectid, sync_id))))
 
 
 @app.post(
@@ -271,7 +271,7 @@ def get_sync(projectid: ProjectId, sync_id: SyncId):
     responses=responses(Envelope[SyncOut], 403, 404, 409),
 )
 def end_sync(projectid: ProjectId, sync_id: SyncId):
-    session = svc.end_sync(_caller(), projectid, sync_id)
+    session = svc.end_upload_sync(_caller(), projectid, sync_id)
     return native_ok(dump(svc.sync_out(session)), "sync ended")
 
 

@@ -962,7 +962,7 @@ def _iso_ms(ms: Any) -> str | None:
 
 def _upload_sync_ingest_job(project_id: str, ingest_id: str) -> dict[str, Any]:
     """An upload sync (`sync-<id>`) as an ingest job: one table (the sync's lake path) and its files."""
-    from . import syncs as syncs_svc
+    from . import upload_syncs as syncs_svc
 
     found = syncs_svc.ingest_job_records(project_id, ingest_id)
     if found is None:
