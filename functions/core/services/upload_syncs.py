@@ -7,7 +7,8 @@ records its end; it is Finished once no file is in flight.
 
 Every object a sync receives is registered here *after* S3 has stored it (a direct upload, a completed
 multipart upload) and by the worker when its event arrives, whichever comes first: one conditional
-write per object identity (key + ETag) adds it to the session's `in_flight` exactly once.
+write per object identity (key + ETag) adds it to the session's `in_flight` exactly once
+(UploadSyncsRepository.register_file). The bucket's layout and its S3 calls are functions/core/lake.py.
 """
 
 from __future__ import annotations
@@ -95,24 +96,6 @@ def clean_file_name(raw: str | None) -> str:
     if len(name) > MAX_FILE_NAME_LENGTH:
         raise Invalid(f"file names are at most {MAX_FILE_NAME_LENGTH} characters", field="file_name")
     return name
-
-
-# ---------------------------------------------------------------- projects of the upload dialect
-
-
-def dialect_project(caller: Caller, project_id: str | None) -> str:
-    """The project an upload-dialect request acts on: the API key's, or `project_id` for a person."""
-    if not caller.is_user:
-        assert caller.project_id
-        if project_id and project_id != caller.project_id:
-            raise NotFound()
-        return caller.project_id
-    if not project_id:
-        raise Invalid(
-            "project_id is required when signed in as a user (an API key names its project)",
-            field="project_id",
-        )
-    return project_id
 
 
 # ---------------------------------------------------------------- shaping
