@@ -7,7 +7,7 @@ PROJECT#<id> / SOURCE#<cid> | DESTINATION#<cid>     a connector (config without 
 PROJECT#<id> / SOURCENAME#<name> | DESTINATIONNAME#<name>   claims a name (unique per project and kind)
 
 jobs table (written by the jobs family; read here)
-PROJECT#<id> / JOB#<jid>                          a job: name, source_id, dest_id, activate, last run
+PROJECT#<id> / JOB#<jid>                          a job (JobRecord, repositories/jobs.py): its name, connectors, last run
 PROJECT#<id> / CONNECTOR#<cid>#JOB#<jid>          a job's reference to each connector it uses, written in
                                                   the job's transaction: a query by connector id finds
                                                   every job that uses it (see `job_reference_items`)
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.attributes import UnicodeAttribute, VersionAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -33,6 +33,9 @@ from ..pagination import fit_page, query_page
 from ..settings import get_settings
 from .base import connection, now_iso, store_errors, table_meta
 from .projects import project_pk
+
+if TYPE_CHECKING:
+    from .jobs import JobRecord
 
 TABLE_ENV = "CONNECTORS_TABLE"
 JOBS_TABLE_ENV = "JOBS_TABLE"
@@ -94,26 +97,6 @@ class ConnectorNameClaim(Model):
 
 
 # ---------------------------------------------------------------- the jobs table, as connectors see it
-
-
-class JobView(Model):
-    """The fields of a job that connector answers show (the jobs family owns the item)."""
-
-    Meta = table_meta(JOBS_TABLE_ENV)
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    job_id = UnicodeAttribute()
-    name = UnicodeAttribute()
-    source_id = UnicodeAttribute(null=True)
-    dest_id = UnicodeAttribute(null=True)
-    activate = BooleanAttribute(default=True)
-    last_run_time = UnicodeAttribute(null=True)
-    last_run_state = UnicodeAttribute(null=True)
-    deleted_at = UnicodeAttribute(null=True)
-
-    @staticmethod
-    def key(project_id: str, job_id: str) -> tuple[str, str]:
-        return project_pk(project_id), f"JOB#{job_id}"
 
 
 class JobConnectorRef(Model):
@@ -279,19 +262,21 @@ class ConnectorsRepository:
                     f"The {record.kind} was changed by someone else; read it again and retry"
                 ) from None
 
-    def jobs_using(self, project_id: str, connector_id: str) -> list[JobView]:
+    def jobs_using(self, project_id: str, connector_id: str) -> list[JobRecord]:
         """The live jobs that use the connector (at most 100), by name: the connector's references in
         the jobs table, then the jobs themselves."""
+        from .jobs import JobRecord, job_key  # jobs.py imports this module for the reference items
+
         with store_errors("Reading the connector's jobs"):
             refs = JobConnectorRef.query(
                 project_pk(project_id),
                 JobConnectorRef.sk.startswith(JobConnectorRef.prefix(connector_id)),
                 limit=100,
             )
-            keys = [JobView.key(project_id, r.job_id) for r in refs]
+            keys = [job_key(project_id, r.job_id) for r in refs]
             if not keys:
                 return []
-            jobs = [j for j in JobView.batch_get(keys) if not j.deleted_at]
+            jobs = [j for j in JobRecord.batch_get(keys) if not j.deleted_at]
         return sorted(jobs, key=lambda j: j.name.casefold())
 
     # ------------------------------------------------------------ secrets

@@ -29,10 +29,10 @@ from ..repositories.base import now_iso
 from ..repositories.connectors import (
     ConnectorRecord,
     ConnectorsRepository,
-    JobView,
     connector_key,
     list_key,
 )
+from ..repositories.jobs import JobRecord
 from ..repositories.projects import external_id
 from ..settings import get_settings
 
@@ -131,11 +131,11 @@ def _full_config(record: ConnectorRecord) -> dict[str, Any]:
 # ---------------------------------------------------------------- jobs that use a connector
 
 
-def _jobs_using(project_id: str, connector_id: str) -> list[JobView]:
+def _jobs_using(project_id: str, connector_id: str) -> list[JobRecord]:
     return repository.jobs_using(project_id, connector_id)
 
 
-def _job_summaries(project_id: str, kind: str, jobs: list[JobView]) -> list[ConnectorJob]:
+def _job_summaries(project_id: str, kind: str, jobs: list[JobRecord]) -> list[ConnectorJob]:
     other_kind = "destination" if kind == "source" else "source"
     other_ids = {(j.dest_id if kind == "source" else j.source_id) for j in jobs} - {None}
     names = repository.names(project_id, other_kind, {cid for cid in other_ids if cid})
