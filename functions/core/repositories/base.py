@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -17,6 +17,7 @@ from ..errors import Transient
 from ..settings import Settings, get_settings
 
 
+@cache
 def _field_of(env_var: str) -> str:
     """The Settings field read from environment variable `env_var` (its alias)."""
     return next(name for name, f in Settings.model_fields.items() if f.alias == env_var)
