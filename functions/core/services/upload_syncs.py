@@ -17,6 +17,7 @@ import json
 import math
 import re
 import secrets
+from typing import Any
 
 from .. import lake
 from ..auth import Caller, Role, require_role
@@ -324,7 +325,7 @@ def ingest_job_records(
 # ---------------------------------------------------------------- files
 
 
-def _register_or_conflict(project_id: str, sync_id: int, **kw) -> SyncFileRecord:
+def _register_or_conflict(project_id: str, sync_id: int, **kw: Any) -> SyncFileRecord:
     try:
         record, _ = repository.register_file(project_id, sync_id, **kw)
     except UploadSyncClosed:
