@@ -15,7 +15,7 @@ help:
 	@echo "make bench          run the benchmarks (engine throughput, cold starts)"
 	@echo "make synth ENV=dev  synthesize the CDK app for one environment into cdk.out/"
 	@echo "make deploy ENV=dev deploy one environment (needs AWS credentials)"
-	@echo "make lint           ruff and mypy"
+	@echo "make lint           ruff, mypy and the import contract (lint-imports)"
 	@echo "make invoke FUNCTION=projects EVENT=events/projects/list_projects.json   run one handler on one event"
 
 $(VENV): pyproject.toml
@@ -67,6 +67,7 @@ lint: $(VENV)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy functions infra cli
+	.venv/bin/lint-imports --no-cache
 
 invoke: $(VENV)
 	$(PY) -m infra.local.invoke $(FUNCTION) $(EVENT)

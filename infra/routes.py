@@ -1,17 +1,14 @@
 """The API's route table: which family's function serves which path.
 
 Read by the CDK app (one HTTP API route per entry, integrated with the family's function) and by the
-local gateway (the same matching rules as API Gateway: the most specific route wins).
+local gateway (the same matching rules as API Gateway: the most specific route wins). The families
+themselves are listed in :mod:`functions.families`, which runtime code reads too.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-FAMILIES = ("auth", "projects", "connectors", "jobs", "syncs")
-# Functions that are not behind the API.
-WORKERS = ("ingest", "workflow")
 
 _P = "/api/v1/project/{projectid}"
 

@@ -11,10 +11,10 @@ import binascii
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -22,8 +22,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 
 from .constants import MAX_BODY_BYTES
-from .dialects import dialect_for_path, error_response
+from .dialects import Dialect, dialect_for_path, error_response
 from .errors import DomainError, Transient
+
+if TYPE_CHECKING:
+    from .auth import Caller
 
 logger = Logger(service="ingestplane")
 tracer = Tracer(service="ingestplane")
@@ -53,40 +56,40 @@ def make_app(family: str) -> APIGatewayHttpResolver:
     """A resolver for one family with the shared error mapping (CORS is API Gateway's job)."""
     app = APIGatewayHttpResolver(enable_validation=True)
 
-    def dialect():
+    def dialect() -> Dialect:
         return dialect_for_path(app.current_event.path)
 
     @app.exception_handler(DomainError)
     @app.exception_handler(Transient)
-    def domain_error(exc: DomainError | Transient):
+    def domain_error(exc: DomainError | Transient) -> Response:
         errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
         return error_response(dialect(), exc.status, exc.message, errors)
 
     @app.exception_handler(RequestValidationError)
-    def invalid_request(exc: RequestValidationError):
+    def invalid_request(exc: RequestValidationError) -> Response:
         errors = validation_errors(exc)
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         message = f"Invalid request: {first['field']}: {first['message']}"
         return error_response(dialect(), 400, message, errors)
 
     @app.exception_handler(RequestUnsupportedContentType)
-    def unsupported_content_type(_exc: RequestUnsupportedContentType):
+    def unsupported_content_type(_exc: RequestUnsupportedContentType) -> Response:
         message = "Content-Type must be application/json"
         return error_response(
             dialect(), 400, f"Invalid request: {message}", [{"field": "content-type", "message": message}]
         )
 
     @app.exception_handler(UnicodeDecodeError)
-    def undecodable_body(_exc: UnicodeDecodeError):
+    def undecodable_body(_exc: UnicodeDecodeError) -> Response:
         errors = [{"field": "body", "message": "body is not valid UTF-8"}]
         return error_response(dialect(), 400, "Invalid request: body: body is not valid UTF-8", errors)
 
     @app.not_found
-    def not_found(_exc: Exception):
+    def not_found(_exc: Exception) -> Response:
         return error_response(dialect(), 404, "Resource not found")
 
     @app.exception_handler(Exception)
-    def unexpected(exc: Exception):
+    def unexpected(exc: Exception) -> Response:
         # The trace goes to the log (with the correlation id), never to the caller.
         logger.exception("unhandled error")
         return error_response(dialect(), 500, "Internal server error")
@@ -177,7 +180,7 @@ def request_body_bytes(app: APIGatewayHttpResolver) -> bytes:
     return base64.b64decode(body) if event.is_base64_encoded else body.encode()
 
 
-def current_caller(app: APIGatewayHttpResolver):
+def current_caller(app: APIGatewayHttpResolver) -> Caller:
     """The verified caller of the request being resolved (401 when there is none)."""
     from .auth import authenticate
 

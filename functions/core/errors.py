@@ -3,7 +3,8 @@
 Every failure is one of two kinds (as dlt's common exceptions split them): :class:`Transient` may pass
 if the same call is made again (throttling, a lost connection, a concurrent commit), :class:`Terminal`
 fails the same way every time (bad input, a missing resource, a refused credential). Retries (the
-API's 503, the state machine's Retry) are for the first kind only."""
+API's 503, the state machine's Retry) are for the first kind only. Each kind says so in its `transient`
+attribute, which the engine's `is_transient` reads (the engine imports nothing from core)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from __future__ import annotations
 class Terminal(Exception):
     """Retrying the same call fails the same way."""
 
+    transient = False
+
 
 class Transient(Exception):
     """A failure that may pass on a retry; the API answers 503 and the caller retries later."""
 
+    transient = True
     status = 503
     default_message = "Service temporarily unavailable; retry later"
 

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from functions.families import FAMILIES
+
 from .models import ErrorEnvelope
 
 ERROR_TEXT = {
@@ -52,8 +54,6 @@ def responses(ok: Any = None, *errors: int, status: int = 200, description: str 
 
 def merged_openapi() -> dict[str, Any]:
     """One OpenAPI 3 document for every API family's resolver."""
-    from infra.routes import FAMILIES
-
     doc: dict[str, Any] = {}
     for family in FAMILIES:
         app = importlib.import_module(f"functions.{family}.handler").app

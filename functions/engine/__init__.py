@@ -50,6 +50,7 @@ Contract (what the jobs, upload-sync and connectors code call):
   it is never a verdict on the file, and ``ingest_file`` lets it through; ``is_transient(exc)`` tells.
 """
 
+from .batches import read_batches
 from .errors import (
     CommitError,
     EngineError,
@@ -65,7 +66,6 @@ from .formats import detect_compression, detect_format
 from .infer import infer_schema
 from .ingest import ingest_file
 from .options import CsvOptions
-from .readers import read_batches
 from .schema import Column, Evolution, StreamSchema, evolve_schema, merge_schemas
 from .sources import ObjectVersion, Source, check_object_key, open_object, open_s3_version, open_source
 from .stats import FileStats, TableStats

@@ -36,9 +36,8 @@ def net_changes(changes: pa.Table, primary_key: list[str]) -> tuple[pa.Table, pa
     if truncated:
         changes = changes.slice(truncates[-1] + 1)
     seq = pa.array(range(changes.num_rows), pa.int64())
-    last = (
-        changes.select(primary_key).append_column(_SEQ, seq).group_by(primary_key).aggregate([(_SEQ, "max")])
-    )
+    keys = changes.select(primary_key).append_column(_SEQ, seq)
+    last = keys.group_by(primary_key, use_threads=False).aggregate([(_SEQ, "max")])  # threads: more CPU
     order = last.column(f"{_SEQ}_max")
     final = changes.take(order.take(pc.sort_indices(order)))
     is_delete = pc.equal(final.column(OP_COLUMN), "delete")
@@ -105,7 +104,7 @@ class IcebergChangeWriter(IcebergTableWriter):
     def _apply_by_key(self, deletes: pa.Table) -> CommitResult:
         incoming = pa.concat_tables(self._keys) if self._keys else self._empty_keys()
         deletes = deletes.cast(incoming.schema)
-        targets = pa.concat_tables([incoming, deletes]).group_by(self.primary_key).aggregate([])
+        targets = pa.concat_tables([incoming, deletes])  # distinct: each key's last change is one of them
         removed, added, matched = [], [], []
         for task in self.table.scan().plan_files():
             new, hit = self._rewrite_without(task.file.file_path, targets)

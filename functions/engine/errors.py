@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 class EngineError(Exception):
-    """Base class of every engine failure."""
+    """Base class of every engine failure: a verdict on the input, which a retry does not change."""
+
+    transient = False
 
 
 class SourceNotFoundError(EngineError):
@@ -38,6 +40,8 @@ class SourceUnavailableError(OSError):
     later. It says nothing about the file, so the engine raises it instead of UnreadableFileError and
     never counts the file as bad (a full refresh would otherwise drop its rows)."""
 
+    transient = True
+
 
 # what pyarrow's S3 filesystem and botocore say when a read may work on a second try
 TRANSIENT_MARKERS = (
@@ -48,9 +52,15 @@ TRANSIENT_MARKERS = (
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for an I/O failure that may pass on a retry (never for a file that is bad)."""
-    if isinstance(exc, SourceUnavailableError):
-        return True
+    """True for a failure that may pass on a retry (never for a file that is bad).
+
+    An exception whose class says which kind it is (a boolean ``transient``: the engine's own, and
+    core.errors' ``Transient`` and ``Terminal``, which the engine cannot import) is taken at its word;
+    any other is transient only as an I/O failure that pyarrow or botocore describe as passing.
+    """
+    declared = getattr(exc, "transient", None)
+    if isinstance(declared, bool):
+        return declared
     return isinstance(exc, OSError) and any(m in str(exc) for m in TRANSIENT_MARKERS)
 
 

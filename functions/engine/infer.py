@@ -69,21 +69,33 @@ def text_type(arr: pa.Array, *, temporal_only: bool = False) -> str:
         values = values.filter(pc.not_equal(values, ""))
     if len(values) == 0:
         return "null"
-    stripped = pc.utf8_trim_whitespace(values)
     if not temporal_only:
-        if _all(stripped, _INT):
-            if _casts(stripped, pa.int64()):
-                return "int64"
-            p, _ = _decimal_of(stripped)
-            return f"decimal({p},0)" if p <= 38 else "string"
-        if _all(stripped, _BOOL):
-            return "bool"
-        if _all(stripped, _FLOAT) and _casts(stripped, pa.float64()):
-            if _all(stripped, _DECIMAL) or _all(stripped, f"{_INT}|{_DECIMAL}"):
-                p, s = _decimal_of(stripped)
-                if p > FLOAT_EXACT_DIGITS and p <= 38:
-                    return f"decimal({p},{s})"
-            return "float64"
+        numeric = _numeric_type(pc.utf8_trim_whitespace(values))
+        if numeric is not None:
+            return numeric
+    return _temporal_type(values) or "string"
+
+
+def _numeric_type(stripped: pa.Array) -> str | None:
+    """int64, an exact decimal, bool or float64 for text values (blanks trimmed) that all are one; else None."""
+    if _all(stripped, _INT):
+        if _casts(stripped, pa.int64()):
+            return "int64"
+        p, _ = _decimal_of(stripped)
+        return f"decimal({p},0)" if p <= 38 else "string"
+    if _all(stripped, _BOOL):
+        return "bool"
+    if _all(stripped, _FLOAT) and _casts(stripped, pa.float64()):
+        if _all(stripped, _DECIMAL) or _all(stripped, f"{_INT}|{_DECIMAL}"):
+            p, s = _decimal_of(stripped)
+            if p > FLOAT_EXACT_DIGITS and p <= 38:
+                return f"decimal({p},{s})"
+        return "float64"
+    return None
+
+
+def _temporal_type(values: pa.Array) -> str | None:
+    """date, timestamptz (every value zoned) or timestamp (none zoned) for text values; else None."""
     if _all(values, _DATE) and _casts(values, pa.date32()):
         return "date"
     if _all(values, f"{_DATE}|{_TIME}"):
@@ -92,7 +104,7 @@ def text_type(arr: pa.Array, *, temporal_only: bool = False) -> str:
             return "timestamptz"
         if not bool(pc.any(zoned).as_py()) and _casts(values, pa.timestamp("us")):
             return "timestamp"
-    return "string"
+    return None
 
 
 def infer_table_schema(table: pa.Table) -> StreamSchema:

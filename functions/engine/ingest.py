@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from .errors import EngineError, SourceNotFoundError
 from .options import CsvOptions
+from .parsed import Parsed
 from .readers import default_threads, iter_parsed
 from .schema import StreamSchema
 from .sources import Source
@@ -39,6 +40,56 @@ def _as_bytes(table: pa.Table) -> pa.Table:
         if pa.types.is_string(f.type):
             table = table.set_column(i, f.name, table.column(i).cast(pa.binary()))
     return table
+
+
+def _ingest_piece(
+    parsed: Parsed,
+    target: pa.Schema,
+    sink: Sink | None,
+    rejects: RejectsWriter | None,
+    stats: FileStats,
+    offset: int,
+) -> None:
+    """Validate one parsed piece: the rows that fit go to ``sink``, the others to ``rejects``; count both."""
+    stats.read += parsed.table.num_rows + len(parsed.invalid)
+    good, bad_idx, reasons = coerce_table(parsed.table, target, from_text=parsed.from_text)
+    reject_rows = _rejected(parsed, bad_idx, reasons)
+    if reject_rows:
+        stats.rejected += len(reject_rows)
+        if rejects is not None:
+            _write_rejects(rejects, stats.file, offset, reject_rows)
+    if sink is not None and good.num_rows:
+        sink.write(good)
+    stats.inserted += good.num_rows
+
+
+def _rejected(parsed: Parsed, bad_idx: list[int], reasons: list[str]) -> list[tuple[int, str, str]]:
+    """(row, reason, record as JSON) of every record of a piece that is rejected: those the reader could
+    not parse and those (at ``bad_idx``) the validator refused for ``reasons``."""
+    reject_rows = [(row, reason, raw) for row, reason, raw in parsed.invalid]
+    if bad_idx:
+        numbers = parsed.row_numbers(bad_idx)
+        records = _as_bytes(parsed.table.take(pa.array(bad_idx))).to_pylist()
+        for row, reason, rec in zip(numbers, reasons, records, strict=True):
+            raw = json.dumps({k: _raw(v) for k, v in rec.items()}, default=str, ensure_ascii=False)
+            reject_rows.append((row, reason, raw))
+    return reject_rows
+
+
+def _write_rejects(
+    rejects: RejectsWriter, uri: str, offset: int, reject_rows: list[tuple[int, str, str]]
+) -> None:
+    """One piece's rejects, in row order, each with the file and the byte offset of its unit."""
+    reject_rows.sort()
+    rejects.write(
+        pa.table({
+            "file": [uri] * len(reject_rows),
+            "byte_offset": pa.array([offset] * len(reject_rows), pa.int64()),
+            "row": [r[0] for r in reject_rows],
+            "reason": [r[1] for r in reject_rows],
+            "record": [r[2] for r in reject_rows],
+        })
+    )  # fmt: skip
 
 
 def ingest_file(
@@ -85,31 +136,7 @@ def ingest_file(
             row_groups=list(unit.row_groups) if unit and unit.row_groups is not None else None,
             target=target, threads=default_threads() if threads is None else threads,
         ):  # fmt: skip
-            stats.read += parsed.table.num_rows + len(parsed.invalid)
-            good, bad_idx, reasons = coerce_table(parsed.table, target, from_text=parsed.from_text)
-            reject_rows = [(row, reason, raw) for row, reason, raw in parsed.invalid]
-            if bad_idx:
-                numbers = parsed.row_numbers(bad_idx)
-                records = _as_bytes(parsed.table.take(pa.array(bad_idx))).to_pylist()
-                for row, reason, rec in zip(numbers, reasons, records, strict=True):
-                    raw = json.dumps({k: _raw(v) for k, v in rec.items()}, default=str, ensure_ascii=False)
-                    reject_rows.append((row, reason, raw))
-            if reject_rows:
-                stats.rejected += len(reject_rows)
-                if rejects is not None:
-                    reject_rows.sort()
-                    rejects.write(
-                        pa.table({
-                            "file": [source.uri] * len(reject_rows),
-                            "byte_offset": pa.array([offset] * len(reject_rows), pa.int64()),
-                            "row": [r[0] for r in reject_rows],
-                            "reason": [r[1] for r in reject_rows],
-                            "record": [r[2] for r in reject_rows],
-                        })
-                    )  # fmt: skip
-            if sink is not None and good.num_rows:
-                sink.write(good)
-            stats.inserted += good.num_rows
+            _ingest_piece(parsed, target, sink, rejects, stats, offset)
     except SourceNotFoundError:
         if sink is not None:
             sink.rollback(mark)

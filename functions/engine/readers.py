@@ -1,4 +1,5 @@
-"""Streaming readers: every format becomes Arrow record batches in bounded memory.
+"""Streaming readers: every format is parsed into Arrow tables in bounded memory (parsing only: the
+validator, inference and :mod:`.batches` work on what they give).
 
 Delimited text and JSON Lines are cut into blocks of whole records (a block ends at its last newline)
 and each block is parsed by pyarrow in one call. With a target schema, CSV blocks are parsed straight
@@ -25,6 +26,7 @@ from .options import CsvOptions
 from .parsed import Parsed
 from .records import RecordScanner, Spans, record_lines
 from .sources import Source
+from .validate import NULL_STRINGS
 
 BATCH_ROWS = 65_536
 MAX_RECORD_BYTES = 64 << 20
@@ -229,7 +231,7 @@ def _csv_parse_options(opts: CsvOptions, handler: Any = None) -> pcsv.ParseOptio
 
 def _convert_options(
     opts: CsvOptions, column_types: dict[str, pa.DataType] | None, include: list[str] | None
-):
+) -> pcsv.ConvertOptions:
     kw: dict[str, Any] = {
         "column_types": column_types or {},
         "strings_can_be_null": True,
@@ -417,8 +419,6 @@ def _csv_records_slowly(
     """Slow path for a block pyarrow refused (e.g. a ragged row that is not UTF-8): Python's csv module
     splits each record; values stay bytes for the validator."""
     import csv
-
-    from .validate import NULL_STRINGS
 
     nulls = set(opts.null_values if opts.null_values is not None else NULL_STRINGS)
     include = [n for n in target.names if n in names] if target is not None else names
@@ -728,7 +728,7 @@ def iter_parsed(
     raw: bool = False,
     threads: int = 1,
 ) -> Iterator[Parsed]:
-    """Parse ``source`` into :class:`Parsed` pieces (the validator's input); see :func:`read_batches`.
+    """Parse ``source`` into :class:`Parsed` pieces (the validator's input); see :func:`.batches.read_batches`.
 
     With ``target`` text is parsed towards its types (what does not fit is left for the validator);
     without it each piece gets the reader's own types, or, with ``raw``, text values stay text (CSV:
@@ -756,44 +756,3 @@ def iter_parsed(
         if source.size == 0:
             raise UnreadableFileError(f"{source.name}: empty file (0 bytes), not an Avro file")
         yield from iter_avro(source, comp, target, batch_rows)
-
-
-def read_batches(
-    source: Source,
-    fmt: str = "auto",
-    compression: str = "auto",
-    csv_options: CsvOptions | dict[str, Any] | None = None,
-    byte_range: tuple[int, int] | None = None,
-    row_groups: list[int] | None = None,
-    schema: Any = None,
-) -> Iterator[pa.RecordBatch]:
-    """Stream ``source`` as Arrow record batches in bounded memory, all of one schema.
-
-    ``fmt``: ``auto`` (magic bytes, then extension, then sniffing) or csv, tsv, jsonl, parquet, avro;
-    ``compression``: ``auto`` (magic bytes), none, gzip, zstd. ``byte_range`` reads one work unit of an
-    uncompressed text file, ``row_groups`` one of a Parquet file. ``schema`` (a ``StreamSchema`` or
-    ``pyarrow.Schema``) fixes the types; without it they are inferred from the first piece read (text:
-    about ``block_size`` bytes, as :func:`infer_schema` would). Records that cannot be parsed or do not
-    fit the types are skipped here; :func:`ingest_file` counts and rejects them.
-    """
-    from .infer import infer_table_schema
-    from .validate import coerce_table
-
-    target: pa.Schema | None = None
-    if schema is not None:
-        target = schema if isinstance(schema, pa.Schema) else schema.to_arrow()
-    comp = detect_compression(source, compression)
-    fmt = detect_format(source, comp) if fmt == "auto" else fmt
-    text = fmt in ("csv", "tsv", "jsonl")
-    pieces = iter_parsed(
-        source, fmt, comp, csv_options, byte_range, row_groups, target=target, raw=target is None and text
-    )
-    for parsed in pieces:
-        if target is None:
-            if parsed.table.num_rows == 0:
-                continue
-            target = infer_table_schema(parsed.table).to_arrow() if text else parsed.table.schema
-        table = parsed.table
-        if not table.schema.equals(target, check_metadata=False):
-            table, _, _ = coerce_table(table, target, from_text=parsed.from_text)
-        yield from table.to_batches(max_chunksize=BATCH_ROWS)

@@ -19,7 +19,7 @@ start are followed together, one vectorized match per line step.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -127,15 +127,18 @@ class RecordScanner:
         plain loop) and only the records kept are walked, so no input makes the work grow faster than
         its lines. Openers that fall inside an earlier record are dropped."""
         arr = lines if isinstance(lines, pa.Array) else pa.array(lines, pa.binary())
-        n = len(arr)
         openers = pc.indices_nonzero(pc.match_substring_regex(arr, self._opens))
         if not len(openers):
             return []
+        last, walking = self._follow(arr, openers)
+        return self._collect(arr, openers.to_pylist(), last, walking)
+
+    def _next_special(self, arr: pa.Array) -> Callable[[pa.Array], pa.Array]:
+        """A function giving, for each line index j (j <= len(arr)), the next line at or after j holding
+        a quote or escape character, else len(arr): the (number of such lines before j)-th of them."""
         marks = pc.and_(pc.is_valid(arr), pa.scalar(False))
         for c in self.specials:
             marks = pc.or_(marks, pc.match_substring(arr, c.decode("latin-1")))
-        # the next line at or after line j (j <= n) holding a quote or escape character, else n: the
-        # (number of such lines before j)-th of them
         flags = pa.concat_arrays([marks.cast(pa.int64()), pa.array([1], pa.int64())])
         before = pc.subtract(pc.cumulative_sum(flags), flags)
         special = pc.indices_nonzero(flags).cast(pa.int64())
@@ -143,6 +146,15 @@ class RecordScanner:
         def next_special(at: pa.Array) -> pa.Array:
             return pc.take(special, pc.take(before, at))
 
+        return next_special
+
+    def _follow(
+        self, arr: pa.Array, openers: pa.Array
+    ) -> tuple[list[int | None], dict[int, tuple[int, bool]]]:
+        """The ROUNDS vectorized rounds of :meth:`spans`: each opener's last line where it is known (None:
+        open at the end), and for the openers still open, the line to read next and whether in quotes."""
+        n = len(arr)
+        next_special = self._next_special(arr)
         last: list[int | None] = [-1] * len(openers)  # -1: not known yet
         idx = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), len(openers))), 1)
         j = pc.add(openers.cast(pa.int64()), 1)
@@ -173,22 +185,19 @@ class RecordScanner:
             settle(closed, pc.filter(j, closed))
             idx, j, inq = pc.filter(idx, still), pc.add(pc.filter(j, still), 1), pc.filter(inq_next, still)
         walking = dict(zip(idx.to_pylist(), zip(j.to_pylist(), inq.to_pylist(), strict=True), strict=True))
+        return last, walking
+
+    def _collect(
+        self, arr: pa.Array, starts: list[int], last: list[int | None], walking: dict[int, tuple[int, bool]]
+    ) -> Spans:
+        """The spans of the openers at ``starts`` in order, dropping those inside an earlier record; an
+        opener still open after the rounds (in ``walking``) is walked through the transition table."""
         tables: dict[bool, tuple[list[bool], list[bool]]] = {}
-        starts = openers.to_pylist()
         out: Spans = []
         k = 0
         while k < len(starts):
-            if k in walking:  # still open after the rounds: step through the transition table
-                at, state = walking[k]
-                current: bool | None = state
-                while at < n and current is not None:
-                    if current not in tables:
-                        opens, quoted = self._open(self._entered(current, arr))
-                        tables[current] = (opens.to_pylist(), quoted.to_pylist())
-                    opens_l, quoted_l = tables[current]
-                    current = quoted_l[at] if opens_l[at] else None
-                    at += 1
-                last[k] = None if current is not None else at - 1
+            if k in walking:
+                last[k] = self._walk(arr, *walking[k], tables)
             end = last[k]
             out.append((starts[k], end))
             if end is None:
@@ -197,6 +206,22 @@ class RecordScanner:
             if k < len(starts) and starts[k] <= end:
                 k = bisect_right(starts, end, k)
         return out
+
+    def _walk(
+        self, arr: pa.Array, at: int, state: bool, tables: dict[bool, tuple[list[bool], list[bool]]]
+    ) -> int | None:
+        """The last line of a record read from line ``at`` in ``state`` (in quotes or not), stepping through
+        the table of every line's transitions (built once per state); None if it is open at the end."""
+        n = len(arr)
+        current: bool | None = state
+        while at < n and current is not None:
+            if current not in tables:
+                opens, quoted = self._open(self._entered(current, arr))
+                tables[current] = (opens.to_pylist(), quoted.to_pylist())
+            opens_l, quoted_l = tables[current]
+            current = quoted_l[at] if opens_l[at] else None
+            at += 1
+        return None if current is not None else at - 1
 
     def cut(self, buf: bytes) -> tuple[int, Spans | None]:
         """(n, spans): ``buf[:n]`` is the longest prefix of whole records (0: none yet) and ``spans`` its

@@ -70,41 +70,12 @@ def coerce_table(
     """
     n = table.num_rows
     reasons: dict[int, str] = {}
-    columns = []
-    for f in target:
-        if f.name not in table.column_names:
-            columns.append(pa.nulls(n, f.type))
-            continue
-        arr = table.column(f.name).combine_chunks()
-        if pa.types.is_string(arr.type) and not from_text and not _valid_utf8(arr):
-            # some readers (JSON, Parquet) pass invalid UTF-8 through: reject exactly those values
-            arr, bad_utf8 = _utf8(arr.view(pa.binary()))
-            for i in bad_utf8:
-                reasons.setdefault(i, f"column {f.name!r}: invalid UTF-8")
-        if arr.type == f.type:
-            columns.append(arr)
-            continue
-        if pa.types.is_nested(arr.type) and pa.types.is_string(f.type):
-            arr = _json_text(arr)  # a nested JSON value in a string column keeps its JSON text
-        if pa.types.is_binary(arr.type) and not pa.types.is_binary(f.type):
-            arr, bad_utf8 = _utf8(arr)
-            for i in bad_utf8:
-                reasons.setdefault(i, f"column {f.name!r}: invalid UTF-8")
-        if from_text and pa.types.is_string(arr.type) and not pa.types.is_string(f.type):
-            # as pyarrow's typed parse (the fast path) does: " 12" is 12, whatever rows share the block
-            arr = pc.utf8_trim_whitespace(arr)
-            arr = pc.if_else(pc.is_in(arr, pa.array(NULL_STRINGS)), pa.scalar(None, pa.string()), arr)
-        try:
-            columns.append(_cast(arr, f.type))
-            continue
-        except _CAST_ERRORS:
-            pass
-        bad = _bad_positions(arr, f.type)
-        values = arr.take(pa.array(bad, pa.int64())).to_pylist() if bad else []
-        for i, v in zip(bad, values, strict=True):
-            shown = repr(v)[:80]
-            reasons.setdefault(i, f"column {f.name!r}: value {shown} does not fit type {_type_name(f.type)}")
-        columns.append(_cast(pc.if_else(_mask(n, bad), pa.scalar(None, arr.type), arr), f.type))
+    columns = [
+        _coerce_column(table.column(f.name).combine_chunks(), f, from_text, reasons)
+        if f.name in table.column_names
+        else pa.nulls(n, f.type)
+        for f in target
+    ]
     for f, col in zip(target, columns, strict=True):
         if not f.nullable:
             for i in pc.indices_nonzero(col.is_null()).to_pylist():
@@ -115,6 +86,38 @@ def coerce_table(
     bad_idx = sorted(reasons)
     keep = pc.invert(_mask(n, bad_idx))
     return out.filter(keep), bad_idx, [reasons[i] for i in bad_idx]
+
+
+def _coerce_column(arr: pa.Array, f: pa.Field, from_text: bool, reasons: dict[int, str]) -> pa.Array:
+    """``arr`` cast to ``f``'s type, values that do not fit made null; their reasons go into ``reasons``
+    by position (a row's first reason is kept)."""
+    if pa.types.is_string(arr.type) and not from_text and not _valid_utf8(arr):
+        # some readers (JSON, Parquet) pass invalid UTF-8 through: reject exactly those values
+        arr, bad_utf8 = _utf8(arr.view(pa.binary()))
+        for i in bad_utf8:
+            reasons.setdefault(i, f"column {f.name!r}: invalid UTF-8")
+    if arr.type == f.type:
+        return arr
+    if pa.types.is_nested(arr.type) and pa.types.is_string(f.type):
+        arr = _json_text(arr)  # a nested JSON value in a string column keeps its JSON text
+    if pa.types.is_binary(arr.type) and not pa.types.is_binary(f.type):
+        arr, bad_utf8 = _utf8(arr)
+        for i in bad_utf8:
+            reasons.setdefault(i, f"column {f.name!r}: invalid UTF-8")
+    if from_text and pa.types.is_string(arr.type) and not pa.types.is_string(f.type):
+        # as pyarrow's typed parse (the fast path) does: " 12" is 12, whatever rows share the block
+        arr = pc.utf8_trim_whitespace(arr)
+        arr = pc.if_else(pc.is_in(arr, pa.array(NULL_STRINGS)), pa.scalar(None, pa.string()), arr)
+    try:
+        return _cast(arr, f.type)
+    except _CAST_ERRORS:
+        pass
+    bad = _bad_positions(arr, f.type)
+    values = arr.take(pa.array(bad, pa.int64())).to_pylist() if bad else []
+    for i, v in zip(bad, values, strict=True):
+        shown = repr(v)[:80]
+        reasons.setdefault(i, f"column {f.name!r}: value {shown} does not fit type {_type_name(f.type)}")
+    return _cast(pc.if_else(_mask(len(arr), bad), pa.scalar(None, arr.type), arr), f.type)
 
 
 def _valid_utf8(arr: pa.Array) -> bool:

@@ -13,7 +13,7 @@ import json
 import os
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,6 +22,9 @@ import pyarrow.parquet as pq
 
 from .errors import CommitError, EngineError, SchemaError
 from .schema import StreamSchema
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog.glue import GlueCatalog
 
 ROW_GROUP_BYTES = 64 << 20  # Arrow bytes buffered per row group (bounded memory, large row groups)
 ROW_GROUP_ROWS = 1_000_000
@@ -318,7 +321,7 @@ class RejectsWriter:
 
 def glue_catalog(
     warehouse: str, endpoint_url: str | None = None, region: str = "us-east-1", name: str = "glue"
-):
+) -> GlueCatalog:
     """A pyiceberg Glue catalog whose Glue client and S3 FileIO both use ``endpoint_url`` when given."""
     from pyiceberg.catalog.glue import GlueCatalog
 

@@ -12,9 +12,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from functions.families import FAMILIES
 from infra.constructs.nag import suppress
 from infra.resources import physical_name
-from infra.routes import FAMILIES, all_routes
+from infra.routes import all_routes
 from infra.stacks.config import EnvConfig
 
 CORS_METHODS = (
@@ -80,14 +81,26 @@ class HttpApi(Construct):
                 max_age=Duration.hours(1),
             ),
         )
-        self.access_logs = logs.LogGroup(
+        self.access_logs, self.stage = self._stage(config)
+        self.routes = self._routes(functions)
+        suppress(
+            self.api,
+            "APIG4",
+            "Authentication happens in each family's function (docs/security.md): session cookie, Cognito "
+            "JWT, or project API key in a header, the body or the query; an API Gateway JWT authorizer "
+            "cannot accept cookies or API keys, and /signup, /login, /health, /openapi.json are public.",
+        )
+
+    def _stage(self, config: EnvConfig) -> tuple[logs.LogGroup, apigw.HttpStage]:
+        """The `$default` stage, throttled, with its access log group."""
+        access_logs = logs.LogGroup(
             self,
             "AccessLogs",
             log_group_name=f"/aws/apigateway/{physical_name(config.name, 'api')}",
             retention=config.log_retention,
             removal_policy=config.removal,
         )
-        self.stage = apigw.HttpStage(
+        stage = apigw.HttpStage(
             self,
             "DefaultStage",
             http_api=self.api,
@@ -95,11 +108,14 @@ class HttpApi(Construct):
             auto_deploy=True,
             throttle=apigw.ThrottleSettings(rate_limit=config.rate_limit, burst_limit=config.burst_limit),
         )
-        cfn_stage: apigw.CfnStage = self.stage.node.default_child  # type: ignore[assignment]
+        cfn_stage: apigw.CfnStage = stage.node.default_child  # type: ignore[assignment]
         cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
-            destination_arn=self.access_logs.log_group_arn, format=json.dumps(ACCESS_LOG_FORMAT)
+            destination_arn=access_logs.log_group_arn, format=json.dumps(ACCESS_LOG_FORMAT)
         )
+        return access_logs, stage
 
+    def _routes(self, functions: Mapping[str, lambda_.IFunction]) -> dict[str, apigw.HttpRoute]:
+        """One route per route table entry (infra/routes.py), each to its family's function, by route key."""
         integration = {
             family: integrations.HttpLambdaIntegration(
                 f"{family.title()}Integration",
@@ -108,19 +124,13 @@ class HttpApi(Construct):
             )
             for family in FAMILIES
         }
-        self.routes: dict[str, apigw.HttpRoute] = {}
+        routes: dict[str, apigw.HttpRoute] = {}
         for route in all_routes():
             (created,) = self.api.add_routes(
                 path=route.path, methods=[apigw.HttpMethod.ANY], integration=integration[route.family]
             )
-            self.routes[route.route_key] = created
-        suppress(
-            self.api,
-            "APIG4",
-            "Authentication happens in each family's function (docs/security.md): session cookie, Cognito "
-            "JWT, or project API key in a header, the body or the query; an API Gateway JWT authorizer "
-            "cannot accept cookies or API keys, and /signup, /login, /health, /openapi.json are public.",
-        )
+            routes[route.route_key] = created
+        return routes
 
     @property
     def url(self) -> str:

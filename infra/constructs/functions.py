@@ -191,34 +191,8 @@ class Functions(Construct):
         self.state_machine_name = state_machine_name
         # Built from the name, not the state machine: its definition names the workflow function (no cycle).
         self.state_machine_arn = state_machine_arn(self, state_machine_name)
-        self.layers = {
-            layer: lambda_.LayerVersion(
-                self,
-                f"{layer.title()}Layer",
-                layer_version_name=physical_name(config.name, f"{layer}-deps"),
-                code=lambda_.Code.from_asset(str(LAYER_BUILD / layer), asset_hash=layer_asset_hash(layer)),
-                compatible_runtimes=[RUNTIME],
-                compatible_architectures=[ARCHITECTURE],
-                description=f"ingestplane {layer} dependencies (pyproject.toml) for python3.12 arm64",
-            )
-            for layer in ("api", "data")
-        }
-        shared_env = {
-            "ENV_NAME": config.name,
-            **tables.environment(),
-            "DATA_BUCKET": lake.bucket.bucket_name,
-            "USER_POOL_ID": user_pool_id,
-            "USER_POOL_CLIENT_ID": user_pool_client_id,
-            "COOKIE_SECURE": "true" if config.cookie_secure else "false",
-            # what customers' source roles trust, with each project's external id (docs/security.md)
-            "SOURCE_PRINCIPAL_ARN": f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:root",
-            "SINGLE_TENANT_SOURCE_BUCKETS": ",".join(config.single_tenant_source_buckets),
-            **config.limits_environment,
-            "POWERTOOLS_LOG_LEVEL": config.log_level,
-            "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_NAMESPACE,
-            "POWERTOOLS_LOGGER_LOG_EVENT": "false",  # events carry credentials
-            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",  # responses can be large or carry API keys
-        }
+        self.layers = {layer: self._layer(layer) for layer in ("api", "data")}
+        shared_env = self._shared_environment(tables, lake, user_pool_client_id)
         orchestration_env = {
             "STATE_MACHINE_ARN": self.state_machine_arn,
             "SCHEDULER_GROUP": scheduler.group_name,
@@ -237,6 +211,37 @@ class Functions(Construct):
 
     def __getitem__(self, name: str) -> lambda_.Function:
         return self.by_name[name]
+
+    def _layer(self, layer: str) -> lambda_.LayerVersion:
+        return lambda_.LayerVersion(
+            self,
+            f"{layer.title()}Layer",
+            layer_version_name=physical_name(self.config.name, f"{layer}-deps"),
+            code=lambda_.Code.from_asset(str(LAYER_BUILD / layer), asset_hash=layer_asset_hash(layer)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description=f"ingestplane {layer} dependencies (pyproject.toml) for python3.12 arm64",
+        )
+
+    def _shared_environment(self, tables: Tables, lake: DataLake, user_pool_client_id: str) -> dict[str, str]:
+        """The environment every function gets (Settings reads it)."""
+        config = self.config
+        return {
+            "ENV_NAME": config.name,
+            **tables.environment(),
+            "DATA_BUCKET": lake.bucket.bucket_name,
+            "USER_POOL_ID": self.user_pool_id,
+            "USER_POOL_CLIENT_ID": user_pool_client_id,
+            "COOKIE_SECURE": "true" if config.cookie_secure else "false",
+            # what customers' source roles trust, with each project's external id (docs/security.md)
+            "SOURCE_PRINCIPAL_ARN": f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:root",
+            "SINGLE_TENANT_SOURCE_BUCKETS": ",".join(config.single_tenant_source_buckets),
+            **config.limits_environment,
+            "POWERTOOLS_LOG_LEVEL": config.log_level,
+            "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_NAMESPACE,
+            "POWERTOOLS_LOGGER_LOG_EVENT": "false",  # events carry credentials
+            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",  # responses can be large or carry API keys
+        }
 
     def _function(self, name: str, spec: FunctionSpec, env: dict[str, str]) -> lambda_.Function:
         function_name = physical_name(self.config.name, name)
@@ -309,8 +314,10 @@ class Functions(Construct):
     def _grant(
         self, name: str, spec: FunctionSpec, tables: Tables, lake: DataLake, scheduler: JobScheduler
     ) -> None:
+        """Everything `spec` gives the function, and nothing else; the wildcards it needs are named once."""
         function, role = self.by_name[name], self.roles[name]
-        reasons = []
+        caps = set(spec.capabilities)
+        reasons: list[str] = []  # the IAM5 findings of wildcards this function's role holds by design
         if spec.user_pool:
             pool = Stack.of(self).format_arn(
                 service="cognito-idp", resource="userpool", resource_name=self.user_pool_id
@@ -321,7 +328,39 @@ class Functions(Construct):
             (table.grant_read_write_data if mode == "rw" else table.grant_read_data)(function)
             if tables.specs[logical].indexes:
                 reasons.append(_TABLE_INDEX_FINDING)
+        self._grant_bucket(role, spec, lake)
+        if caps & {"secrets", "secrets-read"}:
+            self._grant_secrets(role, caps, reasons)
+        if caps & {"glue", "glue-databases"}:
+            self._grant_glue(role, caps, reasons)
+        if "sources" in caps:
+            self._grant_sources(role, reasons)
+        self._grant_executions(role, caps, reasons)
+        if "teardown" in caps:
+            self._grant_teardown(role, scheduler, reasons)
+        if "start-file" in caps:
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine_arn])
+            )
+        if "schedule" in caps:
+            self._grant_schedules(role, scheduler, reasons)
+        if reasons:
+            suppress(
+                role,
+                "IAM5",
+                "Wildcards name only run-time children of one owned resource: a table's indexes "
+                "(<table>/index/*), this environment's connector secrets (ingestplane/<env>/connectors/*), "
+                "executions of the sync state machine, schedules in this environment's group, objects of "
+                "a single-tenant environment's shared buckets (cdk.json), source roles their owners named "
+                "ingestplane-source-* (any account: the bucket owner's; its trust policy requires the "
+                "project's external id); Glue databases p_<project id>_* and their tables, named by users "
+                "in destination configs.",
+                applies_to=reasons,
+            )
 
+    def _grant_bucket(self, role: iam.Role, spec: FunctionSpec, lake: DataLake) -> None:
+        """Objects under the data bucket's prefixes the function reads, writes or deletes, and listing
+        only under those prefixes."""
         bucket_arn = lake.bucket.bucket_arn
         object_actions = (
             (spec.read, ["s3:GetObject", "s3:GetObjectVersion"]),
@@ -356,43 +395,46 @@ class Functions(Construct):
                 applies_to=[r"^Resource::<LakeData[A-F0-9]{8}\.Arn>/(uploads|lake|trash|logs|rejects)/\*$"],
             )
 
-        stack = Stack.of(self)
-        caps = set(spec.capabilities)
-        if caps & {"secrets", "secrets-read"}:
-            secrets = stack.format_arn(
-                service="secretsmanager",
-                resource="secret",
-                resource_name=f"ingestplane/{self.config.name}/connectors/*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-            actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-            if "secrets" in caps:
-                actions += [
-                    "secretsmanager:CreateSecret",
-                    "secretsmanager:PutSecretValue",
-                    "secretsmanager:UpdateSecret",
-                    "secretsmanager:DeleteSecret",
-                    "secretsmanager:TagResource",
-                ]
-            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[secrets]))
-            reasons.append(
-                r"^Resource::arn:<AWS::Partition>:secretsmanager:.*:secret:ingestplane/.+/connectors/\*$"
-            )
-        if caps & {"glue", "glue-databases"}:
-            # Databases are p_<project id>_<name> (functions/core/connectors/iceberg.py glue_database).
-            actions = ["glue:GetDatabase", "glue:GetDatabases", "glue:CreateDatabase"]
-            resources = [
-                stack.format_arn(service="glue", resource="catalog"),
-                stack.format_arn(service="glue", resource="database", resource_name="p_*"),
+    def _grant_secrets(self, role: iam.Role, caps: set[str], reasons: list[str]) -> None:
+        """This environment's connector secrets: read ("secrets-read"), or managed too ("secrets")."""
+        secrets = Stack.of(self).format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"ingestplane/{self.config.name}/connectors/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+        if "secrets" in caps:
+            actions += [
+                "secretsmanager:CreateSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecret",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:TagResource",
             ]
-            if "glue" in caps:  # writers of tables
-                actions += ["glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"]
-                resources.append(stack.format_arn(service="glue", resource="table", resource_name="p_*/*"))
-            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
-            reasons.append(r"^Resource::arn:<AWS::Partition>:glue:.*:(database/p_\*|table/p_\*/\*)$")
-        if "sources" in caps:
-            self._grant_sources(role, reasons)
-        executions = stack.format_arn(
+        role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[secrets]))
+        reasons.append(
+            r"^Resource::arn:<AWS::Partition>:secretsmanager:.*:secret:ingestplane/.+/connectors/\*$"
+        )
+
+    def _grant_glue(self, role: iam.Role, caps: set[str], reasons: list[str]) -> None:
+        """The projects' Glue databases ("glue-databases"), and their tables for writers ("glue")."""
+        stack = Stack.of(self)
+        # Databases are p_<project id>_<name> (functions/core/connectors/iceberg.py glue_database).
+        actions = ["glue:GetDatabase", "glue:GetDatabases", "glue:CreateDatabase"]
+        resources = [
+            stack.format_arn(service="glue", resource="catalog"),
+            stack.format_arn(service="glue", resource="database", resource_name="p_*"),
+        ]
+        if "glue" in caps:  # writers of tables
+            actions += ["glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"]
+            resources.append(stack.format_arn(service="glue", resource="table", resource_name="p_*/*"))
+        role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        reasons.append(r"^Resource::arn:<AWS::Partition>:glue:.*:(database/p_\*|table/p_\*/\*)$")
+
+    def _grant_executions(self, role: iam.Role, caps: set[str], reasons: list[str]) -> None:
+        """Starting and stopping sync executions ("sync"), or describing them ("executions")."""
+        executions = Stack.of(self).format_arn(
             service="states",
             resource="execution",
             resource_name=f"{self.state_machine_name}:*",
@@ -406,44 +448,25 @@ class Functions(Construct):
             actions = ["states:DescribeExecution"] + (["states:StopExecution"] if "sync" in caps else [])
             role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[executions]))
             reasons.append(r"^Resource::arn:<AWS::Partition>:states:.*:execution:ingestplane-.+-sync:\*$")
-        if "teardown" in caps:
-            self._grant_teardown(role, scheduler, reasons)
-        if "start-file" in caps:
-            role.add_to_policy(
-                iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine_arn])
+
+    def _grant_schedules(self, role: iam.Role, scheduler: JobScheduler, reasons: list[str]) -> None:
+        """The schedules of this environment's group, and passing the scheduler's role to them."""
+        schedules = Stack.of(self).format_arn(
+            service="scheduler", resource="schedule", resource_name=f"{scheduler.group_name}/*"
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "scheduler:CreateSchedule",
+                    "scheduler:UpdateSchedule",
+                    "scheduler:DeleteSchedule",
+                    "scheduler:GetSchedule",
+                ],
+                resources=[schedules],
             )
-        if "schedule" in caps:
-            schedules = stack.format_arn(
-                service="scheduler", resource="schedule", resource_name=f"{scheduler.group_name}/*"
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "scheduler:CreateSchedule",
-                        "scheduler:UpdateSchedule",
-                        "scheduler:DeleteSchedule",
-                        "scheduler:GetSchedule",
-                    ],
-                    resources=[schedules],
-                )
-            )
-            scheduler.role.grant_pass_role(role)
-            reasons.append(
-                r"^Resource::arn:<AWS::Partition>:scheduler:.*:schedule/ingestplane-.+-schedules/\*$"
-            )
-        if reasons:
-            suppress(
-                role,
-                "IAM5",
-                "Wildcards name only run-time children of one owned resource: a table's indexes "
-                "(<table>/index/*), this environment's connector secrets (ingestplane/<env>/connectors/*), "
-                "executions of the sync state machine, schedules in this environment's group, objects of "
-                "a single-tenant environment's shared buckets (cdk.json), source roles their owners named "
-                "ingestplane-source-* (any account: the bucket owner's; its trust policy requires the "
-                "project's external id); Glue databases p_<project id>_* and their tables, named by users "
-                "in destination configs.",
-                applies_to=reasons,
-            )
+        )
+        scheduler.role.grant_pass_role(role)
+        reasons.append(r"^Resource::arn:<AWS::Partition>:scheduler:.*:schedule/ingestplane-.+-schedules/\*$")
 
     def _grant_sources(self, role: iam.Role, reasons: list[str]) -> None:
         """Customers' buckets are read with the project's own credentials (docs/security.md): a role named

@@ -18,6 +18,33 @@ def data_bucket_name(env_name: str) -> str:
     return f"{physical_name(env_name, 'data')}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
 
 
+def data_lifecycle_rules(config: EnvConfig) -> list[s3.LifecycleRule]:
+    """What the data bucket expires: incomplete uploads, trash, map results and old versions."""
+    return [
+        s3.LifecycleRule(
+            id="abort-incomplete-multipart-uploads",
+            abort_incomplete_multipart_upload_after=Duration.days(config.abort_multipart_after_days),
+        ),
+        s3.LifecycleRule(
+            id="expire-trash",
+            prefix=TRASH_PREFIX,
+            expiration=Duration.days(config.trash_expiration_days),
+            noncurrent_version_expiration=Duration.days(1),
+        ),
+        s3.LifecycleRule(
+            id="expire-map-results",  # the Distributed Map's ResultWriter files: read by nothing
+            prefix=MAP_RESULTS_PREFIX,
+            expiration=Duration.days(MAP_RESULTS_EXPIRATION_DAYS),
+            noncurrent_version_expiration=Duration.days(1),
+        ),
+        s3.LifecycleRule(
+            id="expire-noncurrent-versions",
+            noncurrent_version_expiration=Duration.days(config.noncurrent_version_expiration_days),
+            expired_object_delete_marker=True,
+        ),
+    ]
+
+
 class DataLake(Construct):
     """One versioned, encrypted, TLS-only data bucket per environment, access-logged to its own bucket."""
 
@@ -59,29 +86,7 @@ class DataLake(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="data-bucket/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="abort-incomplete-multipart-uploads",
-                    abort_incomplete_multipart_upload_after=Duration.days(config.abort_multipart_after_days),
-                ),
-                s3.LifecycleRule(
-                    id="expire-trash",
-                    prefix=TRASH_PREFIX,
-                    expiration=Duration.days(config.trash_expiration_days),
-                    noncurrent_version_expiration=Duration.days(1),
-                ),
-                s3.LifecycleRule(
-                    id="expire-map-results",  # the Distributed Map's ResultWriter files: read by nothing
-                    prefix=MAP_RESULTS_PREFIX,
-                    expiration=Duration.days(MAP_RESULTS_EXPIRATION_DAYS),
-                    noncurrent_version_expiration=Duration.days(1),
-                ),
-                s3.LifecycleRule(
-                    id="expire-noncurrent-versions",
-                    noncurrent_version_expiration=Duration.days(config.noncurrent_version_expiration_days),
-                    expired_object_delete_marker=True,
-                ),
-            ],
+            lifecycle_rules=data_lifecycle_rules(config),
             # Browsers PUT file parts to presigned URLs and need each part's ETag to complete the upload.
             cors=[
                 s3.CorsRule(

@@ -62,14 +62,25 @@ class SyncWorkflow(Construct):
         data_bucket: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
+        self.log_group, self.state_machine = self._state_machine(config, name, workflow, data_bucket)
+        workflow.grant_invoke(self.state_machine)
+        self._grant_distributed_map(name, data_bucket)
+        self.dead_letters = self._dead_letters(config)
+        self.ended_rule = self._ended_rule(workflow)
+        self.sweep_rule = self._sweep_rule(config, workflow)
+
+    def _state_machine(
+        self, config: EnvConfig, name: str, workflow: lambda_.Function, data_bucket: str
+    ) -> tuple[logs.LogGroup, sfn.StateMachine]:
+        """The state machine of infra/state_machines/sync.asl.json and its log group."""
+        log_group = logs.LogGroup(
             self,
             "Logs",
             log_group_name=f"/aws/vendedlogs/states/{name}",
             retention=config.log_retention,
             removal_policy=config.removal,
         )
-        self.state_machine = sfn.StateMachine(
+        state_machine = sfn.StateMachine(
             self,
             "StateMachine",
             state_machine_name=name,
@@ -80,17 +91,19 @@ class SyncWorkflow(Construct):
             ),
             # execution data is the runs' inputs and outputs (file names, errors): prod keeps it out
             logs=sfn.LogOptions(
-                destination=self.log_group,
+                destination=log_group,
                 level=sfn.LogLevel.ALL,
                 include_execution_data=config.state_machine_log_execution_data,
             ),
             tracing_enabled=True,
             removal_policy=config.removal,
         )
-        workflow.grant_invoke(self.state_machine)
-        # The Distributed Map: it starts child executions of this state machine, watches and stops them,
-        # reads its item manifest (logs/<project>/<job>/<run>/units.json) from the data bucket and writes
-        # its children's results under map-results/ (ResultWriter; the state keeps none of them).
+        return log_group, state_machine
+
+    def _grant_distributed_map(self, name: str, data_bucket: str) -> None:
+        """The Distributed Map: it starts child executions of this state machine, watches and stops them,
+        reads its item manifest (logs/<project>/<job>/<run>/units.json) from the data bucket and writes
+        its children's results under map-results/ (ResultWriter; the state keeps none of them)."""
         own_arn = state_machine_arn(self, name)
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[own_arn])
@@ -136,7 +149,9 @@ class SyncWorkflow(Construct):
             ],
         )
 
-        self.dead_letters = sqs.Queue(
+    def _dead_letters(self, config: EnvConfig) -> sqs.Queue:
+        """Where the events the workflow function could not take after their retries land."""
+        dead_letters = sqs.Queue(
             self,
             "EventDeadLetters",
             queue_name=physical_name(config.name, "workflow-events-dlq"),
@@ -145,12 +160,16 @@ class SyncWorkflow(Construct):
             retention_period=Duration.days(14),
         )
         suppress(
-            self.dead_letters,
+            dead_letters,
             "SQS3",
             "This queue is itself a dead-letter queue: the failure destination of the EventBridge targets "
             "that invoke the workflow function (execution ended, run sweeper); it is alarmed when not empty.",
         )
-        self.ended_rule = events.Rule(
+        return dead_letters
+
+    def _ended_rule(self, workflow: lambda_.Function) -> events.Rule:
+        """A failed, timed-out or aborted execution reaches the workflow function (step execution_ended)."""
+        rule = events.Rule(
             self,
             "ExecutionEnded",
             description="A sync execution that failed, timed out or was aborted still ends its run",
@@ -163,7 +182,7 @@ class SyncWorkflow(Construct):
                 },
             ),
         )
-        self.ended_rule.add_target(
+        rule.add_target(
             targets.LambdaFunction(
                 workflow,
                 event=events.RuleTargetInput.from_object(
@@ -181,13 +200,17 @@ class SyncWorkflow(Construct):
                 dead_letter_queue=self.dead_letters,
             )
         )
-        self.sweep_rule = events.Rule(
+        return rule
+
+    def _sweep_rule(self, config: EnvConfig, workflow: lambda_.Function) -> events.Rule:
+        """The schedule of the run sweeper (step sweep_runs)."""
+        rule = events.Rule(
             self,
             "SweepRuns",
             description="Ends runs whose execution stopped without recording it, or never started",
             schedule=events.Schedule.rate(Duration.minutes(config.sweep_every_minutes)),
         )
-        self.sweep_rule.add_target(
+        rule.add_target(
             targets.LambdaFunction(
                 workflow,
                 event=events.RuleTargetInput.from_object(
@@ -202,3 +225,4 @@ class SyncWorkflow(Construct):
                 dead_letter_queue=self.dead_letters,
             )
         )
+        return rule

@@ -133,6 +133,15 @@ class LocalCloud:
     # Life cycle ------------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
         started = time.perf_counter()
+        self._start_aws()
+        self._provision()
+        self._start_servers()
+        self._start_workers()
+        self.startup_seconds = time.perf_counter() - started
+        return self
+
+    def _start_aws(self) -> None:
+        """The AWS endpoint: moto in a thread (unless an external one is given), with fake credentials."""
         for name, value in FAKE_CREDENTIALS.items():
             os.environ.setdefault(name, value)
         os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
@@ -152,6 +161,8 @@ class LocalCloud:
         # moto's Step Functions parser calls other services at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(urlsplit(self.aws_endpoint).port or 80)
 
+    def _provision(self) -> None:
+        """The environment's resources on the endpoint, and their names in this process's environment."""
         self.resources = Provisioner(
             self.aws_endpoint, self.env_name, self.region, self.config, self.asl_path, self.asl_definition
         ).run()
@@ -162,6 +173,8 @@ class LocalCloud:
 
         get_settings.cache_clear()
 
+    def _start_servers(self) -> None:
+        """The functions (in process), the API gateway and the console's static server."""
         name_unnamed_executions()
         self.lambdas = InProcessLambdas(self.env_name, self.region)
         self.lambdas.install()
@@ -179,19 +192,24 @@ class LocalCloud:
         if self.console_port is not None:
             self.console = self._console_server()
             self.console.start()
+
+    def _start_workers(self) -> None:
+        """The stand-ins of AWS's triggers: the ingest queue's poller, the EventBridge rule, the run sweeper's
+        schedule and EventBridge Scheduler."""
+        res = self._res()
         if self.poll:
             self.poller = SqsPoller(
-                self.resources.queue_url,
-                self.resources.queue_arn,
+                res.queue_url,
+                res.queue_arn,
                 self.aws_endpoint,
                 env_name=self.env_name,
                 region=self.region,
             )
             self.poller.start()
-        if self.resources.state_machine_arn:
+        if res.state_machine_arn:
             # The EventBridge rule's stand-in: failed, aborted and timed-out executions end their runs.
             self.watcher = ExecutionWatcher(
-                self.aws_endpoint, self.resources.state_machine_arn, self.env_name, self.region
+                self.aws_endpoint, res.state_machine_arn, self.env_name, self.region
             )
             self.watcher.start()
             # The run sweeper's schedule, on the local clock.
@@ -206,14 +224,12 @@ class LocalCloud:
         if self.schedule:
             self.scheduler = LocalScheduler(
                 self.aws_endpoint,
-                self.resources.scheduler_group,
+                res.scheduler_group,
                 self.region,
                 self.scheduler_interval,
                 self.clock,
             )
             self.scheduler.start()
-        self.startup_seconds = time.perf_counter() - started
-        return self
 
     def _console_server(self) -> ConsoleServer:
         """The console's static server, its config.json pointing at this cloud's gateway."""

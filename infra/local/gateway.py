@@ -132,6 +132,28 @@ def path_parameters(route: Route, path: str) -> dict[str, str]:
     return params
 
 
+def merge_headers(headers: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
+    """(headers, cookies) as payload 2.0 gives them: names lowercased, repeated headers joined with commas,
+    the Cookie headers' cookies in a list of their own."""
+    merged: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            continue
+        merged[key] = f"{merged[key]},{value}" if key in merged else value
+    return merged, cookies
+
+
+def merge_query(raw_query: str) -> dict[str, str]:
+    """The query string's parameters, a repeated one's values joined with commas (payload 2.0)."""
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    return query
+
+
 def build_event(
     method: str,
     target: str,
@@ -145,14 +167,7 @@ def build_event(
     """The API Gateway HTTP API payload-2.0 event for one request."""
     parts = urlsplit(target)
     raw_path, raw_query = parts.path or "/", parts.query
-    merged: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in headers:
-        key = name.lower()
-        if key == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-            continue
-        merged[key] = f"{merged[key]},{value}" if key in merged else value
+    merged, cookies = merge_headers(headers)
     merged.setdefault("x-forwarded-for", source_ip)
     merged.setdefault("x-forwarded-proto", "http")
     merged.setdefault("x-forwarded-port", str(port))
@@ -187,10 +202,7 @@ def build_event(
     if cookies:
         event["cookies"] = cookies
     if raw_query:
-        query: dict[str, str] = {}
-        for key, value in parse_qsl(raw_query, keep_blank_values=True):
-            query[key] = f"{query[key]},{value}" if key in query else value
-        event["queryStringParameters"] = query
+        event["queryStringParameters"] = merge_query(raw_query)
     params = path_parameters(route, raw_path)
     if params:
         event["pathParameters"] = params

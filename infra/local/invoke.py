@@ -25,10 +25,11 @@ from typing import Any
 
 import requests
 
+from functions.families import FAMILIES, WORKERS
 from infra.local import runtime
 from infra.local.cloud import FAKE_CREDENTIALS, LocalCloud
 from infra.local.gateway import build_event
-from infra.routes import FAMILIES, WORKERS, match
+from infra.routes import match
 
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 # Meets the local user pool's policy (infra/local/provision.py) and the signup model.

@@ -8,8 +8,8 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from functions.families import FAMILIES
 from infra.resources import DEFAULT_LIMITS, limits_environment
-from infra.routes import FAMILIES
 
 _RETENTION = {
     1: logs.RetentionDays.ONE_DAY,

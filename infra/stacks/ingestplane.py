@@ -72,7 +72,23 @@ class IngestPlaneStack(Stack):
             config=config,
             queues={"ingest": self.ingest.dead_letters, "workflow-events": self.workflow.dead_letters},
         )
-        self.console = ConsoleSite(
+        self.console = self._console(config)
+        self._suppress_cdk_internals()
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What a deploy prints and the local cloud reads: the endpoints and names of the environment."""
+        CfnOutput(self, "ApiUrl", value=self.http.url)
+        CfnOutput(self, "DataBucketName", value=self.lake.bucket.bucket_name)
+        CfnOutput(self, "UserPoolId", value=self.users.pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=self.users.client.user_pool_client_id)
+        CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "IngestQueueUrl", value=self.ingest.queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+
+    def _console(self, config: EnvConfig) -> ConsoleSite:
+        """The web console: its site, and the API endpoint and user pool it signs in with."""
+        return ConsoleSite(
             self,
             "Console",
             config=config,
@@ -83,15 +99,6 @@ class IngestPlaneStack(Stack):
             user_pool_id=self.users.pool.user_pool_id,
             user_pool_client_id=self.users.client.user_pool_client_id,
         )
-        self._suppress_cdk_internals()
-
-        CfnOutput(self, "ApiUrl", value=self.http.url)
-        CfnOutput(self, "DataBucketName", value=self.lake.bucket.bucket_name)
-        CfnOutput(self, "UserPoolId", value=self.users.pool.user_pool_id)
-        CfnOutput(self, "UserPoolClientId", value=self.users.client.user_pool_client_id)
-        CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
-        CfnOutput(self, "IngestQueueUrl", value=self.ingest.queue.queue_url)
-        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
 
     def _suppress_cdk_internals(self) -> None:
         """CDK's own singleton Lambdas (bucket notifications, auto-delete objects) are not ours to shape."""

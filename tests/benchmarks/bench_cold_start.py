@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 
-from infra.routes import FAMILIES
+from functions.families import FAMILIES
 
 RUNS = 5
 # What every API function needs anyway: the baseline a handler's own cost is compared against.

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from functions.core.settings import Settings
+from functions.families import FAMILIES, WORKERS
 from infra.constructs.functions import DATA_FUNCTIONS, FUNCTIONS
-from infra.routes import FAMILIES, WORKERS
 from tests.infra.helpers import actions_of, function_id, mentions, role_statements, table_id
 
 ALL = FAMILIES + WORKERS

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.routes import FAMILIES, WORKERS
+from functions.families import FAMILIES, WORKERS
 from tests.infra.helpers import actions_of, function_id, mentions, role_statements
 
 ALL = FAMILIES + WORKERS

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from functions.core.dialects import Dialect, dialect_for_path
+from functions.families import FAMILIES, WORKERS
 from infra.local import runtime
 from infra.local.gateway import build_event, path_parameters
 from infra.local.invoke import PLACEHOLDER, SampleData, load_event
-from infra.routes import FAMILIES, ROUTES, WORKERS, match
+from infra.routes import ROUTES, match
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 EXPECTED: dict[str, object] = json.loads((EVENTS / "expected.json").read_text())

@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import Invalid
+from ..errors import Invalid, Terminal
 
 Kind = Literal["source", "destination"]
 MASK = "********"  # what responses show for a stored secret; sending it back keeps the stored value
@@ -72,8 +72,8 @@ class CheckContext:
         return self.deadline - time.monotonic()
 
 
-class CheckFailed(Exception):
-    """A check that failed, with the reason the caller sees."""
+class CheckFailed(Terminal):
+    """A check that failed, with the reason the caller sees (checking again fails the same way)."""
 
 
 @dataclass

@@ -106,27 +106,29 @@ def source_of(cfg: PostgresSourceV1, ctx: CheckContext) -> PostgresSource:
 # ---------------------------------------------------------------- connection test
 
 
+def _reachable(cfg: PostgresSourceV1, ctx: CheckContext) -> str:
+    """The host resolves to an address the connector may reach, and a TCP connection to it opens."""
+    from functions.engine.plugins import SourceError
+    from functions.engine.plugins.postgres import resolve_host
+
+    try:
+        address = resolve_host(cfg.host.strip("[]"), cfg.port, ctx.allow_loopback_hosts)
+    except SourceError as exc:
+        raise CheckFailed(str(exc)) from None
+    started = time.monotonic()
+    try:
+        with socket.create_connection((address, cfg.port), timeout=min(5.0, max(ctx.remaining(), 0.5))):
+            pass
+    except OSError as exc:
+        raise CheckFailed(
+            f"{cfg.host}:{cfg.port} ({address}) is not reachable: {exc.strerror or exc}"
+        ) from None
+    return f"{cfg.host}:{cfg.port} ({address}) answers in {int((time.monotonic() - started) * 1000)} ms"
+
+
 def _checks(cfg: PostgresSourceV1, ctx: CheckContext) -> list[Check]:
     state: dict[str, Any] = {}
     source = source_of(cfg, ctx)
-
-    def reachable() -> str:
-        from functions.engine.plugins import SourceError
-        from functions.engine.plugins.postgres import resolve_host
-
-        try:
-            address = resolve_host(cfg.host.strip("[]"), cfg.port, ctx.allow_loopback_hosts)
-        except SourceError as exc:
-            raise CheckFailed(str(exc)) from None
-        started = time.monotonic()
-        try:
-            with socket.create_connection((address, cfg.port), timeout=min(5.0, max(ctx.remaining(), 0.5))):
-                pass
-        except OSError as exc:
-            raise CheckFailed(
-                f"{cfg.host}:{cfg.port} ({address}) is not reachable: {exc.strerror or exc}"
-            ) from None
-        return f"{cfg.host}:{cfg.port} ({address}) answers in {int((time.monotonic() - started) * 1000)} ms"
 
     def authenticated() -> str:
         from functions.engine.plugins.postgres import connect
@@ -155,7 +157,7 @@ def _checks(cfg: PostgresSourceV1, ctx: CheckContext) -> list[Check]:
         return check
 
     checks: list[Check] = [
-        ("reachable", reachable),
+        ("reachable", lambda: _reachable(cfg, ctx)),
         ("authenticated", authenticated),
         ("select_on_schemas", closing(select_on_schemas)),
     ]

@@ -268,24 +268,26 @@ def detect_file(src: Any, cfg: S3SourceV1) -> tuple[str, str]:
 # ---------------------------------------------------------------- connection test
 
 
+def _bucket_reachable(cfg: S3SourceV1, ctx: CheckContext, state: dict[str, Any]) -> str:
+    """A listing under the prefix answers; leaves the source's session and S3 client in ``state``."""
+    state["session"] = source_session(cfg, ctx)
+    state["s3"] = probe_client("s3", ctx, session=state["session"], region=cfg.region or ctx.region)
+    try:
+        # A listing under the prefix, not HeadBucket: HeadBucket needs s3:ListBucket on the whole bucket,
+        # and the functions' roles (and a bucket owner's) may grant it only for a prefix (s3:prefix).
+        state["s3"].list_objects_v2(Bucket=cfg.bucket, Prefix=cfg.prefix, MaxKeys=1)
+    except PROBE_ERRORS as exc:
+        reason = aws_reason(exc)
+        if reason.startswith(("404", "NoSuchBucket")):
+            reason = "the bucket does not exist"
+        elif reason.startswith(("403", "AccessDenied")):
+            reason = "access denied"
+        raise CheckFailed(f"bucket '{cfg.bucket}' is not reachable: {reason}") from None
+    return f"bucket '{cfg.bucket}' is reachable"
+
+
 def _checks(cfg: S3SourceV1, ctx: CheckContext) -> list[Check]:
     state: dict[str, Any] = {}
-
-    def bucket_reachable() -> str:
-        state["session"] = source_session(cfg, ctx)
-        state["s3"] = probe_client("s3", ctx, session=state["session"], region=cfg.region or ctx.region)
-        try:
-            # A listing under the prefix, not HeadBucket: HeadBucket needs s3:ListBucket on the whole bucket,
-            # and the functions' roles (and a bucket owner's) may grant it only for a prefix (s3:prefix).
-            state["s3"].list_objects_v2(Bucket=cfg.bucket, Prefix=cfg.prefix, MaxKeys=1)
-        except PROBE_ERRORS as exc:
-            reason = aws_reason(exc)
-            if reason.startswith(("404", "NoSuchBucket")):
-                reason = "the bucket does not exist"
-            elif reason.startswith(("403", "AccessDenied")):
-                reason = "access denied"
-            raise CheckFailed(f"bucket '{cfg.bucket}' is not reachable: {reason}") from None
-        return f"bucket '{cfg.bucket}' is reachable"
 
     def prefix_listable() -> str:
         try:
@@ -325,7 +327,7 @@ def _checks(cfg: S3SourceV1, ctx: CheckContext) -> list[Check]:
         return f"{src.name}: {fmt}{comp}, {len(schema.to_list())} columns"
 
     return [
-        ("bucket_reachable", bucket_reachable),
+        ("bucket_reachable", lambda: _bucket_reachable(cfg, ctx, state)),
         ("prefix_listable", prefix_listable),
         ("file_readable", file_readable),
         ("format_recognized", format_recognized),
@@ -360,8 +362,27 @@ def suggest_cursor(columns: list[dict[str, str]]) -> str | None:
 
 
 def _discover(cfg: S3SourceV1, ctx: CheckContext) -> dict[str, Any]:
-    from functions.engine import EngineError, infer_schema, open_object
+    session, groups = _files_by_stream(cfg, ctx)
+    fs = source_filesystem(session, cfg, ctx)
+    streams, problems = [], []
+    for name in sorted(groups):
+        if ctx.remaining() <= 0:
+            raise Invalid(
+                f"Discovery ran out of time at stream '{name}': narrow prefix or files", field="config.prefix"
+            )
+        stream, stream_problems = _discover_stream(cfg, fs, name, groups[name])
+        if stream is not None:
+            streams.append(stream)
+        if stream_problems:
+            problems.append(f"stream '{name}': " + "; ".join(stream_problems))
+    if problems:
+        raise Invalid("Incompatible or unreadable files: " + " | ".join(problems), field="config")
+    return {"streams": streams}
 
+
+def _files_by_stream(cfg: S3SourceV1, ctx: CheckContext) -> tuple[Any, dict[str, list[S3File]]]:
+    """The source's boto3 session and its matching files grouped by stream (Invalid when there are none,
+    or more streams than discovery samples)."""
     try:
         session = source_session(cfg, ctx)
         s3 = probe_client("s3", ctx, session=session, region=cfg.region or ctx.region)
@@ -381,51 +402,46 @@ def _discover(cfg: S3SourceV1, ctx: CheckContext) -> dict[str, Any]:
             f"{len(groups)} streams under {_where(cfg)}; at most {MAX_STREAMS}: narrow prefix or files",
             field="config.prefix",
         )
-    fs = source_filesystem(session, cfg, ctx)
-    streams, problems = [], []
-    for name in sorted(groups):
-        if ctx.remaining() <= 0:
-            raise Invalid(
-                f"Discovery ran out of time at stream '{name}': narrow prefix or files", field="config.prefix"
-            )
-        newest = sorted(groups[name], key=lambda f: (f.modified, f.key), reverse=True)[
-            :SAMPLE_FILES_PER_STREAM
-        ]
-        detected: dict[str, list[str]] = {}
-        sources = []
-        stream_problems = []
-        for f in newest:
-            try:
-                src = open_object(cfg.bucket, f.key, filesystem=fs)
-                fmt, compression = detect_file(src, cfg)
-            except (CheckFailed, EngineError, OSError) as exc:
-                stream_problems.append(f"{f.key}: {exc}")
-                continue
-            detected.setdefault(fmt, []).append(f.key)
-            sources.append((src, compression))
-        if len(detected) > 1:
-            kinds = "; ".join(f"{fmt}: {', '.join(keys)}" for fmt, keys in sorted(detected.items()))
-            stream_problems.append(f"mixes formats ({kinds})")
-        if not stream_problems:
-            fmt = next(iter(detected))
-            compressions = {c for _, c in sources}
-            try:
-                schema = infer_schema(
-                    [s for s, _ in sources],
-                    sample_rows=SAMPLE_ROWS,
-                    fmt=fmt,
-                    compression=compressions.pop() if len(compressions) == 1 else "auto",
-                    csv_options=csv_options_for(cfg, fmt),
-                )
-            except (EngineError, OSError, ValueError) as exc:
-                stream_problems.append(str(exc))
-            else:
-                streams.append(_stream(cfg, name, fmt, schema.to_list(), groups[name], newest))
-        if stream_problems:
-            problems.append(f"stream '{name}': " + "; ".join(stream_problems))
+    return session, groups
+
+
+def _discover_stream(
+    cfg: S3SourceV1, fs: Any, name: str, files: list[S3File]
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """One stream from its newest files: (the stream, []) or (None, what is wrong with its files)."""
+    from functions.engine import EngineError, infer_schema, open_object
+
+    newest = sorted(files, key=lambda f: (f.modified, f.key), reverse=True)[:SAMPLE_FILES_PER_STREAM]
+    detected: dict[str, list[str]] = {}
+    sources = []
+    problems = []
+    for f in newest:
+        try:
+            src = open_object(cfg.bucket, f.key, filesystem=fs)
+            fmt, compression = detect_file(src, cfg)
+        except (CheckFailed, EngineError, OSError) as exc:
+            problems.append(f"{f.key}: {exc}")
+            continue
+        detected.setdefault(fmt, []).append(f.key)
+        sources.append((src, compression))
+    if len(detected) > 1:
+        kinds = "; ".join(f"{fmt}: {', '.join(keys)}" for fmt, keys in sorted(detected.items()))
+        problems.append(f"mixes formats ({kinds})")
     if problems:
-        raise Invalid("Incompatible or unreadable files: " + " | ".join(problems), field="config")
-    return {"streams": streams}
+        return None, problems
+    fmt = next(iter(detected))
+    compressions = {c for _, c in sources}
+    try:
+        schema = infer_schema(
+            [s for s, _ in sources],
+            sample_rows=SAMPLE_ROWS,
+            fmt=fmt,
+            compression=compressions.pop() if len(compressions) == 1 else "auto",
+            csv_options=csv_options_for(cfg, fmt),
+        )
+    except (EngineError, OSError, ValueError) as exc:
+        return None, [str(exc)]
+    return _stream(cfg, name, fmt, schema.to_list(), files, newest), []
 
 
 def _stream(

@@ -98,3 +98,44 @@ def test_slot_lag_is_reported(orders, source):
     assert status is not None and status.lag_bytes > 0 and status.retained_bytes >= status.lag_bytes
     plan = plan_one(src, request("orders", "cdc"), {"lsn": status.confirmed_flush_lsn})
     assert any("bytes behind" in note for note in plan.notes)
+
+
+def test_full_identity_key_move_nulls_schema_change_over_many_blocks(db, source):
+    """Changes spanning many COPY blocks, decoded column by column: an update's unchanged TOASTed value
+    taken from its old row (REPLICA IDENTITY FULL), a key move, nulls, another table's changes in
+    between, and a column added midway (a new Relation message: earlier changes have it null)."""
+    db.sql(
+        "CREATE TABLE wide (id int PRIMARY KEY, a text, b int, notes text)",
+        "ALTER TABLE wide ALTER COLUMN notes SET STORAGE EXTERNAL",
+        "ALTER TABLE wide REPLICA IDENTITY FULL",
+        "CREATE TABLE side (id int PRIMARY KEY)",
+        "CREATE PUBLICATION wide_pub FOR TABLE wide, side",
+    )
+    src = source(slot="wide_slot", publication="wide_pub")
+    first = plan_one(src, request("wide", "cdc"), None)
+    src.acknowledge([first])
+    db.sql(
+        f"INSERT INTO wide SELECT i, 'a' || i, i, CASE WHEN i = 1 THEN {BIG} END FROM generate_series(1, 40000) i",
+        "INSERT INTO side SELECT generate_series(1, 100)",
+        "UPDATE wide SET b = -1 WHERE id = 1",  # notes unchanged: the old row (FULL) holds it
+        "UPDATE wide SET id = 100002, a = 'moved' WHERE id = 2",
+        "UPDATE wide SET a = NULL WHERE id = 3",
+        "ALTER TABLE wide ADD COLUMN c text",
+        "INSERT INTO wide VALUES (200000, 'y', 7, NULL, 'cee')",
+        "DELETE FROM wide WHERE id = 4",
+    )
+    plan = plan_one(src, request("wide", "cdc"), first.next_state)
+    table, rejects = read_plan(src, plan)
+    assert not rejects and table.num_rows == 40000 + 6
+    rows = table.to_pylist()
+    assert [(r["_op"], r["id"]) for r in rows[:2]] == [("insert", 1), ("insert", 2)]
+    assert [(r["_op"], r["id"], r["a"], r["b"], r["c"]) for r in rows[40000:]] == [
+        ("update", 1, "a1", -1, None), ("delete", 2, "a2", 2, None), ("update", 100002, "moved", 2, None),
+        ("update", 3, None, 3, None), ("insert", 200000, "y", 7, "cee"), ("delete", 4, "a4", 4, None),
+    ]  # fmt: skip
+    notes = db.conn.execute("SELECT notes FROM wide WHERE id = 1").fetchone()[0]
+    assert rows[40000]["notes"] == notes == rows[0]["notes"] and len(notes) > 9000
+    assert [r["a"] for r in rows[:40000]] == [f"a{i}" for i in range(1, 40001)]
+    assert all(r["notes"] is None for r in rows[1:40000])
+    lsns = [r["_lsn"] for r in rows]
+    assert lsns == sorted(lsns)

@@ -15,24 +15,21 @@ at least as new as the change and is overwritten by any later change of that row
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..base import LSN_COLUMN, OP_COLUMN, RejectSink, SourceError
 from .catalog import Relation, quote_ident
-from .pgoutput import UNCHANGED, Change, Decoder
+from .pgoutput import Decoder, Rows
 from .reader import CopyStream, typed_batch
 from .types import Mapping
 
 CHANGES_PER_BATCH = 100_000
 BATCH_BYTES = 64 << 20  # change messages held before a batch is made: memory stays flat with wide rows
-_HEADER = b"PGCOPY\n\xff\r\n\x00"
-_COUNT = struct.Struct("!h")
-_LENGTH = struct.Struct("!i")
 
 
 def lsn_to_int(lsn: str) -> int:
@@ -105,97 +102,42 @@ def peek_sql(conn: Any, slot: str, publication: str, upto_lsn: str) -> bytes:
     return query.as_bytes(conn)
 
 
-def binary_rows(blocks: Iterator[bytearray]) -> Iterator[bytes]:
-    """The single bytea field of each row of a ``COPY ... (FORMAT binary)`` stream."""
-    first = True
-    for block in blocks:
-        view = memoryview(block)
-        pos = 0
-        if first:
-            if bytes(view[: len(_HEADER)]) != _HEADER:
-                raise SourceError("unexpected COPY binary header")
-            (ext,) = struct.unpack_from("!i", view, len(_HEADER) + 4)
-            pos = len(_HEADER) + 8 + ext
-            first = False
-        while pos < len(view):
-            (nfields,) = _COUNT.unpack_from(view, pos)
-            if nfields == -1:  # the trailer
-                return
-            (length,) = _LENGTH.unpack_from(view, pos + 2)
-            yield bytes(view[pos + 6 : pos + 6 + length])
-            pos += 6 + length
-
-
-class ChangeBuffer:
-    """Changes of one table, one row of text values per change in the stream's column order, until
-    flushed as a batch (the rows are turned into columns at once)."""
-
-    def __init__(self, rel: Relation, columns: list[str]):
-        self.rel, self.columns = rel, columns
-        self.rows: list[list[object]] = []
-        self.ops: list[str] = []
-        self.lsns: list[int] = []
-        self.unchanged: list[int] = []  # rows with a value the server did not send
-
-    def __len__(self) -> int:
-        return len(self.ops)
-
-    def add(self, change: Change, index: list[int | None] | None) -> None:
-        """Append a change; ``index`` gives each stream column's position in the relation's tuples
-        (None: the same columns in the same order)."""
-        row = change.values if change.op in ("insert", "update") else change.old
-        if row is None:
-            values: list[object] = [None] * len(self.columns)
-        elif index is None:
-            values = row
-        else:
-            values = [None if i is None else row[i] for i in index]
-        if UNCHANGED in values:
-            old = (
-                change.old
-                if index is None or change.old is None
-                else [change.old[i] if i is not None else None for i in index]
-            )
-            if old is not None:  # REPLICA IDENTITY FULL sends the old row
-                values = [o if v is UNCHANGED else v for v, o in zip(values, old, strict=True)]
-            if UNCHANGED in values:
-                self.unchanged.append(len(self.ops))
-        self.rows.append(values)
-        self.ops.append(change.op)
-        self.lsns.append(change.commit_lsn)
-
-    def take(self) -> tuple[list[list[object]], list[str], list[int], list[int]]:
-        columns = [list(c) for c in zip(*self.rows, strict=True)] if self.rows else [[] for _ in self.columns]
-        out = (columns, self.ops, self.lsns, self.unchanged)
-        self.rows, self.ops, self.lsns, self.unchanged = [], [], [], []
-        return out
-
-
-def _text(value: object) -> str | None:
-    return value.decode() if isinstance(value, bytes) else None
-
-
-def fill_unchanged(
-    conn: Any, rel: Relation, columns: list[str], values: list[list[object]], rows: list[int]
-) -> None:
+def fill_unchanged(conn: Any, rel: Relation, rows: Rows) -> None:
     """Replace unsent TOASTed values by the table's current ones, read by key (null if the row is gone)."""
-    key_idx = [columns.index(k) for k in rel.primary_key]
-    keys = [tuple(_text(values[k][r]) for k in key_idx) for r in rows]
+    masks = [m for m in rows.unchanged if m is not None]
+    if not masks:
+        return
+    some = masks[0]
+    for m in masks[1:]:
+        some = pc.or_(some, m)
+    at = pc.indices_nonzero(some)
+    key_idx = [rows.info.columns.index(k) for k in rel.primary_key]
+    key_text = [pc.take(rows.values[k], at).cast(pa.string()).to_pylist() for k in key_idx]
+    keys = list(zip(*key_text, strict=True))
+    found = _rows_by_key(conn, rel, rows.info.columns, keys)
+    position = {r: i for i, r in enumerate(at.to_pylist())}
+    for j, mask in enumerate(rows.unchanged):
+        if mask is None:
+            continue
+        current = [found.get(keys[position[r]]) for r in pc.indices_nonzero(mask).to_pylist()]
+        texts = [None if row is None or row[j] is None else str(row[j]).encode() for row in current]
+        rows.values[j] = pc.replace_with_mask(rows.values[j], mask, pa.array(texts, pa.binary()))
+        rows.unchanged[j] = None
+
+
+def _rows_by_key(conn: Any, rel: Relation, columns: list[str], keys: list[tuple]) -> dict[tuple, tuple]:
+    """The table's current rows of ``keys`` (text values), in the relation's column order."""
     key_sql = "(" + ", ".join(quote_ident(k) for k in rel.primary_key) + ")"
     as_text = ", ".join(f"{quote_ident(c)}::text" for c in [*rel.primary_key, *columns])
+    nkey = len(rel.primary_key)
     found: dict[tuple, tuple] = {}
     for start in range(0, len(keys), 1000):
         chunk = keys[start : start + 1000]
-        placeholders = ", ".join("(" + ", ".join(["%s"] * len(key_idx)) + ")" for _ in chunk)
+        placeholders = ", ".join("(" + ", ".join(["%s"] * nkey) + ")" for _ in chunk)
         query = f"SELECT {as_text} FROM {rel.qualified} WHERE {key_sql} IN ({placeholders})"  # noqa: S608
         for row in conn.execute(query, [v for k in chunk for v in k]).fetchall():
-            found[tuple(row[: len(key_idx)])] = row[len(key_idx) :]
-    for r, key in zip(rows, keys, strict=True):
-        current = found.get(key)
-        for j in range(len(columns)):
-            if values[j][r] is UNCHANGED:
-                text = current[j] if current is not None else None
-                values[j][r] = None if text is None else str(text).encode()
+            found[tuple(row[:nkey])] = row[nkey:]
+    return found
 
 
 def change_batches(
@@ -206,60 +148,50 @@ def change_batches(
     """The table's changes committed after ``after_lsn`` and before ``upto_lsn``, as change batches of
     ``schema`` (the stream's columns, then ``_op`` and ``_lsn``). ``lookup`` opens a second connection
     when unsent TOASTed values must be read from the table."""
-    decoder = Decoder(rel.id, lsn_to_int(after_lsn) if after_lsn else -1)
-    buffer = ChangeBuffer(rel, columns)
-    indexes: dict[int, list[int | None] | None] = {}  # id(RelationInfo) -> the stream's column positions
-    key_at = [columns.index(k) for k in rel.primary_key]
+    decoder = Decoder(rel.id, rel.primary_key, lsn_to_int(after_lsn) if after_lsn else -1)
     stream = CopyStream(conn, peek_sql(conn, slot, publication, upto_lsn), block_bytes=1 << 20)
-    held = 0
+    pending: list[pa.Table] = []
+    held = count = 0
     other: list[Any] = []
     try:
-        for data in binary_rows(stream.blocks_inline()):
-            for change in decoder.feed(data):
-                info = decoder.relations[change.relid]
-                if id(info) not in indexes:
-                    position = {name: i for i, name in enumerate(info.columns)}
-                    found = [position.get(c) for c in columns]
-                    indexes[id(info)] = None if info.columns == columns else found
-                index = indexes[id(info)]
-                if change.op == "update" and _key_changed(change, index, key_at):
-                    buffer.add(Change("delete", change.relid, change.commit_lsn, None, change.old), index)
-                buffer.add(change, index)
-                held += len(data)
-            if len(buffer) >= CHANGES_PER_BATCH or held >= BATCH_BYTES:
-                held = 0
-                yield _flush(buffer, rel, columns, mappings, schema, lookup, other, on_reject)
-        if len(buffer):
-            yield _flush(buffer, rel, columns, mappings, schema, lookup, other, on_reject)
+        for block in stream.blocks_inline():
+            for rows in decoder.feed(block):
+                if any(m is not None for m in rows.unchanged):
+                    if not other:
+                        other.append(lookup())
+                    fill_unchanged(other[0], rel, rows)
+                pending.append(_stream_table(rows, columns))
+                count += len(rows)
+            held += len(block)
+            if count >= CHANGES_PER_BATCH or (count and held >= BATCH_BYTES):
+                yield _flush(pending, rel, mappings, schema, on_reject)
+                pending, held, count = [], 0, 0
+        if count:
+            yield _flush(pending, rel, mappings, schema, on_reject)
     finally:
         for c in other:
             c.close()
 
 
-def _key_changed(change: Change, index: list[int | None] | None, key_at: list[int]) -> bool:
-    """An update that moved a row to another key (its old key is sent): the old key must be deleted."""
-    if change.old is None or change.values is None:
-        return False
-    for j in key_at:
-        i = j if index is None else index[j]
-        if i is not None and change.old[i] is not None and change.old[i] != change.values[i]:
-            return True
-    return False
+def _stream_table(rows: Rows, columns: list[str]) -> pa.Table:
+    """The stream's columns (text as binary; null where the relation has no such column), ``_op``, ``_lsn``."""
+    position = {name: i for i, name in enumerate(rows.info.columns)}
+    values = [
+        rows.values[position[c]] if c in position else pa.nulls(len(rows), pa.binary()) for c in columns
+    ]
+    return pa.table([*values, rows.ops, rows.lsns], names=[*columns, OP_COLUMN, LSN_COLUMN])
 
 
 def _flush(
-    buffer: ChangeBuffer, rel: Relation, columns: list[str], mappings: list[Mapping], schema: pa.Schema,
-    lookup: Callable[[], Any], other: list[Any], on_reject: RejectSink | None,
+    pending: list[pa.Table], rel: Relation, mappings: list[Mapping], schema: pa.Schema,
+    on_reject: RejectSink | None,
 ) -> pa.RecordBatch:  # fmt: skip
-    values, ops, lsns, unchanged = buffer.take()
-    if unchanged:
-        if not other:
-            other.append(lookup())
-        fill_unchanged(other[0], rel, columns, values, unchanged)
+    changes = pa.concat_tables(pending)
+    n = len(mappings)
     text = pa.table(
-        [pa.array(v, pa.binary()).cast(pa.string()) for v in values], names=columns
+        [changes.column(i).cast(pa.string()) for i in range(n)], names=changes.column_names[:n]
     )  # the server's text is UTF-8 (client_encoding)
-    extra = [pa.array(ops, pa.string()), pa.array(lsns, pa.int64())]
+    extra = [changes.column(n).combine_chunks(), changes.column(n + 1).combine_chunks()]
     return typed_batch(text, mappings, schema, rel.primary_key, rel.id, on_reject, extra)
 
 

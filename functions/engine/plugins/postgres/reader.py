@@ -70,21 +70,24 @@ class CopyStream(threading.Thread):
             self._wait()
         _check(pg.get_result(), expect_copy=True)
         # rows are appended to one buffer: keeping each row's object until the block is cut would
-        # make the cyclic GC walk millions of them (4x the CPU of the whole copy)
+        # make the cyclic GC walk millions of them (4x the CPU of the whole copy). The loop runs once
+        # per row, so whether the reader stopped is asked per block and per wait only.
         block = bytearray()
-        while not self.stopped.is_set():
+        while True:
             nbytes, data = pg.get_copy_data(1)
             if nbytes > 0:
                 block += data
                 if len(block) >= self.block_bytes:
                     yield block
+                    if self.stopped.is_set():
+                        return
                     block = bytearray()
             elif nbytes == 0:
+                if self.stopped.is_set():
+                    return
                 self._wait()
             else:
                 break
-        if self.stopped.is_set():
-            return
         if nbytes == -2:
             raise SourceUnavailableError(pg.error_message.decode(errors="replace").strip())
         while pg.is_busy():
