@@ -41,7 +41,7 @@ from ..settings import get_settings
 
 log = logging.getLogger("ingestplane.ingestion")
 
-# The store this service works on.
+# The store this service works on; unit tests put an in-memory one in its place.
 repository = UploadSyncsRepository()
 
 FINISH_ATTEMPTS = 3  # deliveries of one message before its file (or its sync) is marked Failed
@@ -65,7 +65,9 @@ class Outcome:
 
 
 def move_once(src: str, dest: str) -> None:
-    """Move a lake file, or nothing when an earlier try moved it already (src gone, dest there)."""
+    """Move a lake file, or nothing when an earlier try moved it already (src gone, dest there): the
+    workflow's upload step (functions/workflow/upload.py) places a big file's Parquet with it, as this
+    module places a small file's."""
     lake.move_once(src, dest)
 
 
