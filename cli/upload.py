@@ -37,7 +37,7 @@ DEFAULT_URL = "http://localhost:8080"
 DEFAULT_STATE = ".ingestplane-upload.json"
 
 
-class UploadError(Exception):
+class UploadFailed(Exception):
     """A failure the user should see (an HTTP error from the service, a file that cannot be read)."""
 
 
@@ -70,7 +70,7 @@ def retrying(
         except (urllib.error.URLError, TimeoutError, ConnectionError, _Retryable) as exc:
             attempt += 1
             if attempt > retries:
-                raise UploadError(f"{what}: gave up after {retries} retries: {exc}") from exc
+                raise UploadFailed(f"{what}: gave up after {retries} retries: {exc}") from exc
             sleep(min(30.0, 0.5 * 2**attempt) * (0.5 + uuid.uuid4().int % 100 / 100))
 
 
@@ -109,7 +109,7 @@ class Client:
             data = json.loads(raw or b"null")
             if status >= 400:
                 msg = data.get("msg") if isinstance(data, dict) else raw[:200].decode(errors="replace")
-                raise UploadError(f"{method} {path}: {status} {msg}")
+                raise UploadFailed(f"{method} {path}: {status} {msg}")
             return data
 
         return retrying(once, self.retries, f"{method} {path}")
@@ -141,7 +141,7 @@ class Client:
             if status >= 500 or status == 429:
                 raise _Retryable(f"upload {path.name}: {status}")
             if status >= 400:
-                raise UploadError(f"upload {path.name}: {status} {json.loads(raw or b'{}').get('msg')}")
+                raise UploadFailed(f"upload {path.name}: {status} {json.loads(raw or b'{}').get('msg')}")
 
         retrying(once, self.retries, f"upload {path.name}")
 
@@ -154,10 +154,10 @@ class Client:
             if status >= 500 or status == 429 or status == 408:
                 raise _Retryable(f"part: {status}")
             if status >= 400:
-                raise UploadError(f"part upload refused: {status} {raw[:200]!r}")
+                raise UploadFailed(f"part upload refused: {status} {raw[:200]!r}")
             etag = {k.lower(): v for k, v in headers.items()}.get("etag")
             if not etag:
-                raise UploadError("S3 answered without an ETag (is the bucket's CORS exposing it?)")
+                raise UploadFailed("S3 answered without an ETag (is the bucket's CORS exposing it?)")
             return etag.strip('"')
 
         return retrying(once, self.retries, "part upload")
@@ -254,9 +254,9 @@ def collect(paths: Iterable[str]) -> list[Path]:
         elif p.is_file():
             out.append(p)
         else:
-            raise UploadError(f"no such file or folder: {raw}")
+            raise UploadFailed(f"no such file or folder: {raw}")
     if not out:
-        raise UploadError("no files to upload")
+        raise UploadFailed("no files to upload")
     return out
 
 
@@ -271,7 +271,7 @@ def upload_big(
             info = client.call(
                 "GET", "/api/lake/file/multipart/parts", query={"upload_id": entry["upload_id"]}
             )
-        except UploadError:
+        except UploadFailed:
             info = None
         if info and info.get("status") != "open":
             info = None
@@ -367,7 +367,7 @@ def run(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
         return 0
     try:
         client.call("POST", "/api/ingestion/file/sync/end", {"sync_id": sync_id})
-    except UploadError as exc:
+    except UploadFailed as exc:
         if "already ended" not in str(exc):
             raise
     result = wait(client, sync_id, args.timeout)
@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--part-size is 5..5120 MiB")
     try:
         return run(args)
-    except UploadError as exc:
+    except UploadFailed as exc:
         sys.stderr.write(f"\nerror: {exc}\n(run the same command again to resume)\n")
         return 2
     except KeyboardInterrupt:

@@ -24,8 +24,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from functions.core import aws
 from functions.core.auth import Caller, Role, require_role
 from functions.core.errors import Conflict
-from functions.core.models.syncs import SyncCreate
-from functions.core.services import syncs as svc
+from functions.core.models.upload_syncs import SyncCreate
+from functions.core.services import upload_syncs as svc
 from functions.core.settings import get_settings
 
 HEADER = "idempotency-key"
@@ -47,16 +47,16 @@ def _start_once():
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
     def start(request: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        session = svc.start_sync(caller, request["project_id"], SyncCreate(**request["body"]))
+        session = svc.start_upload_sync(caller, request["project_id"], SyncCreate(**request["body"]))
         return {"sync_id": int(session.sync_id)}
 
     return start
 
 
-def start_sync(caller: Caller, project_id: str, body: SyncCreate, key: str | None):
+def start_upload_sync(caller: Caller, project_id: str, body: SyncCreate, key: str | None):
     """The session a start makes, or (same `key`, same request) the one the first such start made."""
     if not key:
-        return svc.start_sync(caller, project_id, body)
+        return svc.start_upload_sync(caller, project_id, body)
     require_role(caller, project_id, Role.editor)  # never answer a stored result to a stranger
     request = {
         "key": f"{project_id}:{caller.username}:{key[:128]}",

@@ -20,10 +20,11 @@ from typing import Any
 
 from functions.core import aws
 from functions.core.constants import LAKE_PREFIX, LOGS_PREFIX, REJECTS_PREFIX
-from functions.core.models.syncs import SyncStatus, SyncType
-from functions.core.repositories.syncs import SyncFileRecord, SyncSessionRecord
+from functions.core.lake import lake_dir, staging_dir
+from functions.core.models.upload_syncs import SyncStatus, SyncType
+from functions.core.repositories.upload_syncs import SyncFileRecord, SyncSessionRecord
 from functions.core.services import ingestion
-from functions.core.services.syncs import lake_dir, request_finish, staging_dir
+from functions.core.services.upload_syncs import request_finish
 from functions.core.settings import get_settings
 from functions.workflow.errors import TransientError
 from functions.workflow.store import INLINE_MAX_BYTES, get_json, put_json

@@ -13,14 +13,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LINES = 60
 
-# Today's offenders, in files other branches of issue 16 are restructuring: this list must be empty by the
-# end of issue 16.
-OFFENDERS = {
-    "functions/core/services/ingestion.py:load_table",
-    "functions/core/services/syncs.py:register_object",
-}
-
-
 def long_functions() -> dict[str, int]:
     """`path:name` -> lines of every function (or method) over MAX_LINES lines."""
     found = {}
@@ -36,10 +28,5 @@ def long_functions() -> dict[str, int]:
 
 
 def test_no_function_is_over_60_lines() -> None:
-    too_long = {name: lines for name, lines in long_functions().items() if name not in OFFENDERS}
+    too_long = long_functions()
     assert not too_long, f"over {MAX_LINES} lines (split them): {too_long}"
-
-
-def test_the_offenders_list_holds_only_offenders() -> None:
-    """A function that was shortened leaves the list, so the list only shrinks."""
-    assert not OFFENDERS - set(long_functions())

@@ -103,7 +103,7 @@ def _upload_sync(project_id: str, ingest_id: str) -> dict[str, Any]:
     """An upload sync (`sync-<id>`) as an ingest job: one table (the sync's lake path) and its files. The
     upload-syncs service is imported here, not at the top: the jobs function's cold start loads the jobs
     family's models only (tests/unit/core/test_cold_imports.py)."""
-    from ..services import syncs as syncs_svc
+    from ..services import upload_syncs as syncs_svc
 
     found = syncs_svc.ingest_job_records(project_id, ingest_id)
     if found is None:

@@ -18,7 +18,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "connectors": ("ConnectionCheck", "ConnectionResult", "ConnectionTestOut", "ConnectorCreate", "ConnectorJob", "ConnectorOut", "ConnectorSpec", "ConnectorTest", "ConnectorTypeInfo", "ConnectorTypes", "ConnectorUpdate", "Deleted", "SpecRequest", "Stream", "StreamColumn", "StreamsAnswer", "StreamsConfig", "StreamsRequest",),
     "jobs": ("ApplicationAction", "ApplicationAnswer", "ApplicationError", "ApplicationStatus", "ApplicationUpdate", "IngestError", "IngestJob", "JobActivate", "JobCreate", "JobOut", "JobUpdate", "RunFileOut", "RunLogLine", "RunOut", "TaskLogsPage",),
     "projects": ("ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "MemberAdd", "MemberOut", "MemberUpdate", "ProjectCreate", "ProjectOut", "ProjectUpdate",),
-    "syncs": ("FileSyncHistory", "FileSyncInfo", "SyncCreate", "SyncFileOut", "SyncOut", "SyncStart", "SyncStatus", "SyncType", "UploadOut", "UploadStart",),
+    "upload_syncs": ("FileSyncHistory", "FileSyncInfo", "SyncCreate", "SyncFileOut", "SyncOut", "SyncStart", "SyncStatus", "SyncType", "UploadOut", "UploadStart",),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -100,7 +100,7 @@ if TYPE_CHECKING:
         ProjectOut,
         ProjectUpdate,
     )
-    from .syncs import (
+    from .upload_syncs import (
         FileSyncHistory,
         FileSyncInfo,
         SyncCreate,

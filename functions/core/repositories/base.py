@@ -1,12 +1,12 @@
-"""What every pynamodb model shares: the table named by an environment variable, read when first used."""
+"""What every pynamodb model shares: its table, endpoint and region from the function's Settings, read when
+first used; and the one translation of DynamoDB failures (store_errors, lost_race)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -14,44 +14,57 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 
 from ..errors import Transient
+from ..settings import Settings, get_settings
 
 
-def _host() -> str | None:
-    return os.environ.get("AWS_ENDPOINT_URL") or None
+@cache
+def _field_of(env_var: str) -> str:
+    """The Settings field read from environment variable `env_var` (its alias)."""
+    return next(name for name, f in Settings.model_fields.items() if f.alias == env_var)
 
 
-def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+def _settings_so_far() -> Settings | None:
+    """The settings, or None while the environment does not hold them yet: pynamodb asks a model's Meta
+    for its host and region when the class is made (at import), and again when it first connects."""
+    try:
+        return get_settings()
+    except RuntimeError:
+        return None
 
 
 class _TableMeta(type):
-    """pynamodb reads `Meta.table_name`, `host` and `region` when it first connects; resolve them then."""
+    """pynamodb reads `Meta.table_name`, `host` and `region` when it first connects; resolve them then,
+    from the function's Settings (get_settings is cached: tests that change the environment clear it)."""
 
     env_var: str
 
     @property
-    def table_name(cls) -> str | None:
-        return os.environ.get(cls.env_var)
+    def table_name(cls) -> str:
+        return str(getattr(get_settings(), _field_of(cls.env_var)))
 
     @property
     def host(cls) -> str | None:
-        return _host()
+        settings = _settings_so_far()
+        return settings.endpoint_url if settings else None
 
     @property
     def region(cls) -> str:
-        return _region()
+        settings = _settings_so_far()
+        return settings.region if settings else "us-east-1"
 
 
 def table_meta(env_var: str) -> Any:
-    """A pynamodb `Meta` for the table whose physical name is in `env_var` (typed Any: pynamodb's
-    `MetaProtocol` is structural and a class made by a metaclass cannot name it)."""
+    """A pynamodb `Meta` for the table whose physical name is the Settings field read from `env_var`
+    (typed Any: pynamodb's `MetaProtocol` is structural and a class made by a metaclass cannot name it)."""
+    _field_of(env_var)  # a table Settings does not know is a bug: fail at import
     return _TableMeta("Meta", (), {"env_var": env_var, "max_retry_attempts": 3})
 
 
 def connection() -> Connection:
     """A low-level connection, for transactions that span several models (one per endpoint: a new
     one loads botocore's endpoint data again, about a second)."""
-    return _connection(_region(), _host())
+    settings = get_settings()
+    return _connection(settings.region, settings.endpoint_url)
 
 
 @lru_cache(maxsize=4)

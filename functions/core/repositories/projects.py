@@ -11,14 +11,19 @@ PROJECT#<id> / COUNTER#<name>        atomic counters (upload-sync ids)
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
-from ..errors import NotFound
-from .base import condition_failed, now_iso, table_meta
+from ..errors import Conflict, NameTaken, NotFound
+from ..pagination import query_page
+from .base import condition_failed, connection, now_iso, store_errors, table_meta
 
 TABLE_ENV = "PROJECTS_TABLE"
 
@@ -145,7 +150,8 @@ class EmailClaim(Model):
 def email_claim(email: str) -> EmailClaim | None:
     """The claim on `email`, None when no one holds it."""
     try:
-        return EmailClaim.get(*EmailClaim.key(email), consistent_read=True)
+        with store_errors("Reading the email's claim"):
+            return EmailClaim.get(*EmailClaim.key(email), consistent_read=True)
     except DoesNotExist:
         return None
 
@@ -156,7 +162,8 @@ def claim_email(email: str, username: str, *, replacing: str | None = None) -> b
     claim = EmailClaim(*EmailClaim.key(email), username=username, claimed_at=now_iso())
     condition = EmailClaim.pk.does_not_exist() if replacing is None else EmailClaim.username == replacing
     try:
-        claim.save(condition=condition)
+        with store_errors("Claiming the email"):
+            claim.save(condition=condition)
     except PutError as exc:
         if not condition_failed(exc):
             raise
@@ -167,7 +174,8 @@ def claim_email(email: str, username: str, *, replacing: str | None = None) -> b
 def release_email(email: str, username: str) -> None:
     """Drop the claim on `email` if `username` holds it."""
     try:
-        EmailClaim(*EmailClaim.key(email)).delete(condition=EmailClaim.username == username)
+        with store_errors("Releasing the email"):
+            EmailClaim(*EmailClaim.key(email)).delete(condition=EmailClaim.username == username)
     except DeleteError as exc:
         if not condition_failed(exc):
             raise
@@ -181,20 +189,275 @@ def external_id(project_id: str) -> str:
     """The project's external id (what its source roles trust), made once for a project that has none;
     NotFound when there is no such project."""
     try:
-        record = ProjectRecord.get(project_pk(project_id), "META")
+        with store_errors("Reading the project"):
+            record = ProjectRecord.get(project_pk(project_id), "META")
     except DoesNotExist:
         raise NotFound() from None
     if record.external_id:
         return record.external_id
     view = ProjectExternalId(project_pk(project_id), "META")
     try:  # the first writer wins: every reader then sees the same id
-        view.update(
-            actions=[ProjectExternalId.external_id.set(new_external_id())],
-            condition=ProjectExternalId.pk.exists() & ProjectExternalId.external_id.does_not_exist(),
-        )
+        with store_errors("Setting the project's external id"):
+            view.update(
+                actions=[ProjectExternalId.external_id.set(new_external_id())],
+                condition=ProjectExternalId.pk.exists() & ProjectExternalId.external_id.does_not_exist(),
+            )
     except UpdateError as exc:
         if not condition_failed(exc):
             raise
-    view.refresh(consistent_read=True)
+    with store_errors("Reading the project's external id"):
+        view.refresh(consistent_read=True)
     assert view.external_id
     return view.external_id
+
+
+def _member_record(project_id: str, username: str, role: str, by: str, ts: str) -> MemberRecord:
+    pk, sk = MemberRecord.key(project_id, username)
+    return MemberRecord(
+        pk,
+        sk,
+        gsi1pk=f"USER#{username}",
+        gsi1sk=f"PROJECT#{project_id}",
+        project_id=project_id,
+        username=username,
+        role=role,
+        added_by=by,
+        added_at=ts,
+    )
+
+
+def _admin_delta(project_id: str, delta: int) -> tuple[ProjectAdminCount, list[Action], Condition]:
+    """The transaction item that keeps the project's admin count, refusing to reach zero admins."""
+    project = ProjectAdminCount(project_pk(project_id), "META")
+    condition = ProjectAdminCount.deleted_at.does_not_exist()
+    if delta < 0:
+        condition &= ProjectAdminCount.admin_count > 1
+    return project, [ProjectAdminCount.admin_count.add(delta)], condition
+
+
+def _first_reason(exc: TransactWriteError, index: int) -> bool:
+    """Whether the transaction's item at `index` failed its condition."""
+    reasons = [r.code if r else None for r in exc.cancellation_reasons]
+    return len(reasons) > index and reasons[index] == "ConditionalCheckFailed"
+
+
+class ProjectsRepository:
+    """The projects aggregate: a project, its name claim, its members (and admin count) and API keys.
+    Every failure leaves as NotFound, Conflict, NameTaken or Transient."""
+
+    # ------------------------------------------------------------ projects
+
+    def get_live(self, project_id: str) -> ProjectRecord:
+        """The project unless it is missing or deleted (NotFound)."""
+        try:
+            with store_errors("Reading the project"):
+                record = ProjectRecord.get(project_pk(project_id), "META")
+        except DoesNotExist:
+            raise NotFound() from None
+        if record.deleted_at:
+            raise NotFound()
+        return record
+
+    def live_projects(self, project_ids: list[str]) -> dict[str, ProjectRecord]:
+        """The live ones of the projects, by id (one BatchGetItem)."""
+        with store_errors("Reading projects"):
+            found = ProjectRecord.batch_get([(project_pk(pid), "META") for pid in project_ids])
+            return {p.project_id: p for p in found if not p.deleted_at}
+
+    def create_with_claim(self, project_id: str, name: str, description: str, creator: str) -> ProjectRecord:
+        """The project, its creator as first admin and the creator's claim on its name, in one write;
+        NameTaken when the creator has a project of that name."""
+        ts = now_iso()
+        project = ProjectRecord(
+            project_pk(project_id),
+            "META",
+            project_id=project_id,
+            name=name,
+            description=description,
+            created_by=creator,
+            updated_by=creator,
+            created_at=ts,
+            updated_at=ts,
+            admin_count=1,
+            external_id=new_external_id(),
+        )
+        member = _member_record(project_id, creator, "admin", creator, ts)
+        claim = ProjectNameClaim(*ProjectNameClaim.key(creator, name), project_id=project_id)
+        with store_errors("Creating the project"):
+            try:
+                with TransactWrite(connection=connection()) as tx:
+                    tx.save(claim, condition=ProjectNameClaim.pk.does_not_exist())
+                    tx.save(project, condition=ProjectRecord.pk.does_not_exist())
+                    tx.save(member, condition=MemberRecord.pk.does_not_exist())
+            except TransactWriteError:
+                raise NameTaken(f"A project named '{name}' already exists", field="name") from None
+        return project
+
+    def update(self, record: ProjectRecord, by: str, name: str | None, description: str | None) -> None:
+        """Set the name and/or description of the project as read (a concurrent change is a Conflict); a
+        new name moves the creator's claim (NameTaken when taken)."""
+        actions: list[Action] = [ProjectRecord.updated_by.set(by), ProjectRecord.updated_at.set(now_iso())]
+        if name is not None:
+            actions.append(ProjectRecord.name.set(name))
+        if description is not None:
+            actions.append(ProjectRecord.description.set(description))
+        renamed = name is not None and name.casefold() != record.name.casefold()
+        with store_errors("Updating the project"):
+            try:
+                with TransactWrite(connection=connection()) as tx:
+                    if renamed and name is not None:
+                        claim = ProjectNameClaim(
+                            *ProjectNameClaim.key(record.created_by, name), project_id=record.project_id
+                        )
+                        tx.save(claim, condition=ProjectNameClaim.pk.does_not_exist())
+                        tx.delete(ProjectNameClaim(*ProjectNameClaim.key(record.created_by, record.name)))
+                    # Conditioned on the version read: a concurrent update is a 409, never a lost write.
+                    tx.update(record, actions=actions, condition=ProjectRecord.deleted_at.does_not_exist())
+            except TransactWriteError as exc:
+                if renamed and _first_reason(exc, 0):
+                    raise NameTaken(f"A project named '{name}' already exists", field="name") from None
+                raise Conflict("The project was changed by someone else; read it again and retry") from None
+
+    def mark_deleted(self, record: ProjectRecord, by: str) -> None:
+        """The tombstone: the project as read is deleted and its name is free again (Conflict when it
+        changed meanwhile)."""
+        ts = now_iso()
+        actions: list[Action] = [
+            ProjectRecord.deleted_at.set(ts),
+            ProjectRecord.updated_at.set(ts),
+            ProjectRecord.updated_by.set(by),
+        ]
+        with store_errors("Deleting the project"):
+            try:
+                with TransactWrite(connection=connection()) as tx:
+                    tx.update(record, actions=actions, condition=ProjectRecord.deleted_at.does_not_exist())
+                    tx.delete(ProjectNameClaim(*ProjectNameClaim.key(record.created_by, record.name)))
+            except TransactWriteError:
+                raise Conflict("The project was changed by someone else; read it again and retry") from None
+
+    # ------------------------------------------------------------ members
+
+    def memberships(
+        self, username: str, limit: int | None, cursor: str | None
+    ) -> tuple[list[MemberRecord], str | None]:
+        """A page of the user's memberships, any project."""
+        with store_errors("Listing projects"):
+            return query_page(MemberRecord.by_user.query, f"USER#{username}", limit=limit, cursor=cursor)
+
+    def members(
+        self, project_id: str, limit: int | None, cursor: str | None
+    ) -> tuple[list[MemberRecord], str | None]:
+        """A page of the project's members."""
+        with store_errors("Listing members"):
+            return query_page(
+                MemberRecord.query,
+                project_pk(project_id),
+                MemberRecord.sk.startswith("MEMBER#"),
+                limit=limit,
+                cursor=cursor,
+            )
+
+    def get_member(self, project_id: str, username: str) -> MemberRecord:
+        try:
+            with store_errors("Reading the member"):
+                return MemberRecord.get(*MemberRecord.key(project_id, username))
+        except DoesNotExist:
+            raise NotFound(f"'{username}' is not a member of this project") from None
+
+    def add_member(self, project_id: str, username: str, role: str, by: str) -> MemberRecord:
+        """A new member (an admin counts in the project's admins); Conflict when already a member."""
+        member = _member_record(project_id, username, role, by, now_iso())
+        with store_errors("Adding the member"):
+            try:
+                with TransactWrite(connection=connection()) as tx:
+                    tx.save(member, condition=MemberRecord.pk.does_not_exist())
+                    if role == "admin":
+                        project, actions, condition = _admin_delta(project_id, +1)
+                        tx.update(project, actions=actions, condition=condition)
+            except TransactWriteError:
+                raise Conflict(
+                    f"'{username}' is already a member of this project", field="username"
+                ) from None
+        return member
+
+    def change_member(self, member: MemberRecord, new_role: str | None) -> None:
+        """Set a member's role as read (None removes them), keeping at least one admin, atomically:
+        Conflict when it would leave none or the member changed meanwhile."""
+        was_admin = member.role == "admin"
+        becomes_admin = new_role == "admin"
+        with store_errors("Changing the member"):
+            try:
+                with TransactWrite(connection=connection()) as tx:
+                    role_unchanged = MemberRecord.role == member.role
+                    if new_role is None:
+                        tx.delete(member, condition=role_unchanged)
+                    else:
+                        tx.update(member, actions=[MemberRecord.role.set(new_role)], condition=role_unchanged)
+                    if was_admin != becomes_admin:
+                        project, actions, condition = _admin_delta(
+                            member.project_id, +1 if becomes_admin else -1
+                        )
+                        tx.update(project, actions=actions, condition=condition)
+            except TransactWriteError as exc:
+                if _first_reason(exc, 1):
+                    raise Conflict("A project must keep at least one admin") from None
+                raise Conflict("The member was changed by someone else; read it again and retry") from None
+        if new_role is not None:
+            member.role = new_role
+
+    # ------------------------------------------------------------ API keys
+
+    def put_key(self, record: ApiKeyRecord) -> None:
+        """Store a new key (Conflict on a key id collision)."""
+        try:
+            with store_errors("Storing the key"):
+                record.save(condition=ApiKeyRecord.pk.does_not_exist())
+        except PutError:
+            raise Conflict("Key id collision; retry") from None
+
+    def keys(
+        self, project_id: str, limit: int | None, cursor: str | None
+    ) -> tuple[list[ApiKeyRecord], str | None]:
+        """A page of the project's keys, revoked ones too."""
+        with store_errors("Listing keys"):
+            return query_page(
+                ApiKeyRecord.query,
+                project_pk(project_id),
+                ApiKeyRecord.sk.startswith("APIKEY#"),
+                limit=limit,
+                cursor=cursor,
+            )
+
+    def get_key(self, project_id: str, key_id: str) -> ApiKeyRecord:
+        try:
+            with store_errors("Reading the key"):
+                return ApiKeyRecord.get(*ApiKeyRecord.key(project_id, key_id))
+        except DoesNotExist:
+            raise NotFound() from None
+
+    def revoke_key(self, record: ApiKeyRecord) -> None:
+        """Revoke the key once; `record` then holds its revocation time (this call's or an earlier one's)."""
+        if record.revoked_at:
+            return
+        try:
+            with store_errors("Revoking the key"):
+                record.update(
+                    actions=[ApiKeyRecord.revoked_at.set(now_iso())],
+                    condition=ApiKeyRecord.revoked_at.does_not_exist(),
+                )
+        except UpdateError:  # a lost race (store_errors raised anything else): revoked meanwhile
+            with store_errors("Reading the key"):
+                record.refresh(consistent_read=True)
+
+    def revoke_keys(self, project_id: str, which: Callable[[ApiKeyRecord], bool]) -> int:
+        """Revoke the project's live keys that `which` picks; how many."""
+        with store_errors("Listing keys"):
+            keys = ApiKeyRecord.query(
+                project_pk(project_id),
+                ApiKeyRecord.sk.startswith("APIKEY#"),
+                filter_condition=ApiKeyRecord.revoked_at.does_not_exist(),
+            )
+            picked = [k for k in keys if which(k)]
+        for record in picked:
+            self.revoke_key(record)
+        return len(picked)

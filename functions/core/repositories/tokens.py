@@ -10,7 +10,7 @@ from __future__ import annotations
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from .base import table_meta
+from .base import store_errors, table_meta
 
 TABLE_ENV = "REVOKED_TOKENS_TABLE"
 
@@ -23,7 +23,7 @@ class RevokedToken(Model):
 
 def revoke(token_ids: list[str], expires_at: int) -> None:
     """Record the ids as revoked until `expires_at` (epoch seconds)."""
-    with RevokedToken.batch_write() as batch:
+    with store_errors("Ending the session"), RevokedToken.batch_write() as batch:
         for token_id in dict.fromkeys(token_ids):
             batch.save(RevokedToken(token_id, expires_at=expires_at))
 
@@ -31,4 +31,7 @@ def revoke(token_ids: list[str], expires_at: int) -> None:
 def any_revoked(token_ids: list[str]) -> bool:
     """Whether any of the ids was revoked (one BatchGetItem)."""
     ids = list(dict.fromkeys(i for i in token_ids if i))
-    return bool(ids) and any(True for _ in RevokedToken.batch_get(ids))
+    if not ids:
+        return False
+    with store_errors("Checking the session"):
+        return any(True for _ in RevokedToken.batch_get(ids))

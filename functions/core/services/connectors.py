@@ -10,18 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
-
-from .. import aws
 from ..auth import Caller, Role, require_role
 from ..connectors import MASK, CheckContext, ConnectorType, get_type, list_types
 from ..connectors.base import TEST_BUDGET_SECONDS, run_checks
 from ..constants import MAX_PAGE_BYTES
 from ..dialects import json_size
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid, NameTaken
 from ..models import (
     ConnectorCreate,
     ConnectorJob,
@@ -31,23 +25,23 @@ from ..models import (
     SpecRequest,
     StreamsRequest,
 )
-from ..pagination import fit_page, query_page
-from ..repositories.base import connection, now_iso
+from ..repositories.base import now_iso
 from ..repositories.connectors import (
-    ConnectorNameClaim,
     ConnectorRecord,
-    JobConnectorRef,
-    JobView,
+    ConnectorsRepository,
     connector_key,
     list_key,
 )
-from ..repositories.projects import external_id, project_pk
+from ..repositories.jobs import JobRecord
+from ..repositories.projects import external_id
 from ..settings import get_settings
 
 Page = tuple[list, str | None]
-SECRET_RECOVERY_DAYS = 7
 HARD_TIMEOUT_SECONDS = TEST_BUDGET_SECONDS + 5  # under API Gateway's 30 s, whatever a target does
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="connector-probe")
+
+# The store this service works on; unit tests put an in-memory one in its place.
+repository = ConnectorsRepository()
 
 
 def check_context(project_id: str, *, deadline: float | None = None) -> CheckContext:
@@ -65,55 +59,6 @@ def check_context(project_id: str, *, deadline: float | None = None) -> CheckCon
         allow_loopback_hosts=s.allow_loopback_hosts,
     )
     return ctx if deadline is None else dataclasses.replace(ctx, deadline=deadline)
-
-
-# ---------------------------------------------------------------- secrets
-
-
-def secret_name(project_id: str, connector_id: str) -> str:
-    """One secret per connector, under the environment's prefix the function's role is scoped to."""
-    return f"ingestplane/{get_settings().env_name}/connectors/{project_id}/{connector_id}"
-
-
-def _sm() -> Any:
-    return aws.client("secretsmanager")
-
-
-def _read_secrets(record: ConnectorRecord) -> dict[str, str]:
-    if not record.secret_arn:
-        return {}
-    value = _sm().get_secret_value(SecretId=record.secret_arn)["SecretString"]
-    return json.loads(value)
-
-
-def _write_secrets(record_arn: str | None, project_id: str, connector_id: str, values: dict[str, str]) -> str:
-    """Store the connector's secrets (creating its secret on first use); the secret's ARN."""
-    body = json.dumps(values)
-    if record_arn:
-        _sm().put_secret_value(SecretId=record_arn, SecretString=body)
-        return record_arn
-    created = _sm().create_secret(
-        Name=secret_name(project_id, connector_id),
-        SecretString=body,
-        Description="ingestplane connector secrets",
-        Tags=[{"Key": "project", "Value": project_id}, {"Key": "connector", "Value": connector_id}],
-    )
-    return created["ARN"]
-
-
-def _schedule_secret_deletion(arn: str | None, *, now: bool = False) -> None:
-    if not arn:
-        return
-    kwargs: dict[str, Any] = {"SecretId": arn}
-    if now:
-        kwargs["ForceDeleteWithoutRecovery"] = True
-    else:
-        kwargs["RecoveryWindowInDays"] = SECRET_RECOVERY_DAYS
-    try:
-        _sm().delete_secret(**kwargs)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("ResourceNotFoundException", "InvalidRequestException"):
-            raise
 
 
 # ---------------------------------------------------------------- config handling
@@ -176,50 +121,24 @@ def _out(record: ConnectorRecord, jobs: list[ConnectorJob] | None = None) -> Con
 
 
 def _live(project_id: str, kind: str, connector_id: str) -> ConnectorRecord:
-    if not connector_id or len(connector_id) > 64:
-        raise NotFound()
-    try:
-        record = ConnectorRecord.get(*connector_key(project_id, kind, connector_id))
-    except DoesNotExist:
-        raise NotFound() from None
-    if record.deleted_at:
-        raise NotFound()
-    return record
-
-
-def _name_taken(project_id: str, kind: str, name: str, connector_id: str) -> bool:
-    try:
-        claim = ConnectorNameClaim.get(*ConnectorNameClaim.key(project_id, kind, name))
-    except DoesNotExist:
-        return False
-    return claim.connector_id != connector_id
+    return repository.get_live(project_id, kind, connector_id)
 
 
 def _full_config(record: ConnectorRecord) -> dict[str, Any]:
-    return {**json.loads(record.config), **_read_secrets(record)}
+    return {**json.loads(record.config), **repository.read_secrets(record)}
 
 
 # ---------------------------------------------------------------- jobs that use a connector
 
 
-def _jobs_using(project_id: str, connector_id: str) -> list[JobView]:
-    refs = JobConnectorRef.query(
-        project_pk(project_id), JobConnectorRef.sk.startswith(JobConnectorRef.prefix(connector_id)), limit=100
-    )
-    keys = [JobView.key(project_id, r.job_id) for r in refs]
-    if not keys:
-        return []
-    jobs = [j for j in JobView.batch_get(keys) if not j.deleted_at]
-    return sorted(jobs, key=lambda j: j.name.casefold())
+def _jobs_using(project_id: str, connector_id: str) -> list[JobRecord]:
+    return repository.jobs_using(project_id, connector_id)
 
 
-def _job_summaries(project_id: str, kind: str, jobs: list[JobView]) -> list[ConnectorJob]:
+def _job_summaries(project_id: str, kind: str, jobs: list[JobRecord]) -> list[ConnectorJob]:
     other_kind = "destination" if kind == "source" else "source"
     other_ids = {(j.dest_id if kind == "source" else j.source_id) for j in jobs} - {None}
-    names = {}
-    if other_ids:
-        keys = [connector_key(project_id, other_kind, cid) for cid in other_ids if cid]
-        names = {r.connector_id: r.name for r in ConnectorRecord.batch_get(keys)}
+    names = repository.names(project_id, other_kind, {cid for cid in other_ids if cid})
     out = []
     for j in jobs:
         other = names.get((j.dest_id if kind == "source" else j.source_id) or "")
@@ -290,7 +209,7 @@ def test_connection(caller: Caller, project_id: str, kind: str, body: ConnectorT
     connector = get_type(kind, body.type, body.version)  # type: ignore[arg-type]
     config = body.config
     if body.id:
-        stored = _read_secrets(_live(project_id, kind, body.id))
+        stored = repository.read_secrets(_live(project_id, kind, body.id))
         config = _unmask(connector, config, stored)
     else:
         _refuse_mask(connector, config)
@@ -325,7 +244,7 @@ def create(caller: Caller, project_id: str, kind: str, body: ConnectorCreate) ->
     model = connector.parse(body.config, check_context(project_id))
     config, secret_values = _split(connector, model)
     connector_id = token.token_hex(8)
-    arn = _write_secrets(None, project_id, connector_id, secret_values) if secret_values else None
+    arn = repository.write_secrets(None, project_id, connector_id, secret_values) if secret_values else None
     ts = now_iso()
     record = ConnectorRecord(
         *connector_key(project_id, kind, connector_id),
@@ -345,16 +264,11 @@ def create(caller: Caller, project_id: str, kind: str, body: ConnectorCreate) ->
         created_at=ts,
         updated_at=ts,
     )
-    claim = ConnectorNameClaim(
-        *ConnectorNameClaim.key(project_id, kind, body.name), connector_id=connector_id
-    )
     try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(claim, condition=ConnectorNameClaim.pk.does_not_exist())
-            tx.save(record, condition=ConnectorRecord.pk.does_not_exist())
-    except TransactWriteError:
-        _schedule_secret_deletion(arn, now=True)
-        raise Conflict(f"A {kind} named '{body.name}' already exists", field="name") from None
+        repository.create_with_claim(record)
+    except NameTaken:
+        repository.delete_secrets(arn, now=True)
+        raise
     return _out(record)
 
 
@@ -369,13 +283,13 @@ def list_connectors(
 ) -> Page:
     """The project's live connectors of one kind, oldest first, each with the jobs that use it."""
     require_role(caller, project_id, Role.viewer)
-    query = ConnectorRecord.live.query
-    records, next_cursor = query_page(query, list_key(project_id, kind), limit=limit, cursor=cursor)
-    records = [r for r in records if not r.deleted_at]
-    items = [
-        _out(r, _job_summaries(project_id, kind, _jobs_using(project_id, r.connector_id))) for r in records
-    ]
-    return fit_page(query, records, items, next_cursor)
+    return repository.page(
+        project_id,
+        kind,
+        limit,
+        cursor,
+        lambda r: _out(r, _job_summaries(project_id, kind, _jobs_using(project_id, r.connector_id))),
+    )
 
 
 def update(
@@ -391,7 +305,7 @@ def update(
         raise Invalid("config is required when the type changes", field="config")
     version = body.version or (record.type_version if type_name == record.type else None)
     connector = get_type(kind, type_name, version)  # type: ignore[arg-type]
-    stored = _read_secrets(record)
+    stored = repository.read_secrets(record)
     config = (
         {**json.loads(record.config), **stored}
         if body.config is None
@@ -401,36 +315,21 @@ def update(
     plain, secret_values = _split(connector, model)
     new_name = body.name if body.name is not None else record.name
     renamed = new_name.casefold() != record.name.casefold()
-    if renamed and _name_taken(project_id, kind, new_name, connector_id):  # before touching the secret
-        raise Conflict(f"A {kind} named '{new_name}' already exists", field="name")
+    if renamed and repository.name_holder(project_id, kind, new_name) not in (None, connector_id):
+        raise NameTaken(f"A {kind} named '{new_name}' already exists", field="name")  # before the secret
     arn = record.secret_arn
     if secret_values != stored and (secret_values or arn):
-        arn = _write_secrets(arn, project_id, connector_id, secret_values)
-    actions: list[Action] = [
-        ConnectorRecord.name.set(new_name),
-        ConnectorRecord.type.set(connector.type),
-        ConnectorRecord.type_version.set(connector.version),
-        ConnectorRecord.config.set(json.dumps(plain, sort_keys=True)),
-        ConnectorRecord.secret_fields.set(",".join(sorted(secret_values))),
-        ConnectorRecord.updated_by.set(caller.username),
-        ConnectorRecord.updated_at.set(now_iso()),
-    ]
+        arn = repository.write_secrets(arn, project_id, connector_id, secret_values)
+    changes = {
+        "name": new_name,
+        "type": connector.type,
+        "type_version": connector.version,
+        "config": json.dumps(plain, sort_keys=True),
+        "secret_fields": ",".join(sorted(secret_values)),
+    }
     if arn:
-        actions.append(ConnectorRecord.secret_arn.set(arn))
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            if renamed:
-                claim = ConnectorNameClaim(
-                    *ConnectorNameClaim.key(project_id, kind, new_name), connector_id=connector_id
-                )
-                tx.save(claim, condition=ConnectorNameClaim.pk.does_not_exist())
-                tx.delete(ConnectorNameClaim(*ConnectorNameClaim.key(project_id, kind, record.name)))
-            tx.update(record, actions=actions, condition=ConnectorRecord.deleted_at.does_not_exist())
-    except TransactWriteError:
-        # pynamodb groups transaction items by operation, so the failing item is found by reading.
-        if renamed and _name_taken(project_id, kind, new_name, connector_id):
-            raise Conflict(f"A {kind} named '{new_name}' already exists", field="name") from None
-        raise Conflict(f"The {kind} was changed by someone else; read it again and retry") from None
+        changes["secret_arn"] = arn
+    repository.update(record, changes, caller.username)
     return get(caller, project_id, kind, connector_id)
 
 
@@ -443,21 +342,8 @@ def delete(caller: Caller, project_id: str, kind: str, connector_id: str) -> str
     if jobs:
         names = ", ".join(f"'{j.name}'" for j in jobs[:5])
         raise Conflict(f"The {kind} is used by {len(jobs)} job(s): {names}; delete or change them first")
-    ts = now_iso()
-    actions: list[Action] = [
-        ConnectorRecord.deleted_at.set(ts),
-        ConnectorRecord.updated_at.set(ts),
-        ConnectorRecord.updated_by.set(caller.username),
-        ConnectorRecord.gsi1pk.remove(),
-        ConnectorRecord.gsi1sk.remove(),
-    ]
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(record, actions=actions, condition=ConnectorRecord.deleted_at.does_not_exist())
-            tx.delete(ConnectorNameClaim(*ConnectorNameClaim.key(project_id, kind, record.name)))
-    except TransactWriteError:
-        raise Conflict(f"The {kind} was changed by someone else; read it again and retry") from None
-    _schedule_secret_deletion(record.secret_arn)
+    repository.mark_deleted(record, caller.username)
+    repository.delete_secrets(record.secret_arn)
     return record.name
 
 
@@ -472,7 +358,7 @@ def discover_streams(caller: Caller, project_id: str, req: StreamsRequest) -> di
     if req.source_id:
         record = _live(project_id, "source", req.source_id)
         connector = get_type("source", record.type, record.type_version)
-        stored = _read_secrets(record)
+        stored = repository.read_secrets(record)
         config = {**json.loads(record.config), **stored}
         if req.config is not None:
             config = _unmask(connector, req.config, stored)
@@ -503,15 +389,7 @@ def discover_streams(caller: Caller, project_id: str, req: StreamsRequest) -> di
 
 def find_by_name(project_id: str, kind: str, name: str) -> ConnectorRecord | None:
     """The live connector of that name (case-insensitive) in the project, or None."""
-    try:
-        claim = ConnectorNameClaim.get(*ConnectorNameClaim.key(project_id, kind, name))
-    except DoesNotExist:
-        return None
-    try:
-        record = ConnectorRecord.get(*connector_key(project_id, kind, claim.connector_id))
-    except DoesNotExist:
-        return None
-    return None if record.deleted_at else record
+    return repository.find_by_name(project_id, kind, name)
 
 
 def parsed_config(project_id: str, kind: str, connector_id: str) -> tuple[ConnectorType, Any, CheckContext]:

@@ -11,7 +11,7 @@ One S3 `ObjectCreated` event under `uploads/<project>/<sync id>/<token>/<file>`:
    earlier syncs to `trash/<project>/<sync id>/` (moved, never deleted).
 
 The engine (pyarrow) is imported only when a file is ingested; the API imports this module for
-`finish_sync_if_done`.
+`finish_upload_sync_if_done`.
 """
 
 from __future__ import annotations
@@ -23,30 +23,26 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, UpdateError
-
-from .. import aws
+from .. import aws, lake
 from ..constants import LAKE_PREFIX, REJECTS_PREFIX, UPLOADS_PREFIX
-from ..errors import Invalid, NotFound
-from ..models.syncs import SyncStatus, SyncType
-from ..repositories.base import condition_failed
-from ..repositories.syncs import SyncFileRecord, SyncSessionRecord
-from ..settings import get_settings
-from .syncs import (
-    END_MARKER,
-    SyncClosed,
-    get_session,
-    lake_dir,
+from ..errors import Invalid, NotFound, Terminal
+from ..lake import END_MARKER, lake_dir, s3_filesystem, staging_dir, trash_dir
+from ..models.upload_syncs import SyncStatus, SyncType
+from ..repositories.upload_syncs import (
+    SyncFileRecord,
+    SyncSessionRecord,
+    UploadSyncClosed,
+    UploadSyncsRepository,
     now_ms,
-    register_object,
-    staging_dir,
-    trash_dir,
 )
+from ..settings import get_settings
 
 log = logging.getLogger("ingestplane.ingestion")
+
+# The store this service works on; unit tests put an in-memory one in its place.
+repository = UploadSyncsRepository()
 
 FINISH_ATTEMPTS = 3  # deliveries of one message before its file (or its sync) is marked Failed
 _SYNC_FILE = re.compile(r"^s(\d+)-")
@@ -68,50 +64,11 @@ class Outcome:
 # ---------------------------------------------------------------- S3 helpers
 
 
-def _s3():
-    return aws.client("s3")
-
-
-def _bucket() -> str:
-    return get_settings().data_bucket
-
-
-def _keys(prefix: str, *, delimiter: str | None = None) -> list[str]:
-    kwargs: dict[str, Any] = {"Bucket": _bucket(), "Prefix": prefix}
-    if delimiter:
-        kwargs["Delimiter"] = delimiter
-    out: list[str] = []
-    for page in _s3().get_paginator("list_objects_v2").paginate(**kwargs):
-        out.extend(o["Key"] for o in page.get("Contents", []))
-    return out
-
-
-def _move(src: str, dest: str) -> None:
-    """Copy then delete: on a versioned bucket the old version stays recoverable."""
-    _s3().copy_object(Bucket=_bucket(), Key=dest, CopySource={"Bucket": _bucket(), "Key": src})
-    _s3().delete_object(Bucket=_bucket(), Key=src)
-
-
 def move_once(src: str, dest: str) -> None:
-    """`_move`, or nothing when an earlier try moved it already (src gone, dest there)."""
-    try:
-        _move(src, dest)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
-            raise
-        _s3().head_object(Bucket=_bucket(), Key=dest)  # raises unless the earlier try moved it
-
-
-def s3_filesystem():
-    import pyarrow.fs as pafs
-
-    settings = get_settings()
-    if settings.endpoint_url:
-        parts = urlsplit(settings.endpoint_url)
-        return pafs.S3FileSystem(
-            endpoint_override=parts.netloc, scheme=parts.scheme or "http", region=settings.region
-        )
-    return pafs.S3FileSystem(region=settings.region)
+    """Move a lake file, or nothing when an earlier try moved it already (src gone, dest there): the
+    workflow's upload step (functions/workflow/upload.py) places a big file's Parquet with it, as this
+    module places a small file's."""
+    lake.move_once(src, dest)
 
 
 # ---------------------------------------------------------------- one event record
@@ -124,7 +81,7 @@ def handle_s3_record(s3_record: dict, message_id: str, receive_count: int = 1) -
     obj = s3_record["s3"]["object"]
     bucket = s3_record["s3"]["bucket"]["name"]
     key = unquote_plus(obj["key"])
-    if bucket != _bucket() or not key.startswith(UPLOADS_PREFIX):
+    if bucket != lake.bucket() or not key.startswith(UPLOADS_PREFIX):
         log.warning("ignoring an object outside the data bucket's uploads/: %s/%s", bucket, key)
         return
     parts = key.split("/")
@@ -133,38 +90,36 @@ def handle_s3_record(s3_record: dict, message_id: str, receive_count: int = 1) -
         return
     project_id, sync_id = parts[1], int(parts[2])
     if len(parts) == 4 and parts[3] == END_MARKER:
-        finish_sync_if_done(project_id, sync_id, owner=message_id, attempt=receive_count)
+        finish_upload_sync_if_done(project_id, sync_id, owner=message_id, attempt=receive_count)
         return
     if len(parts) != 5 or not parts[4]:
         log.warning("ignoring an upload outside a sync's folders: %s", key)
         return
     ingest_object(project_id, sync_id, key, obj, message_id, receive_count)
-    finish_sync_if_done(project_id, sync_id, owner=message_id, attempt=receive_count)
+    finish_upload_sync_if_done(project_id, sync_id, owner=message_id, attempt=receive_count)
 
 
 def ingest_object(
     project_id: str, sync_id: int, key: str, obj: dict, message_id: str, receive_count: int = 1
 ) -> None:
     etag = str(obj.get("eTag") or obj.get("etag") or "").strip('"')
-    if not etag:
-        etag = _s3().head_object(Bucket=_bucket(), Key=key)["ETag"].strip('"')
-    try:
-        session = get_session(project_id, sync_id, consistent=True)
-    except NotFound:  # a stray object under uploads/, nothing to count
+    etag = etag or lake.etag_of(key)
+    session = repository.find(project_id, sync_id, consistent=True)
+    if session is None:  # a stray object under uploads/, nothing to count
         log.warning("no sync %s in project %s for %s", sync_id, project_id, key)
         return
     try:
-        record, created = register_object(
+        record, created = repository.register_file(
             project_id,
             sync_id,
             key=key,
             etag=etag,
-            version_id=obj.get("versionId") or _version_of(key, etag),
+            version_id=obj.get("versionId") or lake.version_of(key, etag),
             file_name=key.rsplit("/", 1)[-1],
             size=int(obj.get("size") or 0),
             owner=message_id,
         )
-    except SyncClosed:
+    except UploadSyncClosed:
         log.warning("sync %s of project %s has ended; %s is not part of it", sync_id, project_id, key)
         return
     except Invalid as exc:  # the sync is full: this object is not part of it (retrying changes nothing)
@@ -173,15 +128,7 @@ def ingest_object(
     if not created:
         if record.sync_status != SyncStatus.Syncing.value:
             return  # counted already: a duplicate or replayed event
-        try:
-            record.update(
-                actions=[SyncFileRecord.lease_owner.set(message_id)],
-                condition=(SyncFileRecord.sync_status == SyncStatus.Syncing.value)
-                & (SyncFileRecord.lease_owner.does_not_exist() | (SyncFileRecord.lease_owner == message_id)),
-            )
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise
+        if not repository.take_lease(record, message_id):
             return  # another message (the object's other event) is ingesting it
     if int(record.size or 0) > get_settings().upload_units_threshold_bytes:
         start_file_execution(record)  # too big for one invocation: the state machine counts it
@@ -197,17 +144,6 @@ def ingest_object(
             SyncStatus.Failed, f"{record.file_name}: could not be ingested: {exc}", stats={"errors": 1}
         )
     record_outcome(record, outcome)
-
-
-def _version_of(key: str, etag: str) -> str | None:
-    """The version id of the object with this key and ETag (an event that named none), so the worker
-    reads that object even after another overwrote the key; None on an unversioned bucket."""
-    pages = _s3().get_paginator("list_object_versions").paginate(Bucket=_bucket(), Prefix=key)
-    for page in pages:
-        for v in page.get("Versions", []):  # newest first
-            if v["Key"] == key and v["ETag"].strip('"') == etag and v.get("VersionId") not in (None, "null"):
-                return str(v["VersionId"])
-    return None
 
 
 # ---------------------------------------------------------------- a file too big for one invocation
@@ -248,11 +184,11 @@ IO_RETRIES = 2  # in-process retries of a file after an I/O error, before leavin
 
 
 def _ingest_retrying(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
-    """`ingest_file`, tried again (from scratch: it is idempotent) after a transient I/O error."""
+    """`upload_to_parquet`, tried again (from scratch: it is idempotent) after a transient I/O error."""
     for attempt in range(IO_RETRIES + 1):
         try:
-            return ingest_file(session, record)
-        except (OSError, ClientError) as exc:
+            return upload_to_parquet(session, record)
+        except lake.IO_ERRORS as exc:
             if attempt == IO_RETRIES:
                 raise
             log.warning("I/O error ingesting %s, retrying: %r", record.object_key, exc)
@@ -265,17 +201,17 @@ def stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)[:80] or "file"
 
 
-def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
+def upload_to_parquet(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
     """Parse one uploaded file and write its rows as Parquet where the sync puts its files."""
     from functions import engine  # the data layer: only the worker pays for pyarrow
 
-    bucket = _bucket()
+    bucket = lake.bucket()
     fs = s3_filesystem()
     project_id, sync_id, history_id = session.project_id, int(session.sync_id), int(record.history_id)
     name_stem = stem(record.file_name)
     try:  # the object registered (its version, else its ETag), never a newer one under the same key
         version = engine.ObjectVersion(etag=record.etag, version_id=record.version_id)
-        source = engine.open_s3_version(f"s3://{bucket}/{record.object_key}", _s3(), version)
+        source = engine.open_s3_version(f"s3://{bucket}/{record.object_key}", lake.s3(), version)
         fmt = engine.detect_format(source)
         schema = engine.infer_schema(source, fmt=fmt)
     except engine.SourceNotFoundError:
@@ -287,8 +223,7 @@ def ingest_file(session: SyncSessionRecord, record: SyncFileRecord) -> Outcome:
             SyncStatus.Failed, f"{record.file_name}: no columns found", fmt=fmt, stats={"errors": 1}
         )
     work = f"{LAKE_PREFIX}{project_id}/.work/s{sync_id}-h{history_id}"
-    for leftover in _keys(work + "/"):  # an interrupted attempt of this same file
-        _s3().delete_object(Bucket=bucket, Key=leftover)
+    lake.delete_under(work + "/")  # an interrupted attempt of this same file
     writer = engine.ParquetLakeWriter(f"s3://{bucket}/{work}", schema, filesystem=fs)
     rejects_key = f"{REJECTS_PREFIX}{project_id}/s{sync_id}/h{history_id}-{name_stem}.jsonl"
     rejects = engine.RejectsWriter(f"s3://{bucket}/{rejects_key}", filesystem=fs)
@@ -323,7 +258,7 @@ def _place_parquet(
 ) -> list[str]:
     """The file's Parquet moved where its sync keeps it (a full sync's to staging until it finishes);
     where each will be once the sync has finished."""
-    bucket, project_id, sync_id = _bucket(), session.project_id, int(session.sync_id)
+    bucket, project_id, sync_id = lake.bucket(), session.project_id, int(session.sync_id)
     full = session.sync_type == SyncType.FullSync.value
     target = staging_dir(project_id, sync_id, session.path) if full else lake_dir(project_id, session.path)
     home = lake_dir(project_id, session.path)
@@ -331,92 +266,48 @@ def _place_parquet(
     for i, path in enumerate(files):
         src = path.split("/", 1)[1] if path.startswith(bucket + "/") else path
         name = f"s{sync_id}-h{int(record.history_id)}-{name_stem}{f'-{i}' if i else ''}.parquet"
-        _move(src, target + name)
+        lake.move(src, target + name)
         final.append(home + name)
-    for leftover in _keys(work + "/"):  # the writer's (empty) folder markers
-        _s3().delete_object(Bucket=bucket, Key=leftover)
+    lake.delete_under(work + "/")  # the writer's (empty) folder markers
     return final
 
 
 def record_outcome(record: SyncFileRecord, outcome: Outcome) -> bool:
     """Syncing -> Finished/Failed, then the session's counts: each a single conditional write, each
     done once (a repeat finds the file final and the object no longer pending); True if counted now."""
-    file_actions = [
-        SyncFileRecord.sync_status.set(outcome.status.value),
-        SyncFileRecord.message.set(outcome.message[:2000]),
-        SyncFileRecord.end_time.set(now_ms()),
-        SyncFileRecord.columns.set(json.dumps(outcome.columns)),
-        SyncFileRecord.lake_files.set(outcome.lake_files),  # type: ignore[arg-type]
-        *(getattr(SyncFileRecord, k).set(int(v)) for k, v in outcome.stats.items()),
-    ]
+    values: dict[str, Any] = {
+        "sync_status": outcome.status.value,
+        "message": outcome.message[:2000],
+        "end_time": now_ms(),
+        "columns": json.dumps(outcome.columns),
+        "lake_files": outcome.lake_files,
+        **{k: int(v) for k, v in outcome.stats.items()},
+    }
     if outcome.fmt:
-        file_actions.append(SyncFileRecord.format.set(outcome.fmt))
+        values["format"] = outcome.fmt
     if outcome.rejects_file:
-        file_actions.append(SyncFileRecord.rejects_file.set(outcome.rejects_file))
-    try:
-        record.update(actions=file_actions, condition=SyncFileRecord.sync_status == SyncStatus.Syncing.value)
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        record.refresh(consistent_read=True)  # written before (by an attempt that stopped): count that
-    failed = record.sync_status == SyncStatus.Failed.value
-    oid = record.sk.rsplit("#", 1)[-1]
-    session = SyncSessionRecord(*SyncSessionRecord.key(record.project_id, int(record.sync_id)))
-    try:
-        session.update(
-            actions=[
-                SyncSessionRecord.total_files.add(1),
-                SyncSessionRecord.num_failed.add(1 if failed else 0),
-                SyncSessionRecord.in_flight.add(-1),
-                SyncSessionRecord.read.add(int(record.read)),
-                SyncSessionRecord.inserted.add(int(record.inserted)),
-                SyncSessionRecord.rejected.add(int(record.rejected)),
-                SyncSessionRecord.errors.add(int(record.errors)),
-                SyncSessionRecord.bytes.add(int(record.bytes or record.size)),
-                SyncSessionRecord.pending.delete({oid}),
-                SyncSessionRecord.done.add({oid}),
-            ],
-            condition=SyncSessionRecord.pending.contains(oid),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        return False  # counted already
-    return True
+        values["rejects_file"] = outcome.rejects_file
+    repository.mark_file_done(record, values)  # or what an attempt that stopped wrote: count that
+    return repository.count_file(record)
 
 
 # ---------------------------------------------------------------- the end of a sync
 
 
-def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: int = 1) -> bool:
+def finish_upload_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: int = 1) -> bool:
     """Finish an ended session with no file in flight (once, whoever asks first); True if finished now."""
-    try:
-        session = SyncSessionRecord.get(*SyncSessionRecord.key(project_id, sync_id), consistent_read=True)
-    except DoesNotExist:
+    session = repository.find(project_id, sync_id, consistent=True)
+    if session is None:
         return False
     if session.sync_status != SyncStatus.Syncing.value or not session.end_time or session.in_flight > 0:
         return False
-    try:
-        session.update(
-            actions=[SyncSessionRecord.finalizer.set(owner)],
-            condition=(SyncSessionRecord.sync_status == SyncStatus.Syncing.value)
-            & (SyncSessionRecord.end_time > 0)
-            & (SyncSessionRecord.in_flight == 0)
-            & (SyncSessionRecord.finalizer.does_not_exist() | (SyncSessionRecord.finalizer == owner)),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
+    if not repository.claim_finish(session, owner):
         return False
     status, message = _place_files(session, attempt)
-    table_actions: list[Any] = []
+    table: tuple[str, int] | None = None
     if status == SyncStatus.Finished and session.destination_id:
         try:
-            identifier, rows = load_table(session)
-            table_actions = [
-                SyncSessionRecord.table_identifier.set(identifier),
-                SyncSessionRecord.table_rows.set(rows),
-            ]
+            table = load_table(session)
         except TableLoadError as exc:
             status, message = SyncStatus.Failed, f"the files are in the lake; {exc}"
         except Exception as exc:  # noqa: BLE001 - I/O, throttling, a concurrent commit: try again
@@ -424,22 +315,7 @@ def finish_sync_if_done(project_id: str, sync_id: int, *, owner: str, attempt: i
                 raise
             status = SyncStatus.Failed
             message = f"the files are in the lake; loading the table failed: {exc}"
-    try:
-        session.update(
-            actions=[
-                SyncSessionRecord.sync_status.set(status.value),
-                SyncSessionRecord.finished_time.set(now_ms()),
-                SyncSessionRecord.message.set(message[:2000]),
-                *table_actions,
-            ],
-            condition=(SyncSessionRecord.finalizer == owner)
-            & (SyncSessionRecord.sync_status == SyncStatus.Syncing.value),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        return False
-    return True
+    return repository.mark_finished(session, owner, status.value, message, table)
 
 
 def _place_files(session: SyncSessionRecord, attempt: int) -> tuple[SyncStatus, str]:
@@ -451,7 +327,7 @@ def _place_files(session: SyncSessionRecord, attempt: int) -> tuple[SyncStatus, 
             replace_path_files(session)
             return SyncStatus.Finished, ""
         set_aside_staged(session)
-    except (ClientError, OSError) as exc:
+    except lake.IO_ERRORS as exc:
         if attempt < FINISH_ATTEMPTS:
             raise  # the message is delivered again; the finalizer (its id) may resume
         return SyncStatus.Failed, f"could not move the path's files into place: {exc}"
@@ -467,8 +343,8 @@ def set_aside_staged(session: SyncSessionRecord) -> None:
     project_id, sync_id, path = session.project_id, int(session.sync_id), session.path
     staged = staging_dir(project_id, sync_id, path)
     trash = trash_dir(project_id, sync_id, path)
-    for key in _keys(staged):
-        _move(key, trash + key[len(staged) :])
+    for key in lake.keys(staged):
+        lake.move(key, trash + key[len(staged) :])
 
 
 def replace_path_files(session: SyncSessionRecord) -> None:
@@ -480,23 +356,23 @@ def replace_path_files(session: SyncSessionRecord) -> None:
     project_id, sync_id, path = session.project_id, int(session.sync_id), session.path
     base = lake_dir(project_id, path)
     trash = trash_dir(project_id, sync_id, path)
-    for key in _keys(base, delimiter="/"):
+    for key in lake.keys(base, delimiter="/"):
         name = key[len(base) :]
         if not name:  # a folder marker
             continue
         made_by = _SYNC_FILE.match(name)
         if made_by and int(made_by.group(1)) >= sync_id:
             continue
-        _move(key, trash + name)
+        lake.move(key, trash + name)
     staged = staging_dir(project_id, sync_id, path)
-    for key in _keys(staged):
-        _move(key, base + key[len(staged) :])
+    for key in lake.keys(staged):
+        lake.move(key, base + key[len(staged) :])
 
 
 # ---------------------------------------------------------------- a sync's table target
 
 
-class TableLoadError(Exception):
+class TableLoadError(Terminal):
     """The table cannot take the sync's files (its destination is gone, the schemas clash): not retried."""
 
 
@@ -509,24 +385,14 @@ def load_table(session: SyncSessionRecord) -> tuple[str, int]:
     The commit carries the sync as its token: a delivery that retries after the commit landed finds it
     in the table's history and commits nothing twice. TableLoadError is for what a retry cannot fix; any
     other error is raised to be retried."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
     from pyiceberg.exceptions import NoSuchTableError
 
-    from functions.engine import IcebergTableWriter, SchemaError, StreamSchema, glue_catalog, merge_schemas
-
-    from ..connectors.iceberg import table_identifier, warehouse_uri
-    from . import connectors as connector_svc
+    from functions.engine import IcebergTableWriter, SchemaError, StreamSchema, merge_schemas
 
     project_id, sync_id = session.project_id, int(session.sync_id)
-    try:
-        _, cfg, ctx = connector_svc.parsed_config(project_id, "destination", session.destination_id or "")
-    except NotFound:
-        raise TableLoadError(f"the destination '{session.destination_name}' no longer exists") from None
-    identifier = table_identifier(project_id, cfg, session.table_name or "")
+    catalog, identifier = _table_target(session)
     name = ".".join(identifier)
-    settings = get_settings()
-    catalog = glue_catalog(warehouse_uri(cfg, ctx), settings.endpoint_url, settings.region)
     token = f"sync/{project_id}/{sync_id}"
     try:
         existing = catalog.load_table(identifier)
@@ -537,21 +403,7 @@ def load_table(session: SyncSessionRecord) -> tuple[str, int]:
         if done is not None:
             return name, done.inserted
     fs = s3_filesystem()
-    bucket = _bucket()
-    if session.sync_type == SyncType.FullSync.value:
-        base = lake_dir(project_id, session.path)
-        uris = [f"{bucket}/{k}" for k in _keys(base, delimiter="/") if k.endswith(".parquet")]
-        mode = "overwrite"
-    else:
-        uris = [
-            str(uri).removeprefix("s3://")
-            for f in SyncFileRecord.query(
-                session.pk, SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"), consistent_read=True
-            )
-            if f.sync_status == SyncStatus.Finished.value
-            for uri in f.lake_files or []
-        ]
-        mode = "append"
+    mode, uris = _table_files(session)
     schemas = [StreamSchema.from_arrow(pq.read_schema(uri, filesystem=fs)) for uri in uris]
     if not schemas and (mode == "append" or existing is None):
         return name, 0  # nothing to add (and no schema to create a table with)
@@ -562,6 +414,54 @@ def load_table(session: SyncSessionRecord) -> tuple[str, int]:
         )  # fmt: skip
     except SchemaError as exc:
         raise TableLoadError(f"table {name} cannot take these files: {exc}") from exc
+    _write_files(writer, fs, uris, name)
+    result = writer.commit()  # a CommitError is raised and retried; the token keeps it to one commit
+    log.info("sync %s loaded %d rows into %s (%s)", sync_id, result.inserted, name, mode)
+    return name, result.inserted
+
+
+def _table_target(session: SyncSessionRecord) -> tuple[Any, tuple[str, str]]:
+    """The sync's Glue catalog and table identifier; TableLoadError when its destination is gone."""
+    from functions.engine import glue_catalog
+
+    from ..connectors.iceberg import table_identifier, warehouse_uri
+    from . import connectors as connector_svc
+
+    try:
+        _, cfg, ctx = connector_svc.parsed_config(
+            session.project_id, "destination", session.destination_id or ""
+        )
+    except NotFound:
+        raise TableLoadError(f"the destination '{session.destination_name}' no longer exists") from None
+    settings = get_settings()
+    catalog = glue_catalog(warehouse_uri(cfg, ctx), settings.endpoint_url, settings.region)
+    return catalog, table_identifier(session.project_id, cfg, session.table_name or "")
+
+
+def _table_files(session: SyncSessionRecord) -> tuple[str, list[str]]:
+    """(mode, the lake files to load): a full sync's path overwrites the table, an incremental sync's
+    finished files are appended."""
+    bucket, sync_id = lake.bucket(), int(session.sync_id)
+    if session.sync_type == SyncType.FullSync.value:
+        base = lake_dir(session.project_id, session.path)
+        return "overwrite", [
+            f"{bucket}/{k}" for k in lake.keys(base, delimiter="/") if k.endswith(".parquet")
+        ]
+    files = repository.files(session.project_id, sync_id, consistent=True)
+    return "append", [
+        str(uri).removeprefix("s3://")
+        for f in files
+        if f.sync_status == SyncStatus.Finished.value
+        for uri in f.lake_files or []
+    ]
+
+
+def _write_files(writer: Any, fs: Any, uris: list[str], name: str) -> None:
+    """Stage the files' rows in the table writer; a file the table cannot take is a TableLoadError."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    uri = ""
     try:
         for uri in uris:
             with fs.open_input_file(uri) as fh:
@@ -574,6 +474,3 @@ def load_table(session: SyncSessionRecord) -> tuple[str, int]:
         if isinstance(exc, FileNotFoundError):
             raise TableLoadError(f"a file of the sync is gone from the lake: {exc}") from exc
         raise
-    result = writer.commit()  # a CommitError is raised and retried; the token keeps it to one commit
-    log.info("sync %s loaded %d rows into %s (%s)", sync_id, result.inserted, name, mode)
-    return name, result.inserted

@@ -8,17 +8,10 @@ A key works only while its owner holds its role; a member who leaves takes their
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
-from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
-
-from .. import aws
 from ..auth import Caller, Role, hash_key, new_api_key, require_role
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Forbidden, Invalid, NotFound
 from ..models import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -29,21 +22,23 @@ from ..models import (
     ProjectOut,
     ProjectUpdate,
 )
-from ..pagination import decode_cursor, page_size, query_page
-from ..repositories.base import condition_failed, connection, now_iso
+from ..pagination import decode_cursor, page_size
+from ..repositories.accounts import UserDirectory
+from ..repositories.base import now_iso
 from ..repositories.projects import (
     ApiKeyRecord,
     MemberRecord,
-    ProjectAdminCount,
-    ProjectNameClaim,
     ProjectRecord,
+    ProjectsRepository,
     external_id,
-    new_external_id,
-    project_pk,
 )
 from ..settings import get_settings
 
 Page = tuple[list, str | None]
+
+# The stores this service works on; unit tests put in-memory ones in their place.
+repository = ProjectsRepository()
+users = UserDirectory()
 
 
 def _project_out(record: ProjectRecord, role: Role) -> ProjectOut:
@@ -61,16 +56,6 @@ def _project_out(record: ProjectRecord, role: Role) -> ProjectOut:
     )
 
 
-def _live_project(project_id: str) -> ProjectRecord:
-    try:
-        record = ProjectRecord.get(project_pk(project_id), "META")
-    except DoesNotExist:
-        raise NotFound() from None
-    if record.deleted_at:
-        raise NotFound()
-    return record
-
-
 def _require_user(caller: Caller, action: str) -> None:
     if not caller.is_user:
         raise Forbidden(f"API keys cannot {action}; sign in as a user")
@@ -82,30 +67,7 @@ def _require_user(caller: Caller, action: str) -> None:
 def create_project(caller: Caller, body: ProjectCreate) -> ProjectOut:
     """A new project whose creator is its first admin; names are unique among a user's projects."""
     _require_user(caller, "create projects")
-    project_id = secrets.token_hex(8)
-    ts = now_iso()
-    project = ProjectRecord(
-        project_pk(project_id),
-        "META",
-        project_id=project_id,
-        name=body.name,
-        description=body.description,
-        created_by=caller.username,
-        updated_by=caller.username,
-        created_at=ts,
-        updated_at=ts,
-        admin_count=1,
-        external_id=new_external_id(),
-    )
-    member = _member_record(project_id, caller.username, Role.admin, caller.username, ts)
-    claim = ProjectNameClaim(*ProjectNameClaim.key(caller.username, body.name), project_id=project_id)
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(claim, condition=ProjectNameClaim.pk.does_not_exist())
-            tx.save(project, condition=ProjectRecord.pk.does_not_exist())
-            tx.save(member, condition=MemberRecord.pk.does_not_exist())
-    except TransactWriteError:
-        raise Conflict(f"A project named '{body.name}' already exists", field="name") from None
+    project = repository.create_with_claim(secrets.token_hex(8), body.name, body.description, caller.username)
     return _project_out(project, Role.admin)
 
 
@@ -117,18 +79,12 @@ def list_projects(caller: Caller, limit: int | None, cursor: str | None) -> Page
         if decode_cursor(cursor):
             return [], None
         try:
-            return [_project_out(_live_project(caller.project_id), caller.role)], None
+            return [_project_out(repository.get_live(caller.project_id), caller.role)], None
         except NotFound:
             return [], None
-    members, next_cursor = query_page(
-        MemberRecord.by_user.query, f"USER#{caller.username}", limit=limit, cursor=cursor
-    )
+    members, next_cursor = repository.memberships(caller.username, limit, cursor)
     roles = {m.project_id: Role(m.role) for m in members}
-    projects = {
-        p.project_id: p
-        for p in ProjectRecord.batch_get([(project_pk(pid), "META") for pid in roles])
-        if not p.deleted_at
-    }
+    projects = repository.live_projects(list(roles))
     items = [
         _project_out(projects[m.project_id], roles[m.project_id]) for m in members if m.project_id in projects
     ]
@@ -137,40 +93,16 @@ def list_projects(caller: Caller, limit: int | None, cursor: str | None) -> Page
 
 def get_project(caller: Caller, project_id: str) -> ProjectOut:
     role = require_role(caller, project_id, Role.viewer)
-    return _project_out(_live_project(project_id), role)
+    return _project_out(repository.get_live(project_id), role)
 
 
 def update_project(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     role = require_role(caller, project_id, Role.admin)
-    record = _live_project(project_id)
+    record = repository.get_live(project_id)
     if body.name is None and body.description is None:
         raise Invalid("Nothing to update: give name or description", field="body")
-    old_name = record.name
-    actions: list[Action] = [
-        ProjectRecord.updated_by.set(caller.username),
-        ProjectRecord.updated_at.set(now_iso()),
-    ]
-    if body.name is not None:
-        actions.append(ProjectRecord.name.set(body.name))
-    if body.description is not None:
-        actions.append(ProjectRecord.description.set(body.description))
-    renamed = body.name is not None and body.name.casefold() != old_name.casefold()
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            if renamed and body.name is not None:
-                claim = ProjectNameClaim(
-                    *ProjectNameClaim.key(record.created_by, body.name), project_id=project_id
-                )
-                tx.save(claim, condition=ProjectNameClaim.pk.does_not_exist())
-                tx.delete(ProjectNameClaim(*ProjectNameClaim.key(record.created_by, old_name)))
-            # Conditioned on the version read: a concurrent update is a 409, never a lost write.
-            tx.update(record, actions=actions, condition=ProjectRecord.deleted_at.does_not_exist())
-    except TransactWriteError as exc:
-        reasons = [r.code if r else None for r in exc.cancellation_reasons]
-        if renamed and reasons and reasons[0] == "ConditionalCheckFailed":
-            raise Conflict(f"A project named '{body.name}' already exists", field="name") from None
-        raise Conflict("The project was changed by someone else; read it again and retry") from None
-    return _project_out(_live_project(project_id), role)
+    repository.update(record, caller.username, body.name, body.description)
+    return _project_out(repository.get_live(project_id), role)
 
 
 def delete_project(caller: Caller, project_id: str) -> None:
@@ -179,133 +111,45 @@ def delete_project(caller: Caller, project_id: str) -> None:
     The lake data stays (docs/security.md, deleting a project)."""
     _require_user(caller, "delete projects")
     require_role(caller, project_id, Role.admin)
-    record = _live_project(project_id)
-    ts = now_iso()
-    actions: list[Action] = [
-        ProjectRecord.deleted_at.set(ts),
-        ProjectRecord.updated_at.set(ts),
-        ProjectRecord.updated_by.set(caller.username),
-    ]
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(record, actions=actions, condition=ProjectRecord.deleted_at.does_not_exist())
-            tx.delete(ProjectNameClaim(*ProjectNameClaim.key(record.created_by, record.name)))
-    except TransactWriteError:
-        raise Conflict("The project was changed by someone else; read it again and retry") from None
+    repository.mark_deleted(repository.get_live(project_id), caller.username)
     # After the tombstone: a run that starts from now on finds the project gone (services/runs.py).
     from . import jobs
 
     jobs.stop_project(project_id, by=caller.username)
-    _revoke_keys(project_id, lambda key: True)
+    repository.revoke_keys(project_id, lambda key: True)
 
 
 # ---------------------------------------------------------------- members
-
-
-def _member_record(project_id: str, username: str, role: Role, by: str, ts: str) -> MemberRecord:
-    pk, sk = MemberRecord.key(project_id, username)
-    return MemberRecord(
-        pk,
-        sk,
-        gsi1pk=f"USER#{username}",
-        gsi1sk=f"PROJECT#{project_id}",
-        project_id=project_id,
-        username=username,
-        role=role.value,
-        added_by=by,
-        added_at=ts,
-    )
 
 
 def _member_out(m: MemberRecord) -> MemberOut:
     return MemberOut(username=m.username, role=Role(m.role), added_by=m.added_by, added_at=m.added_at)
 
 
-def _get_member(project_id: str, username: str) -> MemberRecord:
-    try:
-        return MemberRecord.get(*MemberRecord.key(project_id, username))
-    except DoesNotExist:
-        raise NotFound(f"'{username}' is not a member of this project") from None
-
-
 def list_members(caller: Caller, project_id: str, limit: int | None, cursor: str | None) -> Page:
     require_role(caller, project_id, Role.viewer)
-    records, next_cursor = query_page(
-        MemberRecord.query,
-        project_pk(project_id),
-        MemberRecord.sk.startswith("MEMBER#"),
-        limit=limit,
-        cursor=cursor,
-    )
+    records, next_cursor = repository.members(project_id, limit, cursor)
     return [_member_out(m) for m in records], next_cursor
-
-
-def _user_exists(username: str) -> bool:
-    try:
-        aws.client("cognito-idp").admin_get_user(UserPoolId=get_settings().user_pool_id, Username=username)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "UserNotFoundException":
-            return False
-        raise
-    return True
-
-
-def _admin_delta(project_id: str, delta: int):
-    """The transaction item that keeps the project's admin count, refusing to reach zero admins."""
-    project = ProjectAdminCount(project_pk(project_id), "META")
-    condition = ProjectAdminCount.deleted_at.does_not_exist()
-    if delta < 0:
-        condition &= ProjectAdminCount.admin_count > 1
-    return project, [ProjectAdminCount.admin_count.add(delta)], condition
 
 
 def add_member(caller: Caller, project_id: str, body: MemberAdd) -> MemberOut:
     _require_user(caller, "manage members")
     require_role(caller, project_id, Role.admin)
-    if not _user_exists(body.username):
+    if not users.exists(body.username):
         raise NotFound(f"No user named '{body.username}'")
-    member = _member_record(project_id, body.username, body.role, caller.username, now_iso())
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(member, condition=MemberRecord.pk.does_not_exist())
-            if body.role is Role.admin:
-                project, actions, condition = _admin_delta(project_id, +1)
-                tx.update(project, actions=actions, condition=condition)
-    except TransactWriteError:
-        raise Conflict(f"'{body.username}' is already a member of this project", field="username") from None
-    return _member_out(member)
-
-
-def _change_member(project_id: str, member: MemberRecord, new_role: Role | None) -> None:
-    """Set a member's role (None removes them), keeping at least one admin, atomically."""
-    was_admin = member.role == Role.admin.value
-    becomes_admin = new_role is Role.admin
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            role_unchanged = MemberRecord.role == member.role
-            if new_role is None:
-                tx.delete(member, condition=role_unchanged)
-            else:
-                tx.update(member, actions=[MemberRecord.role.set(new_role.value)], condition=role_unchanged)
-            if was_admin != becomes_admin:
-                project, actions, condition = _admin_delta(project_id, +1 if becomes_admin else -1)
-                tx.update(project, actions=actions, condition=condition)
-    except TransactWriteError as exc:
-        reasons = [r.code if r else None for r in exc.cancellation_reasons]
-        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-            raise Conflict("A project must keep at least one admin") from None
-        raise Conflict("The member was changed by someone else; read it again and retry") from None
+    return _member_out(repository.add_member(project_id, body.username, body.role.value, caller.username))
 
 
 def update_member(caller: Caller, project_id: str, username: str, role: Role) -> MemberOut:
     """A new role; the member's keys above it are revoked (a key never outranks its owner)."""
     _require_user(caller, "manage members")
     require_role(caller, project_id, Role.admin)
-    member = _get_member(project_id, username)
+    member = repository.get_member(project_id, username)
     if member.role != role.value:
-        _change_member(project_id, member, role)
-        member.role = role.value
-        _revoke_keys(project_id, lambda key: key.created_by == username and Role(key.role).rank > role.rank)
+        repository.change_member(member, role.value)
+        repository.revoke_keys(
+            project_id, lambda key: key.created_by == username and Role(key.role).rank > role.rank
+        )
     return _member_out(member)
 
 
@@ -314,8 +158,8 @@ def remove_member(caller: Caller, project_id: str, username: str) -> None:
     _require_user(caller, "manage members")
     leaving = caller.username == username
     require_role(caller, project_id, Role.viewer if leaving else Role.admin)
-    _change_member(project_id, _get_member(project_id, username), None)
-    _revoke_keys(project_id, lambda key: key.created_by == username)
+    repository.change_member(repository.get_member(project_id, username), None)
+    repository.revoke_keys(project_id, lambda key: key.created_by == username)
 
 
 # ---------------------------------------------------------------- API keys
@@ -355,58 +199,19 @@ def create_api_key(caller: Caller, project_id: str, body: ApiKeyCreate) -> ApiKe
         created_at=now_iso(),
         expires_at=expires_at,
     )
-    try:
-        record.save(condition=ApiKeyRecord.pk.does_not_exist())
-    except PutError:
-        raise Conflict("Key id collision; retry") from None
+    repository.put_key(record)
     return ApiKeyCreated(**_key_out(record).model_dump(), key=key)
 
 
 def list_api_keys(caller: Caller, project_id: str, limit: int | None, cursor: str | None) -> Page:
     require_role(caller, project_id, Role.admin)
-    records, next_cursor = query_page(
-        ApiKeyRecord.query,
-        project_pk(project_id),
-        ApiKeyRecord.sk.startswith("APIKEY#"),
-        limit=limit,
-        cursor=cursor,
-    )
+    records, next_cursor = repository.keys(project_id, limit, cursor)
     return [_key_out(r) for r in records], next_cursor
 
 
 def revoke_api_key(caller: Caller, project_id: str, key_id: str) -> ApiKeyOut:
     _require_user(caller, "revoke API keys")
     require_role(caller, project_id, Role.admin)
-    try:
-        record = ApiKeyRecord.get(*ApiKeyRecord.key(project_id, key_id))
-    except DoesNotExist:
-        raise NotFound() from None
-    _revoke(record)
+    record = repository.get_key(project_id, key_id)
+    repository.revoke_key(record)
     return _key_out(record)
-
-
-def _revoke(record: ApiKeyRecord) -> None:
-    if record.revoked_at:
-        return
-    try:
-        record.update(
-            actions=[ApiKeyRecord.revoked_at.set(now_iso())],
-            condition=ApiKeyRecord.revoked_at.does_not_exist(),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise  # not revoked: never answer that it was
-        record.refresh(consistent_read=True)  # revoked meanwhile by another call
-
-
-def _revoke_keys(project_id: str, which: Callable[[ApiKeyRecord], bool]) -> int:
-    """Revoke the project's live keys that `which` picks; how many."""
-    keys = ApiKeyRecord.query(
-        project_pk(project_id),
-        ApiKeyRecord.sk.startswith("APIKEY#"),
-        filter_condition=ApiKeyRecord.revoked_at.does_not_exist(),
-    )
-    picked = [k for k in keys if which(k)]
-    for record in picked:
-        _revoke(record)
-    return len(picked)

@@ -193,9 +193,9 @@ def test_a_signup_that_cannot_be_confirmed_leaves_no_half_made_user(base_url, mo
 
     from botocore.exceptions import ClientError
 
-    from functions.core.services import accounts
+    from functions.core.repositories.accounts import UserDirectory
 
-    real = accounts._cognito()
+    real = UserDirectory()._cognito()
 
     class RefusesConfirm:
         def __getattr__(self, name):
@@ -206,7 +206,7 @@ def test_a_signup_that_cannot_be_confirmed_leaves_no_half_made_user(base_url, mo
 
     name = f"half_{uuid.uuid4().hex[:8]}"
     body = {"email": f"{name}@example.com", "username": name, "password": PASSWORD}
-    monkeypatch.setattr(accounts, "_cognito", lambda: RefusesConfirm())
+    monkeypatch.setattr(UserDirectory, "_cognito", lambda self: RefusesConfirm())
     r = requests.post(f"{base_url}/signup", json=body, timeout=30)
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "email", r.text
     monkeypatch.undo()

@@ -86,7 +86,7 @@ def test_a_big_upload_is_ingested_in_work_units_and_counted_once(
 
 def _record(tenant: Tenant, sync_id: int):
     from functions.core.repositories.projects import project_pk
-    from functions.core.repositories.syncs import SyncFileRecord
+    from functions.core.repositories.upload_syncs import SyncFileRecord
 
     (record,) = SyncFileRecord.query(
         project_pk(tenant.project), SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#")

@@ -163,7 +163,7 @@ def test_an_empty_full_sync_finishes_and_trashes_the_path(tenant: Tenant, s3, lo
 
 
 def test_the_sync_is_an_ingest_job_with_its_files_stats(tenant: Tenant):
-    from functions.core.repositories.syncs import SyncFileRecord, SyncSessionRecord
+    from functions.core.repositories.upload_syncs import SyncFileRecord, SyncSessionRecord
 
     sync_id = tenant.start(path="job")
     tenant.upload(sync_id, "rows.csv", csv_bytes(4))
@@ -175,7 +175,7 @@ def test_the_sync_is_an_ingest_job_with_its_files_stats(tenant: Tenant):
     assert (session.read, session.inserted, session.rejected, session.errors) == (4, 4, 0, 0)
     (f,) = SyncFileRecord.query(session.pk, SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"))
     assert (f.read, f.inserted, f.rejected, f.errors) == (4, 4, 0, 0) and f.lake_files
-    from functions.core.services.syncs import ingest_job_records
+    from functions.core.services.upload_syncs import ingest_job_records
 
     found = ingest_job_records(tenant.project, f"sync-{sync_id}")
     assert found and found[0].sync_id == sync_id and [x.file_name for x in found[1]] == ["rows.csv"]

@@ -73,7 +73,7 @@ def test_syncs_load_their_files_into_the_table_append_then_overwrite(tenant: Ten
     assert r.json()["tables"][0]["table_name"] == ident
 
     # finishing again (a redelivered end) finds the commit by its token: no second commit, same count
-    from functions.core.repositories.syncs import SyncSessionRecord
+    from functions.core.repositories.upload_syncs import SyncSessionRecord
     from functions.core.services import ingestion
 
     snapshots = len(_table(tenant, ident).metadata.snapshots)

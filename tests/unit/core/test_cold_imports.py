@@ -17,7 +17,7 @@ OWN_MODELS = {
     "projects": {"common", "projects"},
     "connectors": {"common", "connectors"},
     "jobs": {"common", "connectors", "jobs"},
-    "syncs": {"common", "syncs"},
+    "syncs": {"common", "upload_syncs"},
 }
 
 

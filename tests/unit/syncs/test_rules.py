@@ -6,9 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from functions.core.errors import Invalid
-from functions.core.models.syncs import MAX_PARTS, MiB, SyncStart, SyncType
-from functions.core.repositories.syncs import object_id
-from functions.core.services.syncs import clean_file_name, normalize_path, plan_parts
+from functions.core.models.upload_syncs import MAX_PARTS, MiB, SyncStart, SyncType
+from functions.core.repositories.upload_syncs import object_id
+from functions.core.services.upload_syncs import clean_file_name, normalize_path, plan_parts
 
 
 @pytest.mark.parametrize(

@@ -7,26 +7,23 @@ records its end; it is Finished once no file is in flight.
 
 Every object a sync receives is registered here *after* S3 has stored it (a direct upload, a completed
 multipart upload) and by the worker when its event arrives, whichever comes first: one conditional
-write per object identity (key + ETag) adds it to the session's `in_flight` exactly once.
+write per object identity (key + ETag) adds it to the session's `in_flight` exactly once
+(UploadSyncsRepository.register_file). The bucket's layout and its S3 calls are functions/core/lake.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
 import secrets
-import time
+from typing import Any
 
-from botocore.exceptions import ClientError, ReadTimeoutError
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
-
-from .. import aws
+from .. import lake
 from ..auth import Caller, Role, require_role
-from ..constants import INGEST_FILES_PER_TABLE, LAKE_PREFIX, TRASH_PREFIX, UPLOADS_PREFIX
+from ..constants import INGEST_FILES_PER_TABLE
 from ..errors import Conflict, Invalid, NotFound, TooManyRequests, Transient
-from ..models.syncs import (
+from ..models.upload_syncs import (
     MAX_FILE_NAME_LENGTH,
     MAX_PARTS,
     MAX_PATH_LENGTH,
@@ -46,30 +43,25 @@ from ..models.syncs import (
     UploadOut,
     UploadStart,
 )
-from ..pagination import fit_page, query_page
-from ..repositories.base import condition_failed
-from ..repositories.projects import project_pk
-from ..repositories.syncs import (
+from ..repositories.upload_syncs import (
     MAX_FILES_PER_SYNC,
-    OpenSyncMarker,
     SyncFileRecord,
     SyncSessionRecord,
     UploadRecord,
+    UploadSyncClosed,
+    UploadSyncsRepository,
     ingest_job_id,
-    next_id,
-    object_id,
+    now_ms,
 )
 from ..settings import get_settings
 
-END_MARKER = ".end"  # uploads/<project>/<sync id>/.end: asks the ingest worker to finish a full sync
+# The store this service works on; unit tests put an in-memory one in its place.
+repository = UploadSyncsRepository()
+
 DEFAULT_PART_SIZE = 8 * MiB
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Page = tuple[list, str | None]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # ---------------------------------------------------------------- names and paths
@@ -105,51 +97,6 @@ def clean_file_name(raw: str | None) -> str:
     if len(name) > MAX_FILE_NAME_LENGTH:
         raise Invalid(f"file names are at most {MAX_FILE_NAME_LENGTH} characters", field="file_name")
     return name
-
-
-def upload_key(project_id: str, sync_id: int, file_name: str, idempotency_key: str | None = None) -> str:
-    """Where an upload is stored: a random folder, or one named by the client's idempotency key (so a
-    retried upload of the same file lands on the same key and ETag, and is counted once)."""
-    if idempotency_key:
-        token = hashlib.sha256(f"{project_id}\0{sync_id}\0{idempotency_key}".encode()).hexdigest()[:16]
-    else:
-        token = secrets.token_hex(8)
-    return f"{UPLOADS_PREFIX}{project_id}/{sync_id}/{token}/{file_name}"
-
-
-def end_marker_key(project_id: str, sync_id: int) -> str:
-    return f"{UPLOADS_PREFIX}{project_id}/{sync_id}/{END_MARKER}"
-
-
-def lake_dir(project_id: str, path: str) -> str:
-    return f"{LAKE_PREFIX}{project_id}/{path}/"
-
-
-def staging_dir(project_id: str, sync_id: int, path: str) -> str:
-    """Where a full sync's files wait until the sync finishes (a hidden prefix readers skip)."""
-    return f"{LAKE_PREFIX}{project_id}/.staging/s{sync_id}/{path}/"
-
-
-def trash_dir(project_id: str, sync_id: int, path: str) -> str:
-    return f"{TRASH_PREFIX}{project_id}/{sync_id}/{path}/"
-
-
-# ---------------------------------------------------------------- projects of the upload dialect
-
-
-def dialect_project(caller: Caller, project_id: str | None) -> str:
-    """The project an upload-dialect request acts on: the API key's, or `project_id` for a person."""
-    if not caller.is_user:
-        assert caller.project_id
-        if project_id and project_id != caller.project_id:
-            raise NotFound()
-        return caller.project_id
-    if not project_id:
-        raise Invalid(
-            "project_id is required when signed in as a user (an API key names its project)",
-            field="project_id",
-        )
-    return project_id
 
 
 # ---------------------------------------------------------------- shaping
@@ -217,15 +164,12 @@ def file_out(f: SyncFileRecord) -> SyncFileOut:
 # ---------------------------------------------------------------- sessions
 
 
-def get_session(project_id: str, sync_id: int, *, consistent: bool = False) -> SyncSessionRecord:
-    try:
-        return SyncSessionRecord.get(*SyncSessionRecord.key(project_id, sync_id), consistent_read=consistent)
-    except DoesNotExist:
-        raise NotFound(f"No sync {sync_id} in this project") from None
+def get_session(project_id: str, sync_id: int) -> SyncSessionRecord:
+    return repository.get(project_id, sync_id)
 
 
 def _open_session(project_id: str, sync_id: int) -> SyncSessionRecord:
-    session = get_session(project_id, sync_id)
+    session = repository.get(project_id, sync_id)
     if session.end_time:
         raise Conflict(f"Sync {sync_id} has ended; start a new sync to upload more files")
     if session.registered >= MAX_FILES_PER_SYNC:  # refused before anything is stored
@@ -262,60 +206,44 @@ def _table_target(project_id: str, body: SyncCreate, path: str) -> dict[str, str
 
 def _check_open_quota(project_id: str) -> None:
     limit = get_settings().max_open_upload_syncs_per_project
-    if OpenSyncMarker.open_count(project_id) >= limit:
+    if repository.open_count(project_id) >= limit:
         raise TooManyRequests(
             f"Quota exceeded: a project has at most {limit} upload syncs open "
             "(max_open_upload_syncs_per_project); end one first"
         )
 
 
-def start_sync(caller: Caller, project_id: str, body: SyncCreate) -> SyncSessionRecord:
+def start_upload_sync(caller: Caller, project_id: str, body: SyncCreate) -> SyncSessionRecord:
     """A new open session with the next sync id of the project (429 at the quota of open syncs)."""
     require_role(caller, project_id, Role.editor)
     normalized = normalize_path(body.path)
     target = _table_target(project_id, body, normalized)
     _check_open_quota(project_id)
-    sync_id = next_id(project_id, "sync")
-    record = SyncSessionRecord(
-        *SyncSessionRecord.key(project_id, sync_id),
-        gsi1pk=f"INGESTJOB#{project_id}",
-        gsi1sk=ingest_job_id(sync_id),
-        project_id=project_id,
-        sync_id=sync_id,
-        name=body.name or "/" + normalized,
-        path=normalized,
-        display_path="/" + normalized,
-        sync_type=body.sync_type.value,
-        sync_status=SyncStatus.Syncing.value,
-        start_time=now_ms(),
-        end_time=0,
-        created_by=caller.username,
-        destination_id=target.get("destination_id"),
-        destination_name=target.get("destination_name"),
-        table_name=target.get("table_name"),
+    return repository.create_open(
+        project_id,
+        {
+            "name": body.name or "/" + normalized,
+            "path": normalized,
+            "display_path": "/" + normalized,
+            "sync_type": body.sync_type.value,
+            "sync_status": SyncStatus.Syncing.value,
+            "start_time": now_ms(),
+            "created_by": caller.username,
+            "destination_id": target.get("destination_id"),
+            "destination_name": target.get("destination_name"),
+            "table_name": target.get("table_name"),
+        },
     )
-    record.save(condition=SyncSessionRecord.pk.does_not_exist())
-    OpenSyncMarker(*OpenSyncMarker.key(project_id, sync_id)).save()
-    return record
 
 
-def end_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord:
+def end_upload_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord:
     """Record the end; the session finishes when its last file is ingested (now, if none is in flight)."""
     require_role(caller, project_id, Role.editor)
-    session = get_session(project_id, sync_id)
-    try:
-        session.update(
-            actions=[SyncSessionRecord.end_time.set(now_ms())],
-            condition=SyncSessionRecord.end_time == 0,
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        session.refresh(consistent_read=True)
+    session = repository.get(project_id, sync_id)
+    if not repository.mark_ended(session):
         if session.sync_status == SyncStatus.Syncing.value and session.in_flight == 0:
             _finish_when_ended(session)  # the first end stopped before asking for the finish: ask again
-        raise Conflict(f"Sync {sync_id} has already ended") from None
-    OpenSyncMarker(*OpenSyncMarker.key(project_id, sync_id)).delete()
+        raise Conflict(f"Sync {sync_id} has already ended")
     _finish_when_ended(session)
     return session
 
@@ -334,42 +262,23 @@ def _finish_when_ended(session: SyncSessionRecord) -> None:
             # Moving the path's older files to trash and loading a table are the ingest worker's jobs
             # (it owns lake/ and trash/, and has pyarrow); an object under uploads/ reaches it like any
             # file does.
-            aws.client("s3").put_object(
-                Bucket=get_settings().data_bucket, Key=end_marker_key(project_id, sync_id), Body=b""
-            )
+            lake.put_end_marker(project_id, sync_id)
         else:
-            from .ingestion import finish_sync_if_done
+            from .ingestion import finish_upload_sync_if_done
 
-            finish_sync_if_done(project_id, sync_id, owner=f"api:{secrets.token_hex(8)}")
-            session.refresh()
+            finish_upload_sync_if_done(project_id, sync_id, owner=f"api:{secrets.token_hex(8)}")
+            repository.refresh(session)
 
 
-def get_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord:
+def get_upload_sync(caller: Caller, project_id: str, sync_id: int) -> SyncSessionRecord:
     require_role(caller, project_id, Role.viewer)
-    return get_session(project_id, sync_id)
-
-
-def _offset_query(results, offset: int, size: int) -> list:
-    out = []
-    for i, item in enumerate(results):
-        if i >= offset + size:
-            break
-        if i >= offset:
-            out.append(item)
-    return out
+    return repository.get(project_id, sync_id)
 
 
 def list_sync_infos(caller: Caller, project_id: str, offset: int, size: int) -> list[FileSyncInfo]:
     """The seed's list: newest first, `from`/`size` offsets."""
     require_role(caller, project_id, Role.viewer)
-    results = SyncSessionRecord.query(
-        project_pk(project_id),
-        SyncSessionRecord.sk.startswith("SYNC#"),
-        scan_index_forward=False,
-        limit=offset + size,
-        page_size=min(offset + size, 500),
-    )
-    return [info_out(s) for s in _offset_query(results, offset, size)]
+    return [info_out(s) for s in repository.newest(project_id, offset, size)]
 
 
 def list_history(
@@ -378,40 +287,21 @@ def list_history(
     """The seed's uploaded-file history: newest first, `from`/`size` offsets; optionally one sync's."""
     require_role(caller, project_id, Role.viewer)
     if sync_id is not None:
-        files = sorted(
-            SyncFileRecord.query(
-                project_pk(project_id), SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#")
-            ),
-            key=lambda f: -int(f.history_id),
-        )
+        files = sorted(repository.files(project_id, sync_id), key=lambda f: -int(f.history_id))
         return [history_out(f) for f in files[offset : offset + size]]
-    results = SyncFileRecord.by_history.query(
-        f"HISTORY#{project_id}",
-        scan_index_forward=False,
-        limit=offset + size,
-        page_size=min(offset + size, 500),
-    )
-    return [history_out(f) for f in _offset_query(results, offset, size)]
+    return [history_out(f) for f in repository.file_history(project_id, offset, size)]
 
 
-def list_syncs(caller: Caller, project_id: str, limit: int | None, cursor: str | None) -> Page:
+def list_upload_syncs(caller: Caller, project_id: str, limit: int | None, cursor: str | None) -> Page:
     require_role(caller, project_id, Role.viewer)
-    records, next_cursor = query_page(
-        SyncSessionRecord.query, project_pk(project_id), SyncSessionRecord.sk.startswith("SYNC#"),
-        limit=limit, cursor=cursor, scan_index_forward=False,
-    )  # fmt: skip
-    return fit_page(SyncSessionRecord.query, records, [sync_out(s) for s in records], next_cursor)
+    return repository.page(project_id, limit, cursor, sync_out)
 
 
 def list_files(caller: Caller, project_id: str, sync_id: int, limit: int | None, cursor: str | None) -> Page:
     """One page of a sync's files in key order (the page's files sorted by history_id)."""
     require_role(caller, project_id, Role.viewer)
-    get_session(project_id, sync_id)
-    records, next_cursor = query_page(
-        SyncFileRecord.query, project_pk(project_id), SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"),
-        limit=limit, cursor=cursor,
-    )  # fmt: skip
-    items, next_cursor = fit_page(SyncFileRecord.query, records, [file_out(f) for f in records], next_cursor)
+    repository.get(project_id, sync_id)
+    items, next_cursor = repository.page_files(project_id, sync_id, limit, cursor, file_out)
     return sorted(items, key=lambda f: f.history_id), next_cursor
 
 
@@ -425,100 +315,20 @@ def ingest_job_records(
     if not job_id.startswith("sync-") or not job_id[5:].isdigit():
         return None
     sync_id = int(job_id[5:])
-    try:
-        session = SyncSessionRecord.get(*SyncSessionRecord.key(project_id, sync_id))
-    except DoesNotExist:
+    session = repository.find(project_id, sync_id)
+    if session is None:
         return None
-    first = SyncFileRecord.query(
-        project_pk(project_id),
-        SyncFileRecord.sk.startswith(f"FILE#{sync_id:010d}#"),
-        limit=max_files,
-        page_size=max_files,
-    )
+    first = repository.files(project_id, sync_id, limit=max_files)
     return session, sorted(first, key=lambda f: int(f.history_id))
 
 
 # ---------------------------------------------------------------- files
 
 
-class SyncClosed(Exception):
-    """The session ended before this object was registered: it is not part of the sync."""
-
-
-def register_object(
-    project_id: str,
-    sync_id: int,
-    key: str,
-    etag: str,
-    version_id: str | None,
-    file_name: str,
-    size: int,
-    owner: str | None = None,
-) -> tuple[SyncFileRecord, bool]:
-    """The file record of one stored object; the first registration (only) adds it to `in_flight`."""
-    oid = object_id(key, etag)
-    session = SyncSessionRecord(*SyncSessionRecord.key(project_id, sync_id))
-    created = True
+def _register_or_conflict(project_id: str, sync_id: int, **kw: Any) -> SyncFileRecord:
     try:
-        session.update(
-            actions=[
-                SyncSessionRecord.in_flight.add(1),
-                SyncSessionRecord.registered.add(1),
-                SyncSessionRecord.pending.add({oid}),
-            ],
-            condition=SyncSessionRecord.pk.exists()
-            & (SyncSessionRecord.end_time == 0)
-            & (SyncSessionRecord.registered < MAX_FILES_PER_SYNC)
-            & ~SyncSessionRecord.pending.contains(oid)
-            & ~SyncSessionRecord.done.contains(oid),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        try:
-            current = SyncSessionRecord.get(*SyncSessionRecord.key(project_id, sync_id), consistent_read=True)
-        except DoesNotExist:
-            raise SyncClosed(f"sync {sync_id} does not exist") from None
-        if oid not in (current.pending or set()) and oid not in (current.done or set()):
-            if current.end_time:
-                raise SyncClosed(f"sync {sync_id} has ended") from None
-            raise Invalid(f"a sync holds at most {MAX_FILES_PER_SYNC} files; start another sync") from None
-        created = False
-    pk, sk = SyncFileRecord.key(project_id, sync_id, oid)
-    try:
-        return SyncFileRecord.get(pk, sk, consistent_read=True), created
-    except DoesNotExist:
-        pass  # new, or registered by an attempt that stopped before writing its record
-    history_id = next_id(project_id, "history")
-    record = SyncFileRecord(
-        pk,
-        sk,
-        gsi1pk=f"HISTORY#{project_id}",
-        gsi1sk=f"{history_id:012d}",
-        project_id=project_id,
-        sync_id=sync_id,
-        history_id=history_id,
-        object_key=key,
-        etag=etag.strip('"'),
-        version_id=version_id,
-        file_name=file_name,
-        size=size,
-        sync_status=SyncStatus.Syncing.value,
-        start_time=now_ms(),
-        end_time=0,
-        lease_owner=owner,
-    )
-    try:
-        record.save(condition=SyncFileRecord.pk.does_not_exist())
-    except PutError:
-        return SyncFileRecord.get(pk, sk, consistent_read=True), created
-    return record, created
-
-
-def _register_or_conflict(project_id: str, sync_id: int, **kw) -> SyncFileRecord:
-    try:
-        record, _ = register_object(project_id, sync_id, **kw)
-    except SyncClosed:
+        record, _ = repository.register_file(project_id, sync_id, **kw)
+    except UploadSyncClosed:
         raise Conflict(f"Sync {sync_id} ended while the file was uploading; it is not part of it") from None
     return record
 
@@ -540,40 +350,11 @@ def direct_upload(
     name = clean_file_name(file_name)
     if not content:
         raise Invalid("the file is empty", field="file")
-    key = upload_key(project_id, sync_id, name, idempotency_key)
-    etag, version_id = _store_upload(key, content, idempotent=bool(idempotency_key))
+    key = lake.upload_key(project_id, sync_id, name, idempotency_key)
+    etag, version_id = lake.store_upload(key, content, idempotent=bool(idempotency_key))
     return _register_or_conflict(
         project_id, sync_id, key=key, etag=etag, version_id=version_id, file_name=name, size=len(content)
     )
-
-
-def _store_upload(key: str, content: bytes, *, idempotent: bool) -> tuple[str, str | None]:
-    """(ETag, version id) of the stored upload. Under an Idempotency-Key the object is written only if
-    the key holds none yet; a retry finds the first one and stores nothing, and a reused key with other
-    content (or another file name) is a 409, as at sync start: never a second object under one key."""
-    s3, bucket = aws.client("s3"), get_settings().data_bucket
-    digest = hashlib.sha256(content).hexdigest()
-    if not idempotent:
-        resp = s3.put_object(Bucket=bucket, Key=key, Body=content)
-        return resp["ETag"], resp.get("VersionId")
-    folder = key.rsplit("/", 1)[0] + "/"
-    if any(k["Key"] != key for k in s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents", [])):
-        raise Conflict("This Idempotency-Key was used for another file; use a new key for a new file")
-    try:
-        resp = s3.put_object(
-            Bucket=bucket, Key=key, Body=content, IfNoneMatch="*", Metadata={"sha256": digest}
-        )
-        return resp["ETag"], resp.get("VersionId")
-    except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if code == "ConditionalRequestConflict":
-            raise Conflict("An upload with this Idempotency-Key is in progress; retry it") from None
-        if code not in ("PreconditionFailed", "412"):
-            raise
-    head = s3.head_object(Bucket=bucket, Key=key)
-    if head.get("Metadata", {}).get("sha256") != digest:
-        raise Conflict("This Idempotency-Key was used for a file with other content; use a new key")
-    return head["ETag"], head.get("VersionId")
 
 
 # ---------------------------------------------------------------- presigned multipart uploads
@@ -595,60 +376,24 @@ def plan_parts(size: int, part_size: int | None) -> tuple[int, int]:
 
 
 def _get_upload(project_id: str, upload_id: str, sync_id: int | None = None) -> UploadRecord:
-    try:
-        rec = UploadRecord.get(*UploadRecord.key(project_id, upload_id), consistent_read=True)
-    except DoesNotExist:
-        raise NotFound(f"No upload {upload_id} in this project") from None
+    rec = repository.get_upload(project_id, upload_id)
     if sync_id is not None and int(rec.sync_id) != sync_id:
         raise NotFound(f"No upload {upload_id} in sync {sync_id}")
     return rec
 
 
 def _part_urls(rec: UploadRecord, numbers: list[int], expires_in: int) -> list[PartUrl]:
-    s3 = aws.client("s3")
-    bucket = get_settings().data_bucket
     return [
-        PartUrl(
-            part_number=n,
-            url=s3.generate_presigned_url(
-                "upload_part",
-                Params={
-                    "Bucket": bucket,
-                    "Key": rec.object_key,
-                    "UploadId": rec.s3_upload_id,
-                    "PartNumber": n,
-                },
-                ExpiresIn=expires_in,
-            ),
-        )
+        PartUrl(part_number=n, url=lake.part_url(rec.object_key, rec.s3_upload_id, n, expires_in))
         for n in numbers
     ]
 
 
 def _received(rec: UploadRecord) -> list[ReceivedPart]:
-    s3 = aws.client("s3")
-    out: list[ReceivedPart] = []
-    marker = 0
-    while True:
-        try:
-            resp = s3.list_parts(
-                Bucket=get_settings().data_bucket,
-                Key=rec.object_key,
-                UploadId=rec.s3_upload_id,
-                PartNumberMarker=marker,
-                MaxParts=1000,
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "NoSuchUpload":
-                return out
-            raise
-        out.extend(
-            ReceivedPart(part_number=p["PartNumber"], etag=p["ETag"].strip('"'), size=p["Size"])
-            for p in resp.get("Parts", [])
-        )
-        if not resp.get("IsTruncated"):
-            return out
-        marker = int(resp["NextPartNumberMarker"])
+    return [
+        ReceivedPart(part_number=p["PartNumber"], etag=p["ETag"].strip('"'), size=p["Size"])
+        for p in lake.received_parts(rec.object_key, rec.s3_upload_id)
+    ]
 
 
 def _upload_out(
@@ -688,8 +433,8 @@ def start_upload(caller: Caller, project_id: str, sync_id: int, body: UploadStar
     _open_session(project_id, sync_id)
     name = clean_file_name(body.file_name)
     part_size, count = plan_parts(body.size, body.part_size)
-    key = upload_key(project_id, sync_id, name)
-    resp = aws.client("s3").create_multipart_upload(Bucket=get_settings().data_bucket, Key=key)
+    key = lake.upload_key(project_id, sync_id, name)
+    s3_upload_id = lake.start_multipart(key)
     upload_id = secrets.token_urlsafe(16).replace("-", "A").replace("_", "B")
     rec = UploadRecord(
         *UploadRecord.key(project_id, upload_id),
@@ -697,7 +442,7 @@ def start_upload(caller: Caller, project_id: str, sync_id: int, body: UploadStar
         upload_id=upload_id,
         sync_id=sync_id,
         object_key=key,
-        s3_upload_id=resp["UploadId"],
+        s3_upload_id=s3_upload_id,
         file_name=name,
         size=body.size,
         part_size=part_size,
@@ -706,7 +451,7 @@ def start_upload(caller: Caller, project_id: str, sync_id: int, body: UploadStar
         created_by=caller.username,
         created_at=now_ms(),
     )
-    rec.save(condition=UploadRecord.pk.does_not_exist())
+    repository.put_upload(rec)
     return _upload_out(rec, expires_in=body.expires_in)
 
 
@@ -736,33 +481,12 @@ def complete_upload(
     if rec.status == "aborted":
         raise Conflict("The upload was aborted; start a new one")
     _open_session(project_id, int(rec.sync_id))
-    numbers = [p.part_number for p in parts]
-    if len(set(numbers)) != len(numbers):
-        raise Invalid("each part_number may appear once", field="parts")
-    expected = set(range(1, int(rec.part_count) + 1))
-    missing = sorted(expected - set(numbers))
-    extra = sorted(set(numbers) - expected)
-    if extra:
-        raise Invalid(
-            f"this upload has {rec.part_count} parts; unknown part numbers {extra[:10]}", field="parts"
-        )
-    if missing:
-        raise Invalid(f"parts missing: {missing[:10]} (list the upload to see what S3 has)", field="parts")
-    ordered = sorted(parts, key=lambda p: p.part_number)
-    s3 = aws.slow_client("s3")
+    _check_parts(rec, [p.part_number for p in parts])
+    ordered = [(p.part_number, p.etag) for p in sorted(parts, key=lambda p: p.part_number)]
     try:
-        resp = s3.complete_multipart_upload(
-            Bucket=get_settings().data_bucket,
-            Key=rec.object_key,
-            UploadId=rec.s3_upload_id,
-            MultipartUpload={
-                "Parts": [
-                    {"PartNumber": p.part_number, "ETag": '"' + p.etag.strip('"') + '"'} for p in ordered
-                ]
-            },
-        )
-    except (ClientError, ReadTimeoutError) as exc:
-        done = _complete_failed(exc, rec)
+        resp = lake.complete_multipart(rec.object_key, rec.s3_upload_id, ordered)
+    except lake.CompleteFailed as failure:
+        done = _complete_failed(failure, rec)
         if done is None:
             return _upload_out(rec, expires_in=60)  # a concurrent complete won
         resp = done
@@ -776,56 +500,51 @@ def complete_upload(
         file_name=rec.file_name,
         size=int(rec.size),
     )
-    try:
-        rec.update(
-            actions=[UploadRecord.status.set("completed"), UploadRecord.etag.set(etag)],
-            condition=UploadRecord.status == "open",
-        )
-    except UpdateError:
-        rec.refresh(consistent_read=True)
+    repository.close_upload(rec, "completed", etag)
     return _upload_out(rec, expires_in=60)
 
 
-def _complete_failed(exc: Exception, rec: UploadRecord) -> dict | None:
+def _check_parts(rec: UploadRecord, numbers: list[int]) -> None:
+    """Each of the upload's parts named once, no other (a 400 says which)."""
+    if len(set(numbers)) != len(numbers):
+        raise Invalid("each part_number may appear once", field="parts")
+    expected = set(range(1, int(rec.part_count) + 1))
+    missing = sorted(expected - set(numbers))
+    extra = sorted(set(numbers) - expected)
+    if extra:
+        raise Invalid(
+            f"this upload has {rec.part_count} parts; unknown part numbers {extra[:10]}", field="parts"
+        )
+    if missing:
+        raise Invalid(f"parts missing: {missing[:10]} (list the upload to see what S3 has)", field="parts")
+
+
+def _complete_failed(failure: lake.CompleteFailed, rec: UploadRecord) -> dict | None:
     """After a CompleteMultipartUpload that failed: S3's answer of an earlier complete whose answer was
     lost (a timeout, a retry), None when a concurrent complete recorded it, else the error as a 4xx."""
-    code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else "Timeout"
+    code = failure.code
     if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidRequest", "MalformedXML"):
-        message = exc.response["Error"].get("Message") or code  # type: ignore[attr-defined]
         raise Invalid(
-            f"S3 refused the parts ({code}: {message}); the parts received are kept: list the upload "
+            f"S3 refused the parts ({code}: {failure.message}); the parts received are kept: list the upload "
             "and complete it again with their ETags",
             field="parts",
         ) from None
-    rec.refresh(consistent_read=True)
+    repository.refresh_upload(rec)
     if rec.status == "completed":
         return None
-    done = _completed_before(rec)
+    done = lake.completed_before(rec.object_key, int(rec.size), int(rec.part_count))
     if done is not None:
         return done
     if code == "NoSuchUpload":
         raise Conflict("S3 no longer has this upload (aborted or expired); start a new one") from None
     if code == "Timeout":
         raise Conflict("S3 is still assembling the parts; complete the upload again in a moment") from None
-    if aws.may_pass(exc):  # S3's guidance for CompleteMultipartUpload: retry it; completing twice is safe
+    if failure.may_pass:  # S3's guidance for CompleteMultipartUpload: retry it; completing twice is safe
         raise Transient(
             f"S3 could not complete the upload just now ({code}); the parts received are kept: "
             "complete the upload again in a moment"
         ) from None
-    raise exc
-
-
-def _completed_before(rec: UploadRecord) -> dict | None:
-    """The object an earlier CompleteMultipartUpload of this upload made (its answer lost: a timeout, a
-    retry), or None: same key, same size and a multipart ETag of as many parts."""
-    try:
-        head = aws.client("s3").head_object(Bucket=get_settings().data_bucket, Key=rec.object_key)
-    except ClientError:
-        return None
-    etag = str(head.get("ETag", "")).strip('"')
-    if int(head.get("ContentLength") or -1) != int(rec.size) or not etag.endswith(f"-{int(rec.part_count)}"):
-        return None
-    return {"ETag": etag, "VersionId": head.get("VersionId")}
+    raise failure
 
 
 def abort_upload(caller: Caller, project_id: str, upload_id: str, sync_id: int | None = None) -> UploadOut:
@@ -835,15 +554,6 @@ def abort_upload(caller: Caller, project_id: str, upload_id: str, sync_id: int |
     if rec.status == "completed":
         raise Conflict("The upload is complete; its file is part of the sync")
     if rec.status == "open":
-        try:
-            aws.client("s3").abort_multipart_upload(
-                Bucket=get_settings().data_bucket, Key=rec.object_key, UploadId=rec.s3_upload_id
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "NoSuchUpload":
-                raise
-        try:
-            rec.update(actions=[UploadRecord.status.set("aborted")], condition=UploadRecord.status == "open")
-        except UpdateError:
-            rec.refresh(consistent_read=True)
+        lake.abort_multipart(rec.object_key, rec.s3_upload_id)
+        repository.close_upload(rec, "aborted")
     return _upload_out(rec, expires_in=60)
