@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LINES = 60
 
+
 def long_functions() -> dict[str, int]:
     """`path:name` -> lines of every function (or method) over MAX_LINES lines."""
     found = {}
