@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.attributes import UnicodeAttribute, VersionAttribute
@@ -33,9 +33,6 @@ from ..pagination import fit_page, query_page
 from ..settings import get_settings
 from .base import connection, now_iso, store_errors, table_meta
 from .projects import project_pk
-
-if TYPE_CHECKING:
-    from .jobs import JobRecord
 
 TABLE_ENV = "CONNECTORS_TABLE"
 JOBS_TABLE_ENV = "JOBS_TABLE"
@@ -261,23 +258,6 @@ class ConnectorsRepository:
                 raise Conflict(
                     f"The {record.kind} was changed by someone else; read it again and retry"
                 ) from None
-
-    def jobs_using(self, project_id: str, connector_id: str) -> list[JobRecord]:
-        """The live jobs that use the connector (at most 100), by name: the connector's references in
-        the jobs table, then the jobs themselves."""
-        from .jobs import JobRecord, job_key  # jobs.py imports this module for the reference items
-
-        with store_errors("Reading the connector's jobs"):
-            refs = JobConnectorRef.query(
-                project_pk(project_id),
-                JobConnectorRef.sk.startswith(JobConnectorRef.prefix(connector_id)),
-                limit=100,
-            )
-            keys = [job_key(project_id, r.job_id) for r in refs]
-            if not keys:
-                return []
-            jobs = [j for j in JobRecord.batch_get(keys) if not j.deleted_at]
-        return sorted(jobs, key=lambda j: j.name.casefold())
 
     # ------------------------------------------------------------ secrets
 

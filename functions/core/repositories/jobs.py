@@ -31,7 +31,7 @@ from ..errors import Conflict, NameTaken, NotFound
 from ..pagination import RecordPage, query_page
 from ..settings import get_settings
 from .base import connection, now_iso, store_errors, table_meta
-from .connectors import JOBS_TABLE_ENV, ConnectorRecord, connector_key, job_reference_items
+from .connectors import JOBS_TABLE_ENV, ConnectorRecord, JobConnectorRef, connector_key, job_reference_items
 from .projects import MemberRecord, ProjectRecord, project_pk
 
 JOB_PREFIX = "JOB#"
@@ -261,6 +261,21 @@ class JobRepository:
             )  # fmt: skip
         records = [r for r in records if r.sk.count("#") == 1]
         return RecordPage(records, next_cursor, JobRecord.query)
+
+    def using_connector(self, project_id: str, connector_id: str) -> list[JobRecord]:
+        """The live jobs that use the connector (at most 100), by name: the connector's references in
+        the jobs table, then the jobs themselves."""
+        with store_errors("Reading the connector's jobs"):
+            refs = JobConnectorRef.query(
+                project_pk(project_id),
+                JobConnectorRef.sk.startswith(JobConnectorRef.prefix(connector_id)),
+                limit=100,
+            )
+            keys = [job_key(project_id, r.job_id) for r in refs]
+            if not keys:
+                return []
+            jobs = [j for j in JobRecord.batch_get(keys) if not j.deleted_at]
+        return sorted(jobs, key=lambda j: j.name.casefold())
 
     def live_jobs(self, project_id: str) -> Iterator[JobRecord]:
         """Every live job of the project."""

@@ -32,7 +32,7 @@ from ..repositories.connectors import (
     connector_key,
     list_key,
 )
-from ..repositories.jobs import JobRecord
+from ..repositories.jobs import JobRecord, JobRepository
 from ..repositories.projects import external_id
 from ..settings import get_settings
 
@@ -42,6 +42,7 @@ _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="connector-probe")
 
 # The store this service works on; unit tests put an in-memory one in its place.
 repository = ConnectorsRepository()
+jobs = JobRepository()  # which jobs use a connector
 
 
 def check_context(project_id: str, *, deadline: float | None = None) -> CheckContext:
@@ -132,7 +133,7 @@ def _full_config(record: ConnectorRecord) -> dict[str, Any]:
 
 
 def _jobs_using(project_id: str, connector_id: str) -> list[JobRecord]:
-    return repository.jobs_using(project_id, connector_id)
+    return jobs.using_connector(project_id, connector_id)
 
 
 def _job_summaries(project_id: str, kind: str, jobs: list[JobRecord]) -> list[ConnectorJob]:

@@ -65,9 +65,6 @@ class MemoryConnectors(ConnectorsRepository):
         record.deleted_at = now_iso()
         del self.claims[(record.project_id, record.kind, record.name.casefold())]
 
-    def jobs_using(self, project_id: str, connector_id: str) -> list:
-        return self.jobs.get(connector_id, [])
-
     def use_in_job(self, connector_id: str, name: str) -> None:
         job = SimpleNamespace(job_id=name, name=name, activate=True, last_run_time=None, last_run_state=None)
         job.source_id, job.dest_id = connector_id, None
@@ -86,3 +83,13 @@ class MemoryConnectors(ConnectorsRepository):
     def delete_secrets(self, arn: str | None, *, now: bool = False) -> None:
         if arn:
             self.deleted_secrets.append(arn)
+
+
+class MemoryConnectorJobs:
+    """The jobs repository's one query the connectors service makes: the jobs that use a connector."""
+
+    def __init__(self, connectors: MemoryConnectors) -> None:
+        self.connectors = connectors
+
+    def using_connector(self, project_id: str, connector_id: str) -> list:
+        return self.connectors.jobs.get(connector_id, [])

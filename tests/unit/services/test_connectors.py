@@ -12,7 +12,7 @@ from functions.core.errors import Conflict, Forbidden, Invalid, NameTaken, NotFo
 from functions.core.models import ConnectorCreate, ConnectorUpdate
 from functions.core.services import connectors as svc
 
-from .memory_connectors import MemoryConnectors
+from .memory_connectors import MemoryConnectorJobs, MemoryConnectors
 
 EDITOR = Caller(kind="user", username="ed", via="cookie")
 VIEWER = Caller(kind="user", username="vi", via="cookie")
@@ -24,6 +24,7 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 def repo(monkeypatch: pytest.MonkeyPatch) -> MemoryConnectors:
     repo = MemoryConnectors()
     monkeypatch.setattr(svc, "repository", repo)
+    monkeypatch.setattr(svc, "jobs", MemoryConnectorJobs(repo))
 
     def require_role(caller: Caller, project_id: str, minimum: Role) -> Role:
         role = Role.editor if caller is EDITOR else Role.viewer
