@@ -357,6 +357,17 @@ class Executions:
         )
         return started["executionArn"]
 
+    def start_once(self, name: str, payload: dict[str, Any]) -> bool:
+        """Start an execution named `name` unless one of that name exists: whether this call started it
+        (a name is unique per state machine, so a redelivered event starts nothing)."""
+        try:
+            self.start(name, payload)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
+                return False
+            raise
+        return True
+
     def stop(self, execution_arn: str, cause: str) -> None:
         """Stop an execution; a failure is logged (the run has ended already)."""
         try:

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
-from .. import aws, lake
+from .. import lake
 from ..constants import LAKE_PREFIX, REJECTS_PREFIX, UPLOADS_PREFIX
 from ..errors import Invalid, NotFound, Terminal
 from ..lake import END_MARKER, lake_dir, s3_filesystem, staging_dir, trash_dir
 from ..models.upload_syncs import SyncStatus, SyncType
+from ..repositories.runs import Executions
 from ..repositories.upload_syncs import (
     SyncFileRecord,
     SyncSessionRecord,
@@ -43,6 +44,7 @@ log = logging.getLogger("ingestplane.ingestion")
 
 # The store this service works on; unit tests put an in-memory one in its place.
 repository = UploadSyncsRepository()
+executions = Executions()  # a big file is read by the sync state machine
 
 FINISH_ATTEMPTS = 3  # deliveries of one message before its file (or its sync) is marked Failed
 _SYNC_FILE = re.compile(r"^s(\d+)-")
@@ -169,12 +171,7 @@ def start_file_execution(record: SyncFileRecord) -> None:
         "job": {"kind": UPLOAD_KIND, "project_id": project_id, "sync_id": sync_id, "file": oid},
         "run": {"run_id": name, "trigger": "upload"},
     }
-    sfn = aws.client("stepfunctions")
-    try:
-        sfn.start_execution(
-            stateMachineArn=get_settings().state_machine_arn, name=name, input=json.dumps(body)
-        )
-    except sfn.exceptions.ExecutionAlreadyExists:
+    if not executions.start_once(name, body):
         log.info("%s of sync %s is already being ingested by %s", record.object_key, sync_id, name)
 
 
