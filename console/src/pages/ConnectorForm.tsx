@@ -48,10 +48,17 @@ function useTypedConfig(kind: Kind, connector: Connector | null, onError: (e: un
   }, [types.value]);
   useEffect(() => {
     if (!type) return;
+    // A spec that arrives after the type changed again is stale: drawing it would show one type's form
+    // under another type's name.
+    let current = true;
     getSpec(project.id, kind, type, version).then((s) => {
+      if (!current) return;
       setSpec(s);
       if (!connector || connector.type !== type) setConfig(defaults(s.spec as JsonSchema));
-    }, onError);
+    }, (e) => current && onError(e));
+    return () => {
+      current = false;
+    };
   }, [type, version]);
   const typeOptions = (types.value ?? []).map((t) => ({ value: t.type, label: `${t.title} (${t.type})` }));
   const versions = types.value?.find((t) => t.type === type)?.versions ?? [version];
