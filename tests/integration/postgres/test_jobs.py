@@ -169,6 +169,31 @@ def test_incremental_reads_above_the_saved_cursor_into_parquet(user, project, db
     assert ds.dataset(path, filesystem=lake_fs(), format="parquet").count_rows() == 45
 
 
+def test_incremental_into_iceberg_appends_only_new_rows_in_both_dialects(user, project, db):
+    table = f"visits_{uuid.uuid4().hex[:6]}"
+    db.sql(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, page text, at timestamptz)",
+        f"INSERT INTO {table} SELECT g, 'p' || g, timestamptz '2024-01-01 00:00Z' + g * interval '1 second'"
+        " FROM generate_series(1, 1000) g",
+    )
+    stream = {"stream_name": table, "sync_mode": "incremental", "cursor_field": "at"}
+    job = _job(user, project, db, stream)
+    assert _counts(_sync(user, project, job)) == _counted(1000, inserted=1000)
+    # a row at the saved cursor's instant (a tie with id 1000, already read) and one after it: the key
+    # breaks the tie, so both are new, and id 1000 is not read again
+    db.sql(
+        f"INSERT INTO {table} VALUES (1001, 'tie', (SELECT at FROM {table} WHERE id = 1000)),"
+        f" (1002, 'late', timestamptz '2024-02-01 00:00Z')"
+    )
+    run = _sync(user, project, job)
+    assert run["status"] == "succeeded", run
+    assert _counts(run) == _counted(2, inserted=2)
+    ingest = _ingest_job(user, project, run["id"])["tables"][0]
+    assert (ingest["table_name"], ingest["read"], ingest["inserted"], ingest["updated"]) == (table, 2, 2, 0)
+    rows = _rows(project, table)
+    assert [r["id"] for r in rows] == list(range(1, 1003))  # every row once: none lost, none twice
+
+
 def test_a_unit_retried_after_a_crash_never_double_counts(user, project, db, monkeypatch):
     """The first read of a unit dies half way (a lost connection); the ASL runs the unit again."""
     from functions.engine.errors import SourceUnavailableError
