@@ -1,4 +1,5 @@
-"""Request parameters every API family shares: the project in the path, and a list's page size and cursor."""
+"""Request parameters the API families share: the project and a run in the path, and a list's page size and
+cursor."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from .constants import DEFAULT_PAGE_SIZE, MAX_PAGE_BYTES, MAX_PAGE_SIZE
 
 ProjectId = Annotated[str, Path(min_length=1, max_length=64, description="The project's id")]
+RunId = Annotated[
+    str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="The run's id")
+]
 Limit = Annotated[
     int | None,
     Query(

@@ -28,6 +28,22 @@ class Sink(Protocol):
     def rollback(self, mark: Any) -> None: ...
 
 
+class TableCollector:
+    """A sink that keeps in memory, in order, the tables it is given (a rolled-back file's are dropped)."""
+
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] = []
+
+    def write(self, table: pa.Table) -> None:
+        self.tables.append(table)
+
+    def mark(self) -> int:
+        return len(self.tables)
+
+    def rollback(self, mark: int) -> None:
+        del self.tables[mark:]
+
+
 def _raw(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")

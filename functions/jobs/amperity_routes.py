@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.core.auth import Caller, authenticate
 from functions.core.dialects import amperity, json_response
 from functions.core.models import IngestError, IngestJob
+from functions.core.params import RunId
 
 from .openapi import dialect_responses
 
@@ -21,9 +22,6 @@ def _caller() -> Caller:
     return authenticate(router.current_event.raw_event)
 
 
-RunId = Annotated[
-    str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="The run's id")
-]
 TenantHeader = Annotated[
     str | None, Header(max_length=64, description="The project id (required)", alias="amperity-tenant")
 ]

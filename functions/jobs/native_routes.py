@@ -23,7 +23,7 @@ from functions.core.models import (
     dump,
 )
 from functions.core.openapi import responses
-from functions.core.params import Cursor, Limit, ProjectId
+from functions.core.params import Cursor, Limit, ProjectId, RunId
 from functions.core.services import jobs as svc
 
 router = APIGatewayHttpRouter()
@@ -36,9 +36,6 @@ def _caller() -> Caller:
 
 JobId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="The job's id")
-]
-RunId = Annotated[
-    str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="The run's id")
 ]
 IdQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 TableQuery = Annotated[

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from ..errors import EngineError, SourceNotFoundError, SourceUnavailableError, is_transient
 from ..infer import infer_schema
-from ..ingest import ingest_file
+from ..ingest import TableCollector, ingest_file
 from ..schema import StreamSchema
 from ..sources import ObjectVersion, Source, open_s3_version
 from ..stats import FileStats
@@ -321,7 +321,7 @@ class FilesSource:
                 source, sample_rows=SAMPLE_ROWS, fmt=piece.fmt, compression=piece.compression,
                 csv_options=entry.get("csv"),
             )  # fmt: skip
-            collected = _Collect()
+            collected = TableCollector()  # read() yields a file's tables once it was read whole
             ingest_file(
                 source, schema, collected, unit=None if piece.fmt == "auto" else piece,
                 csv_options=entry.get("csv"), rejects=cast(Any, _Rejects(unit.stream, on_reject)),
@@ -332,22 +332,6 @@ class FilesSource:
 
     def acknowledge(self, plans: list[StreamPlan]) -> None:
         """Files keep no position at the source: the saved state is all there is."""
-
-
-class _Collect:
-    """A sink that keeps one file's tables (read() yields them once the file was read whole)."""
-
-    def __init__(self) -> None:
-        self.tables: list[pa.Table] = []
-
-    def write(self, table: pa.Table) -> None:
-        self.tables.append(table)
-
-    def mark(self) -> int:
-        return len(self.tables)
-
-    def rollback(self, mark: int) -> None:
-        del self.tables[mark:]
 
 
 class _Rejects:

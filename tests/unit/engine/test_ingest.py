@@ -21,6 +21,7 @@ from functions.engine import (
     infer_schema,
     ingest_file,
 )
+from functions.engine.ingest import TableCollector
 
 SCHEMA = StreamSchema.from_list([{"name": "id", "type": "int64"}, {"name": "name", "type": "string"}])
 
@@ -191,22 +192,6 @@ def test_table_stats_merge_units_and_commit():
     assert TableStats.from_dict(d).to_dict() == d
 
 
-class _Rows:
-    """A sink that keeps what it is given, in order."""
-
-    def __init__(self) -> None:
-        self.tables: list[pa.Table] = []
-
-    def write(self, table: pa.Table) -> None:
-        self.tables.append(table)
-
-    def mark(self) -> int:
-        return len(self.tables)
-
-    def rollback(self, mark: int) -> None:
-        del self.tables[mark:]
-
-
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_parallel_blocks_read_exactly_as_a_serial_read(make_file, tmp_path, fmt):
     """Blocks parsed on several threads: same rows in the same order, same rejects with the same numbers."""
@@ -221,7 +206,7 @@ def test_parallel_blocks_read_exactly_as_a_serial_read(make_file, tmp_path, fmt)
     src = make_file(f"p.{fmt}", body)
     results = []
     for threads in (1, 3):
-        sink, out = _Rows(), tmp_path / f"rejects-{threads}.jsonl"
+        sink, out = TableCollector(), tmp_path / f"rejects-{threads}.jsonl"
         rejects = RejectsWriter(str(out))
         stats = ingest_file(
             src, SCHEMA, sink, csv_options={"block_size": 4096}, rejects=rejects, threads=threads
