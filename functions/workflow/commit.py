@@ -20,7 +20,7 @@ from functions.core.repositories.base import now_iso
 from functions.core.services import runs
 from functions.workflow import store, targets
 from functions.workflow.errors import SyncError, TransientError
-from functions.workflow.payloads import CommitRecord, PlanDoc, StepInput, StreamEntry, UnitResult
+from functions.workflow.payloads import CommitRecord, PlanDoc, StepInput, StreamEntry, UnitResult, read_back
 from functions.workflow.store import get_json, put_json
 from functions.workflow.units import plan_doc
 
@@ -37,7 +37,7 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
     if not runs.mark_committing(project_id, run_id):
         return {**base, "result": {"skipped": True}}  # cancelled before the commit: nothing is committed
     doc = plan_doc(prefix)
-    results = [UnitResult.model_validate(r) for r in store.unit_results(prefix)]
+    results = [read_back(UnitResult, r, "unit result") for r in store.unit_results(prefix)]
     if len(results) != doc.units:
         raise SyncError(
             f"{doc.units - len(results)} of {doc.units} work units left no result: nothing committed"
@@ -109,7 +109,7 @@ def _commit_stream(entry: StreamEntry, mine: list[UnitResult], prefix: str, s_in
     done_key = f"{prefix}commits/{s_index:04d}.json"
     previous = get_json(done_key)
     if previous is not None:
-        return CommitRecord.model_validate(previous["commit"])
+        return read_back(CommitRecord, previous.get("commit"), f"commits/{s_index:04d}.json")
     staged = [r.staged for r in mine]
     try:
         record = _commit(entry, staged, prefix, s_index)

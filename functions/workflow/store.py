@@ -97,7 +97,9 @@ def plan_doc(key: str) -> dict[str, Any]:
     return doc
 
 
-def unit_results(prefix: str) -> list[dict[str, Any]]:
+def unit_results(prefix: str) -> list[Any]:
+    """The units' results (``units/<i>.json``, i zero-padded) in unit order, as stored: the listing's key
+    order, so a malformed one is left for its reader to refuse."""
     client = aws.client("s3")
     out = []
     kwargs: dict[str, Any] = {"Bucket": bucket(), "Prefix": prefix + "units/"}
@@ -111,7 +113,7 @@ def unit_results(prefix: str) -> list[dict[str, Any]]:
         if not page.get("IsTruncated") or not token:
             break
         kwargs["ContinuationToken"] = token
-    return sorted(out, key=lambda r: r["index"])
+    return out
 
 
 def summary(project_id: str, job_id: str, run_id: str) -> dict[str, Any] | None:
