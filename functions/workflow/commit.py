@@ -201,7 +201,7 @@ def _table_entry(
         )
     table = {
         "table_name": entry.table_name,
-        "stream": entry.stream_name,
+        "stream": entry.plan.stream,  # the source's stream id (a database's: schema.table)
         "state": "failed" if failed else "succeeded",
         **{k: st.get(k, 0) for k in runs.STAT_KEYS},
         "started_at": started,
@@ -219,8 +219,8 @@ def _table_event(entry: StreamEntry, table: dict[str, Any], *, committed: bool) 
     )
     if not committed:
         message = f"table {table['table_name']}: not changed, the run failed; {counts} ({entry.mode})"
-        return runs.event("ERROR", message, stream=entry.stream_name)
+        return runs.event("ERROR", message, stream=entry.plan.stream)
     lag = f"; the slot was {entry.lag_bytes} bytes behind" if entry.lag_bytes is not None else ""
     return runs.event(
-        "INFO", f"table {table['table_name']}: {counts} ({entry.mode}){lag}", stream=entry.stream_name
+        "INFO", f"table {table['table_name']}: {counts} ({entry.mode}){lag}", stream=entry.plan.stream
     )
