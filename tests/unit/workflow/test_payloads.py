@@ -83,3 +83,20 @@ def test_a_malformed_plan_or_unit_result_fails_the_run_with_a_sync_error_naming_
     event = {"job": {"project_id": "p", "job_id": "j"}, "run": {"run_id": "r"}}
     with pytest.raises(SyncError, match=r"unit result is malformed \(3 problem\(s\); name: Field required"):
         commit.commit(event)
+
+
+def test_unit_results_come_in_unit_order_by_their_keys_whatever_they_hold(monkeypatch):
+    from functions.workflow import store
+
+    keys = ["p/units/1000000.json", "p/units/000002.json", "p/units/100001.json", "p/units/000010.json"]
+
+    class Listing:
+        def list_objects_v2(self, **kwargs):  # S3 lists keys in byte order: 7 digits before 6
+            return {"Contents": [{"Key": k} for k in sorted(keys)], "IsTruncated": False}
+
+    monkeypatch.setattr(store.aws, "client", lambda name: Listing())
+    monkeypatch.setattr(store, "bucket", lambda: "data")
+    monkeypatch.setattr(store, "get_json", lambda key: {"at": key} if "000010" not in key else ["malformed"])
+    assert store.unit_results("p/") == [
+        {"at": "p/units/000002.json"}, ["malformed"], {"at": "p/units/100001.json"}, {"at": "p/units/1000000.json"},
+    ]  # fmt: skip
