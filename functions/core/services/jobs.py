@@ -252,6 +252,31 @@ def _check_destination_mode(s: StreamIn, dest_type: str | None, at: str) -> None
         raise Invalid(f"{at}.primary_key: upsert needs a primary_key", field=f"{at}.primary_key")
 
 
+def _reads_changes(streams: dict[str, Any] | None) -> bool:
+    """Whether a streams_config selects a stream in cdc mode."""
+    return any(
+        s.get("selected", True) and s.get("sync_mode") == "cdc" for s in (streams or {}).get("streams", [])
+    )
+
+
+def _check_slot_free(
+    project_id: str, source_id: str | None, streams: dict[str, Any] | None, job_id: str = ""
+) -> None:
+    """One cdc job per source: the source's replication slot has one reader. A second job advancing the
+    slot would move it past the first job's saved position, and every next run of the first would fail
+    asking for a full refresh."""
+    if source_id is None or not _reads_changes(streams):
+        return
+    for other in repo.using_connector(project_id, source_id):
+        if other.job_id != job_id and _reads_changes(other.streams_config):
+            raise Conflict(
+                f"streams_config: job '{other.name}' already reads this source's changes (cdc) from its"
+                " replication slot; a slot has one reader: sync these streams in that job, or give this"
+                " job a source with its own replication_slot",
+                field="streams_config",
+            )
+
+
 def _schedule_expression(frequency: str) -> str:
     """The EventBridge expression of a frequency this environment allows (its minimum interval, API4)."""
     try:
@@ -321,6 +346,7 @@ def create_job(caller: Caller, project_id: str, body: JobCreate) -> JobDetails:
     streams = validate_streams(
         body.streams_config, _discover(caller, project_id, source, new_source), dest_type
     )
+    _check_slot_free(project_id, source.connector_id if source is not None else None, streams)
     if new_source is not None:
         source = _create_pending(caller, project_id, "source", new_source)
     if new_dest is not None:
@@ -412,6 +438,10 @@ def _update_changes(caller: Caller, record: JobRecord, body: JobUpdate) -> dict[
     )
     c = _update_connectors(record.project_id, body)
     streams = _updated_streams(caller, record, body, c)
+    if c.new_source is None:  # a source made by this update is read by no other job
+        source_id = c.source.connector_id if c.source is not None else record.source_id
+        after = streams if streams is not None else record.streams_config
+        _check_slot_free(record.project_id, source_id, after, record.job_id)
     if c.new_source is not None:
         c.source = _create_pending(caller, record.project_id, "source", c.new_source)
     if c.new_dest is not None:

@@ -124,6 +124,9 @@ class MemoryJobs:
         live = [j for j in live if source_id in (None, j.source_id) and dest_id in (None, j.dest_id)]
         return RecordPage(live, None)
 
+    def using_connector(self, project_id: str, connector_id: str) -> list[JobRecord]:
+        return [j for j in self.live_jobs(project_id) if connector_id in (j.source_id, j.dest_id)]
+
     def live_jobs(self, project_id: str) -> list[JobRecord]:
         return [
             copy.deepcopy(j)

@@ -150,6 +150,29 @@ def test_an_update_renames_reschedules_and_rechecks_streams_on_a_new_destination
         svc.update_job(ADA, PROJECT, job_id, JobUpdate())
 
 
+def test_a_source_has_one_cdc_job_its_replication_slot_has_one_reader(store, monkeypatch):
+    cdc_discovered = {
+        "streams": [
+            {**s, "supported_sync_modes": ["full_refresh", "incremental", "cdc"]}
+            for s in DISCOVERED["streams"]
+        ]
+    }
+    monkeypatch.setattr(connector_svc, "discover_streams", lambda caller, project_id, req: cdc_discovered)
+    cdc = {"streams": [{"stream_name": "orders", "sync_mode": "cdc", "primary_key": ["id"]}]}
+    first = _create("changes", streams_config=cdc).record
+    with pytest.raises(Conflict) as exc:
+        _create("more-changes", streams_config=cdc)
+    assert exc.value.field == "streams_config" and "'changes' already reads" in exc.value.message
+    # the same source without cdc is fine, and so is the first job updating its own streams
+    other = _create("snapshots", streams_config={"streams": [{"stream_name": "customers"}]}).record
+    svc.update_job(ADA, PROJECT, first.job_id, JobUpdate.model_validate({"streams_config": cdc}))
+    with pytest.raises(Conflict):  # ... but not turning the second job to cdc
+        svc.update_job(ADA, PROJECT, other.job_id, JobUpdate.model_validate({"streams_config": cdc}))
+    assert svc.live_job(PROJECT, other.job_id).streams_config["streams"][0]["sync_mode"] == "full_refresh"
+    svc.delete_job(ADA, PROJECT, first.job_id)  # once the first is gone, the slot is free
+    svc.update_job(ADA, PROJECT, other.job_id, JobUpdate.model_validate({"streams_config": cdc}))
+
+
 def test_an_update_to_a_taken_name_or_from_a_stale_read_is_a_conflict(store):
     first, second = _create("a").record, _create("b").record
     with pytest.raises(NameTaken):
