@@ -1,0 +1,108 @@
+"""How the repositories translate DynamoDB's failures: a transaction DynamoDB cancels (a condition that
+failed, or a concurrent transaction on the same item: two creates of one name at once) is a 409, as it
+was before the data-access layer; throttling of a single write is a 503 to retry.
+
+DynamoDB is replaced here by the failures it answers with, so each rule is tested without a table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pynamodb.exceptions import CancellationReason, TransactWriteError, UpdateError, VerboseClientError
+
+from functions.core.errors import Conflict, NameTaken, Transient
+from functions.core.repositories import jobs as jobs_repo
+from functions.core.repositories.base import store_errors
+from functions.core.repositories.jobs import JobRecord, JobRepository
+
+
+def _cancelled(*codes: str | None) -> TransactWriteError:
+    """The error pynamodb raises for a TransactWriteItems cancelled with these per-item reasons."""
+    reasons = [CancellationReason(code=c) if c else None for c in codes]
+    cause = VerboseClientError(
+        {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}},
+        "TransactWriteItems",
+        cancellation_reasons=reasons,
+    )
+    return TransactWriteError("Failed to write transaction items", cause=cause)
+
+
+def _failed(code: str) -> UpdateError:
+    return UpdateError(
+        "Failed to update item", cause=VerboseClientError({"Error": {"Code": code}}, "UpdateItem")
+    )
+
+
+class _Cancelled:
+    """A TransactWrite whose commit DynamoDB cancels with `error`."""
+
+    def __init__(self, error: TransactWriteError) -> None:
+        self.error = error
+
+    def __call__(self, **_: Any) -> _Cancelled:
+        return self
+
+    def __enter__(self) -> _Cancelled:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            raise self.error
+
+    def __getattr__(self, _name: str) -> Any:
+        return lambda *args, **kwargs: None  # save, delete, update, condition_check
+
+
+def _job() -> JobRecord:
+    return JobRecord(
+        *jobs_repo.job_key("p1", "j1"), project_id="p1", job_id="j1", name="orders", source_id="s1",
+        dest_id="d1", streams_config={"streams": []}, version=1,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def repo(monkeypatch: pytest.MonkeyPatch) -> JobRepository:
+    """A job repository whose reads find the name free and both connectors live."""
+    repository = JobRepository()
+    monkeypatch.setattr(jobs_repo, "connection", lambda: None)
+    monkeypatch.setattr(repository, "name_owner", lambda project_id, name: None)
+    monkeypatch.setattr(repository, "connector", lambda project_id, kind, cid: object())
+    return repository
+
+
+def _transaction(monkeypatch: pytest.MonkeyPatch, error: TransactWriteError) -> None:
+    monkeypatch.setattr(jobs_repo, "TransactWrite", _Cancelled(error))
+
+
+@pytest.mark.parametrize("reason", ["ConditionalCheckFailed", "TransactionConflict"])
+def test_a_job_create_that_loses_its_transaction_is_name_taken(repo, monkeypatch, reason):
+    _transaction(monkeypatch, _cancelled(reason, None, None, None))
+    with pytest.raises(NameTaken):
+        repo.create_with_claim(_job())
+
+
+@pytest.mark.parametrize("reason", ["ConditionalCheckFailed", "TransactionConflict"])
+def test_a_job_update_that_loses_its_transaction_is_a_conflict(repo, monkeypatch, reason):
+    _transaction(monkeypatch, _cancelled(reason))
+    with pytest.raises(Conflict) as raised:
+        repo.save_changes(_job(), {"frequency": "daily"})
+    assert raised.value.status == 409
+
+
+@pytest.mark.parametrize("reason", ["ConditionalCheckFailed", "TransactionConflict"])
+def test_a_job_delete_that_loses_its_transaction_is_a_conflict(repo, monkeypatch, reason):
+    _transaction(monkeypatch, _cancelled(reason, None, None, None))
+    with pytest.raises(Conflict):
+        repo.mark_deleted(_job(), "alice")
+
+
+def test_a_lost_race_passes_store_errors_for_the_repository_to_answer():
+    with pytest.raises(UpdateError), store_errors("Writing"):
+        raise _failed("ConditionalCheckFailedException")
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
+def test_a_throttled_write_is_transient(code):
+    with pytest.raises(Transient), store_errors("Writing"):
+        raise _failed(code)
