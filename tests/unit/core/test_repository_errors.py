@@ -1,18 +1,24 @@
-"""How the repositories translate DynamoDB's failures: a transaction DynamoDB cancels (a condition that
-failed, or a concurrent transaction on the same item: two creates of one name at once) is a 409, as it
-was before the data-access layer; throttling of a single write is a 503 to retry.
+"""How the repositories translate their stores' failures. DynamoDB: a transaction it cancels (a condition
+that failed, or a concurrent transaction on the same item: two creates of one name at once) is a 409, as
+it was before the data-access layer; throttling of a single write is a 503 to retry. Cognito: every
+refused login is the same 401 (usernames cannot be probed), throttling a 429.
 
-DynamoDB is replaced here by the failures it answers with, so each rule is tested without a table."""
+Each store is replaced by the failures it answers with, so each rule is tested without a table or pool."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from pynamodb.exceptions import CancellationReason, TransactWriteError, UpdateError, VerboseClientError
 
-from functions.core.errors import Conflict, NameTaken, Transient
+from functions.core.errors import Conflict, NameTaken, TooManyRequests, Transient, Unauthorized
 from functions.core.repositories import jobs as jobs_repo
+from functions.core.repositories.accounts import UserDirectory
 from functions.core.repositories.base import store_errors
 from functions.core.repositories.jobs import JobRecord, JobRepository
 
@@ -106,3 +112,43 @@ def test_a_lost_race_passes_store_errors_for_the_repository_to_answer():
 def test_a_throttled_write_is_transient(code):
     with pytest.raises(Transient), store_errors("Writing"):
         raise _failed(code)
+
+
+def _pool_refusing(monkeypatch: pytest.MonkeyPatch, code: str) -> UserDirectory:
+    """A user directory whose pool answers InitiateAuth with the error `code`."""
+    client = boto3.client("cognito-idp", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_client_error("initiate_auth", service_error_code=code, http_status_code=400)
+    stubber.activate()
+    users = UserDirectory()
+    monkeypatch.setattr(users, "_cognito", lambda: client)
+    settings = SimpleNamespace(user_pool_client_id="client")
+    monkeypatch.setattr("functions.core.repositories.accounts.get_settings", lambda: settings)
+    return users
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "NotAuthorizedException",
+        "UserNotFoundException",
+        "UserNotConfirmedException",
+        "InvalidParameterException",
+        "PasswordResetRequiredException",
+    ],
+)
+def test_every_refused_login_is_the_same_401(monkeypatch, code):
+    with pytest.raises(Unauthorized) as refused:
+        _pool_refusing(monkeypatch, code).log_in("alice", "secret")
+    assert refused.value.message == "Invalid username or password"
+
+
+@pytest.mark.parametrize("code", ["TooManyRequestsException", "LimitExceededException"])
+def test_a_throttled_login_is_a_429(monkeypatch, code):
+    with pytest.raises(TooManyRequests):
+        _pool_refusing(monkeypatch, code).log_in("alice", "secret")
+
+
+def test_a_login_the_pool_fails_on_itself_is_not_taken_for_a_refusal(monkeypatch):
+    with pytest.raises(ClientError):
+        _pool_refusing(monkeypatch, "InternalErrorException").log_in("alice", "secret")
