@@ -248,7 +248,7 @@ class JobRepository:
         try:
             with store_errors("Updating the job"):
                 record.update(actions=actions, condition=_unchanged(record))
-        except UpdateError:  # a lost race (store_errors turned every other failure into Transient)
+        except UpdateError:  # a lost race (store_errors raised anything else)
             raise Conflict(STALE) from None
 
     def list_page(

@@ -12,14 +12,14 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from pynamodb.exceptions import CancellationReason, TransactWriteError, UpdateError, VerboseClientError
 
 from functions.core.errors import Conflict, NameTaken, TooManyRequests, Transient, Unauthorized
 from functions.core.repositories import jobs as jobs_repo
 from functions.core.repositories.accounts import UserDirectory
-from functions.core.repositories.base import store_errors
+from functions.core.repositories.base import StoreRefused, store_errors
 from functions.core.repositories.jobs import JobRecord, JobRepository
 
 
@@ -108,10 +108,38 @@ def test_a_lost_race_passes_store_errors_for_the_repository_to_answer():
         raise _failed("ConditionalCheckFailedException")
 
 
-@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
-def test_a_throttled_write_is_transient(code):
+@pytest.mark.parametrize(
+    "code", ["ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError"]
+)
+def test_a_throttled_or_failed_write_is_transient(code):
     with pytest.raises(Transient), store_errors("Writing"):
         raise _failed(code)
+
+
+def test_a_call_that_got_no_answer_is_transient():
+    with pytest.raises(Transient), store_errors("Reading"):
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+
+@pytest.mark.parametrize(
+    "code", ["ValidationException", "AccessDeniedException", "ResourceNotFoundException"]
+)
+def test_a_write_that_fails_the_same_way_again_is_not_taken_for_transient(code):
+    """An item over 400 KB, a denied or missing table: a retry repeats it (a 500, as before; the
+    workflow does not retry it either). Nor is it let through as a lost race, which a repository
+    would answer as a 409 or ignore."""
+    with pytest.raises(StoreRefused) as refused, store_errors("Writing"):
+        raise _failed(code)
+    assert not isinstance(refused.value, Transient | UpdateError)
+
+
+def test_a_missing_secret_is_not_taken_for_transient():
+    missing = ClientError(
+        {"Error": {"Code": "ResourceNotFoundException"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+        "GetSecretValue",
+    )
+    with pytest.raises(StoreRefused), store_errors("Reading the connector's secrets"):
+        raise missing
 
 
 def _pool_refusing(monkeypatch: pytest.MonkeyPatch, code: str) -> UserDirectory:
