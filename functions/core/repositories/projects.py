@@ -23,7 +23,7 @@ from pynamodb.transactions import TransactWrite
 
 from ..errors import Conflict, NameTaken, NotFound
 from ..pagination import query_page
-from .base import condition_failed, connection, now_iso, store_errors, table_meta
+from .base import connection, now_iso, store_errors, table_meta
 
 TABLE_ENV = "PROJECTS_TABLE"
 
@@ -164,9 +164,7 @@ def claim_email(email: str, username: str, *, replacing: str | None = None) -> b
     try:
         with store_errors("Claiming the email"):
             claim.save(condition=condition)
-    except PutError as exc:
-        if not condition_failed(exc):
-            raise
+    except PutError:  # a lost race (store_errors raised anything else)
         return False
     return True
 
@@ -176,9 +174,8 @@ def release_email(email: str, username: str) -> None:
     try:
         with store_errors("Releasing the email"):
             EmailClaim(*EmailClaim.key(email)).delete(condition=EmailClaim.username == username)
-    except DeleteError as exc:
-        if not condition_failed(exc):
-            raise
+    except DeleteError:  # a lost race (store_errors raised anything else): someone else holds it
+        pass
 
 
 def new_external_id() -> str:
@@ -202,9 +199,8 @@ def external_id(project_id: str) -> str:
                 actions=[ProjectExternalId.external_id.set(new_external_id())],
                 condition=ProjectExternalId.pk.exists() & ProjectExternalId.external_id.does_not_exist(),
             )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
+    except UpdateError:  # a lost race (store_errors raised anything else): another writer set it
+        pass
     with store_errors("Reading the project's external id"):
         view.refresh(consistent_read=True)
     assert view.external_id
