@@ -20,7 +20,7 @@ from functions.core.repositories.base import now_iso
 from functions.core.services import runs
 from functions.workflow import store, targets
 from functions.workflow.errors import SyncError, TransientError
-from functions.workflow.payloads import CommitRecord, PlanDoc, StepInput, StreamEntry, UnitResult
+from functions.workflow.payloads import CommitRecord, PlanDoc, StepInput, StreamEntry, UnitResult, read_back
 from functions.workflow.store import get_json, put_json
 from functions.workflow.units import plan_doc
 
@@ -37,7 +37,7 @@ def commit(event: dict[str, Any]) -> dict[str, Any]:
     if not runs.mark_committing(project_id, run_id):
         return {**base, "result": {"skipped": True}}  # cancelled before the commit: nothing is committed
     doc = plan_doc(prefix)
-    results = [UnitResult.model_validate(r) for r in store.unit_results(prefix)]
+    results = [read_back(UnitResult, r, "unit result") for r in store.unit_results(prefix)]
     if len(results) != doc.units:
         raise SyncError(
             f"{doc.units - len(results)} of {doc.units} work units left no result: nothing committed"
@@ -109,7 +109,7 @@ def _commit_stream(entry: StreamEntry, mine: list[UnitResult], prefix: str, s_in
     done_key = f"{prefix}commits/{s_index:04d}.json"
     previous = get_json(done_key)
     if previous is not None:
-        return CommitRecord.model_validate(previous["commit"])
+        return read_back(CommitRecord, previous.get("commit"), f"commits/{s_index:04d}.json")
     staged = [r.staged for r in mine]
     try:
         record = _commit(entry, staged, prefix, s_index)
@@ -201,7 +201,7 @@ def _table_entry(
         )
     table = {
         "table_name": entry.table_name,
-        "stream": entry.stream_name,
+        "stream": entry.plan.stream,  # the source's stream id (a database's: schema.table)
         "state": "failed" if failed else "succeeded",
         **{k: st.get(k, 0) for k in runs.STAT_KEYS},
         "started_at": started,
@@ -219,8 +219,8 @@ def _table_event(entry: StreamEntry, table: dict[str, Any], *, committed: bool) 
     )
     if not committed:
         message = f"table {table['table_name']}: not changed, the run failed; {counts} ({entry.mode})"
-        return runs.event("ERROR", message, stream=entry.stream_name)
+        return runs.event("ERROR", message, stream=entry.plan.stream)
     lag = f"; the slot was {entry.lag_bytes} bytes behind" if entry.lag_bytes is not None else ""
     return runs.event(
-        "INFO", f"table {table['table_name']}: {counts} ({entry.mode}){lag}", stream=entry.stream_name
+        "INFO", f"table {table['table_name']}: {counts} ({entry.mode}){lag}", stream=entry.plan.stream
     )

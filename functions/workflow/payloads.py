@@ -7,11 +7,12 @@ They travel as JSON through Step Functions and S3; pydantic checks them where th
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.engine.plugins.base import StreamPlan, WorkUnit
+from functions.workflow.errors import SyncError
 
 # How a stream's units reach its table: the destination_sync_modes, and `changes` (a CDC run's change
 # rows applied by key: upserts and deletes).
@@ -20,6 +21,22 @@ WriteMode = Literal["append", "overwrite", "upsert", "changes"]
 
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+Doc = TypeVar("Doc", bound=BaseModel)
+
+
+def read_back(model: type[Doc], doc: Any, where: str) -> Doc:
+    """A run's document read back from S3 (``where``) as ``model``. A malformed one (another version's
+    shape, an edit) is a SyncError naming it: reading it again cannot help, so the run fails clearly."""
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        at = ".".join(str(p) for p in first["loc"]) or "the document"
+        raise SyncError(
+            f"the run's {where} is malformed ({exc.error_count()} problem(s); {at}: {first['msg']})"
+        ) from None
 
 
 class Destination(_Payload):

@@ -97,21 +97,23 @@ def plan_doc(key: str) -> dict[str, Any]:
     return doc
 
 
-def unit_results(prefix: str) -> list[dict[str, Any]]:
+def unit_results(prefix: str) -> list[Any]:
+    """The units' results (``units/<i>.json``) as stored, in unit order: ordered by the ``i`` of their
+    keys, not by their content, so a malformed one is left for its reader to refuse."""
     client = aws.client("s3")
-    out = []
+    out: list[tuple[int, Any]] = []
     kwargs: dict[str, Any] = {"Bucket": bucket(), "Prefix": prefix + "units/"}
     while True:
         page = client.list_objects_v2(**kwargs)
         for obj in page.get("Contents", []):
             doc = get_json(obj["Key"])
             if doc is not None:
-                out.append(doc)
+                out.append((int(obj["Key"].rsplit("/", 1)[-1].split(".", 1)[0]), doc))
         token = page.get("NextContinuationToken")
         if not page.get("IsTruncated") or not token:
             break
         kwargs["ContinuationToken"] = token
-    return sorted(out, key=lambda r: r["index"])
+    return [doc for _, doc in sorted(out, key=lambda pair: pair[0])]
 
 
 def summary(project_id: str, job_id: str, run_id: str) -> dict[str, Any] | None:

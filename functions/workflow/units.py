@@ -25,6 +25,7 @@ from functions.workflow.payloads import (
     UnitItem,
     UnitResult,
     UnitStats,
+    read_back,
 )
 from functions.workflow.store import get_json, put_json
 
@@ -32,7 +33,7 @@ from functions.workflow.store import get_json, put_json
 @lru_cache(maxsize=8)
 def plan_doc(prefix: str) -> PlanDoc:
     """The run's plan.json, read and checked once per container (every unit of a run reads it)."""
-    return PlanDoc.model_validate(store.plan_doc(prefix + "plan.json"))
+    return read_back(PlanDoc, store.plan_doc(prefix + "plan.json"), "plan.json")
 
 
 def ingest_unit(event: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,11 @@ and a `#fragment` must name a heading of the Markdown file it points to (GitHub'
 leave the repository: no path above its root (the design notes a clone does not have), and no http(s)
 address except the local cloud's own (localhost, 127.0.0.1). Code blocks and code spans are examples, not
 links, and are skipped. The same rule for code: no comment or docstring points a reader at those notes.
+
+Code paths are checked too, code spans included: every Python file under `functions/`, `infra/`, `cli/`,
+`tests/`, `console/` or `layers/` that a page names must exist (a brace list, `dialects/{native,gathr}.py`,
+names each file), so a module renamed or moved fails here until the page follows it. A path with a
+placeholder (`<family>`, `*`) is a pattern, not a file, and is skipped.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
 BARE_URL = re.compile(r"(?<![(<\w])(https?://[^\s)>\]`'\"]+)")
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 # What once sent readers outside the repository: the shared design notes and their section numbers.
+# A Python file of the repository as a page names it; <placeholders> and * wildcards end the match early.
+CODE_PATH = re.compile(r"(?<![\w/.])((?:functions|infra|cli|tests|console|layers)/[\w/{},.-]*?\.py)(?![\w/])")
+BRACES = re.compile(r"\{([^{}]*)\}")
 OUTSIDE_NOTES = re.compile(r"\.\./" + "shared/|" + "DESIGN" + r"(?:\.md|\s+section|\s*§|\s+\d)")
 
 
@@ -39,6 +47,21 @@ def links(text: str) -> list[str]:
     body = prose(text)
     found = INLINE_LINK.findall(body) + REFERENCE_LINK.findall(body) + AUTOLINK.findall(body)
     return found + [u for u in BARE_URL.findall(body) if u not in found]
+
+
+def expand(path: str) -> list[str]:
+    """The files a brace list names: `a/{b,c}.py` is `a/b.py` and `a/c.py`."""
+    found = BRACES.search(path)
+    if not found:
+        return [path]
+    head, tail = path[: found.start()], path[found.end() :]
+    return [name for choice in found.group(1).split(",") for name in expand(head + choice.strip() + tail)]
+
+
+def missing_code_paths(text: str) -> list[str]:
+    """The Python files `text` names that the repository does not have."""
+    named = {name for path in CODE_PATH.findall(text) for name in expand(path)}
+    return sorted(name for name in named if not (ROOT / name).is_file())
 
 
 def slug(heading: str) -> str:
@@ -94,6 +117,12 @@ def test_every_link_leads_to_a_place_in_the_repository(page: Path):
     assert not OUTSIDE_NOTES.search(text), f"{page.relative_to(ROOT)} points at notes outside the repository"
 
 
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_python_file_a_page_names_exists(page: Path):
+    missing = missing_code_paths(page.read_text(encoding="utf-8"))
+    assert not missing, f"{page.relative_to(ROOT)} names files the repository does not have: {missing}"
+
+
 def test_every_page_of_docs_is_in_the_index():
     index = links((ROOT / "docs" / "README.md").read_text(encoding="utf-8"))
     listed = {(ROOT / "docs" / urlsplit(t).path).resolve() for t in index if not urlsplit(t).scheme}
@@ -137,6 +166,23 @@ def test_no_code_comment_points_at_notes_outside_the_repository():
 )
 def test_the_check_itself(target: str, ok: bool):
     assert (problem(ROOT / "README.md", target) is None) is ok
+
+
+def test_code_paths_are_found_and_expanded():
+    text = (
+        "`functions/core/dialects/{native,gathr}.py` `functions/core/nothing.py` `functions/<family>/handler.py`"
+        " `tests/unit/services/memory_*.py` `infra/constructs/functions.py` `tests/unit/test_docs.py::test_x`"
+        " see functions/engine/batches.py."
+    )
+    assert expand("a/{b, c}/{d,e}.py") == ["a/b/d.py", "a/b/e.py", "a/c/d.py", "a/c/e.py"]
+    assert CODE_PATH.findall(text) == [
+        "functions/core/dialects/{native,gathr}.py",
+        "functions/core/nothing.py",
+        "infra/constructs/functions.py",
+        "tests/unit/test_docs.py",
+        "functions/engine/batches.py",
+    ]
+    assert missing_code_paths(text) == ["functions/core/nothing.py"]
 
 
 def test_links_are_found_outside_code_only():

@@ -139,3 +139,32 @@ def test_full_identity_key_move_nulls_schema_change_over_many_blocks(db, source)
     assert all(r["notes"] is None for r in rows[1:40000])
     lsns = [r["_lsn"] for r in rows]
     assert lsns == sorted(lsns)
+
+
+def test_a_transaction_committed_right_at_the_planned_position_is_read_by_the_next_run(db, source):
+    """A run reads the slot up to the WAL flush position it planned with; a transaction whose commit
+    record starts exactly there (it was open while another one committed) is the next run's, not lost."""
+    db.sql(
+        "CREATE TABLE edge (id int PRIMARY KEY)",
+        "CREATE PUBLICATION edge_pub FOR TABLE edge",
+    )
+    src = source(slot="edge_slot", publication="edge_pub")
+    first = plan_one(src, request("edge", "cdc"), None)
+    src.acknowledge([first])
+    open_txn = db.server.connect(db.name)
+    try:
+        open_txn.autocommit = False
+        open_txn.execute("INSERT INTO edge VALUES (1)")  # open while another transaction commits
+        db.sql("INSERT INTO edge VALUES (2)")
+        plan = plan_one(src, request("edge", "cdc"), first.next_state)
+        open_txn.commit()  # its commit record is the next one in the WAL: at the planned position
+    finally:
+        open_txn.close()
+    assert _edge_changes(src, plan) == [("insert", 2)]  # read after that commit: not this run's
+    src.acknowledge([plan])
+    assert _edge_changes(src, plan_one(src, request("edge", "cdc"), plan.next_state)) == [("insert", 1)]
+
+
+def _edge_changes(src, plan):
+    table, _ = read_plan(src, plan)
+    return [(r["_op"], r["id"]) for r in table.to_pylist()]

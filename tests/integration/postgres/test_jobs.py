@@ -263,7 +263,7 @@ def test_cdc_snapshots_then_applies_inserts_updates_and_deletes_by_key(user, pro
     assert len(rows) == 29 and 3 not in rows and 32 not in rows
     assert (rows[1]["score"], rows[31]["score"], rows[5]["score"]) == (101, 131, 5)
     # A crash after the commit, before the slot advance: the next run reads those changes again from
-    # the slot and skips them (at or before the saved position), so the replay changes nothing.
+    # the slot and skips them (committed before the saved position), so the replay changes nothing.
     from functions.engine.plugins.postgres import PostgresSource
 
     db.sql("UPDATE customers SET name = 'renamed' WHERE id = 5")

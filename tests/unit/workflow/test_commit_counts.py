@@ -5,7 +5,7 @@ failed."""
 from __future__ import annotations
 
 from functions.engine.plugins import ColumnInfo, StreamPlan
-from functions.workflow.commit import _table_entry, _table_stats
+from functions.workflow.commit import _table_entry, _table_event, _table_stats
 from functions.workflow.payloads import Destination, FileResult, StreamEntry, UnitResult, UnitStats
 
 PLAN = StreamPlan(
@@ -85,3 +85,6 @@ def test_a_database_tables_counts_are_its_units_and_its_commits_with_the_slots_l
     }
     assert [f["file_id"] for f in table["files"]] == ["public.orders#0", "public.orders#1"]
     assert (table["table_name"], table["lag_bytes"], table["state"]) == ("orders", 4096, "succeeded")
+    # the stream as the plan and the units name it (schema.table), in the run's tables and its log
+    assert table["stream"] == "public.orders"
+    assert _table_event(entry(), table, committed=True)["stream"] == "public.orders"

@@ -66,3 +66,37 @@ def test_only_the_columns_a_job_declares_required_are_required_and_the_table_is_
     assert ENTRY.table_name == "orders_t"
     parquet = ENTRY.model_copy(update={"destination": Destination(kind="parquet", path="s3://b/lake/orders")})
     assert parquet.table_name == "orders"
+
+
+def test_a_malformed_plan_or_unit_result_fails_the_run_with_a_sync_error_naming_it(monkeypatch):
+    from functions.workflow import commit, store, units
+    from functions.workflow.errors import SyncError
+
+    doc = PlanDoc(source_type="s3", streams=[ENTRY], units=1, started_at="2026-01-01T00:00:00Z")
+    monkeypatch.setattr(store, "plan_doc", lambda key: {**doc.model_dump(mode="json"), "units": "many"})
+    with pytest.raises(SyncError, match=r"plan.json is malformed \(1 problem\(s\); units: "):
+        units.plan_doc("logs/p/j/r-malformed-plan/")
+
+    monkeypatch.setattr(commit.runs, "mark_committing", lambda project_id, run_id: True)
+    monkeypatch.setattr(commit, "plan_doc", lambda prefix: doc)
+    monkeypatch.setattr(store, "unit_results", lambda prefix: [{"index": 0, "stream": 0}])  # an old shape
+    event = {"job": {"project_id": "p", "job_id": "j"}, "run": {"run_id": "r"}}
+    with pytest.raises(SyncError, match=r"unit result is malformed \(3 problem\(s\); name: Field required"):
+        commit.commit(event)
+
+
+def test_unit_results_come_in_unit_order_by_their_keys_whatever_they_hold(monkeypatch):
+    from functions.workflow import store
+
+    keys = ["p/units/1000000.json", "p/units/000002.json", "p/units/100001.json", "p/units/000010.json"]
+
+    class Listing:
+        def list_objects_v2(self, **kwargs):  # S3 lists keys in byte order: 7 digits before 6
+            return {"Contents": [{"Key": k} for k in sorted(keys)], "IsTruncated": False}
+
+    monkeypatch.setattr(store.aws, "client", lambda name: Listing())
+    monkeypatch.setattr(store, "bucket", lambda: "data")
+    monkeypatch.setattr(store, "get_json", lambda key: {"at": key} if "000010" not in key else ["malformed"])
+    assert store.unit_results("p/") == [
+        {"at": "p/units/000002.json"}, ["malformed"], {"at": "p/units/100001.json"}, {"at": "p/units/1000000.json"},
+    ]  # fmt: skip

@@ -3,8 +3,9 @@
 A run reads the slot with ``pg_logical_slot_peek_binary_changes`` up to an LSN fixed when it was
 planned, without consuming anything; only after the commit that saved that LSN does
 :func:`advance_slot` move the slot (``pg_replication_slot_advance``). A crash in between replays the
-same changes, and the reader skips every transaction that committed at or before the saved LSN, so a
-replay neither loses nor repeats a change.
+same changes, and the reader skips every transaction that committed before the saved LSN (the server
+stops at the record that ends at ``upto``, so a commit starting there is the next run's), so a replay
+neither loses nor repeats a change.
 
 Change batches hold the stream's columns plus ``_op`` (insert, update, delete, truncate) and ``_lsn``
 (the commit LSN), in commit order: applied by key, the last change of a key wins. A delete carries only
@@ -145,7 +146,7 @@ def change_batches(
     slot: str, publication: str, after_lsn: str | None, upto_lsn: str,
     lookup: Callable[[], Any], on_reject: RejectSink | None = None,
 ) -> Iterator[pa.RecordBatch]:  # fmt: skip
-    """The table's changes committed after ``after_lsn`` and before ``upto_lsn``, as change batches of
+    """The table's changes committed at or after ``after_lsn`` and before ``upto_lsn``, as change batches of
     ``schema`` (the stream's columns, then ``_op`` and ``_lsn``). ``lookup`` opens a second connection
     when unsent TOASTed values must be read from the table."""
     decoder = Decoder(rel.id, rel.primary_key, lsn_to_int(after_lsn) if after_lsn else -1)

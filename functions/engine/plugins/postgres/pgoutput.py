@@ -71,8 +71,9 @@ class Rows:
 class Decoder:
     """Feeds the COPY's blocks in order; keeps the relations seen and the current commit LSN.
 
-    Only the changes of the table ``only`` (``namespace.name``) committed after ``after`` are decoded;
-    ``key`` (its primary key) tells an update that moved a row to another key: it yields a delete of the
+    Only the changes of the table ``only`` (``namespace.name``) committed at or after ``after`` are
+    decoded (a commit record that starts exactly at a run's ``upto`` is not in that run: the server stops
+    at the record that ends there, so it is the next run's); ``key`` (its primary key) tells an update that moved a row to another key: it yields a delete of the
     old key before the update."""
 
     def __init__(self, only: str, key: list[str], after: int = -1) -> None:
@@ -94,7 +95,7 @@ class Decoder:
             pos += 6
             tag = block[pos]
             if tag in (_INSERT, _UPDATE, _DELETE):
-                if lsn > after:
+                if lsn >= after:
                     starts.append(pos)
                     lsns.append(lsn)
             elif tag == _BEGIN:
@@ -105,7 +106,7 @@ class Decoder:
                 message = bytes(block[pos : pos + length])
                 if tag == _RELATION:
                     self._relation(message)
-                elif lsn > after:
+                elif lsn >= after:
                     out += self._truncate(message, lsn)
             pos += length
             count += 1
