@@ -1,5 +1,5 @@
 """What every pynamodb model shares: its table, endpoint and region from the function's Settings, read when
-first used; and the one translation of DynamoDB failures (store_errors, lost_race)."""
+first used; and the one translation of DynamoDB failures (store_errors, lost_race, may_pass)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as NoConnection
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 
-from ..errors import Transient
+from .. import aws
+from ..errors import Terminal, Transient
 from ..settings import Settings, get_settings
 
 
@@ -95,11 +97,35 @@ def lost_race(exc: Exception) -> bool:
     return False
 
 
+# DynamoDB's error codes that may pass on a retry (pynamodb keeps a failure's code, not its HTTP status).
+_TRY_AGAIN = frozenset({
+    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException",
+    "InternalServerError", "ServiceUnavailable", "TransactionInProgressException",
+})  # fmt: skip
+
+
+def may_pass(exc: BaseException) -> bool:
+    """Whether a store call that failed with `exc` may succeed if made again: throttling, a 5xx, no answer
+    (a lost connection, a timeout). Not a request the store refuses (an item over 400 KB, denied access, a
+    missing secret): that fails the same way every time."""
+    cause = getattr(exc, "cause", None) or exc  # pynamodb wraps botocore's error
+    if isinstance(cause, (NoConnection, HTTPClientError)):
+        return True
+    code = (getattr(cause, "response", None) or {}).get("Error", {}).get("Code")
+    return code in _TRY_AGAIN or aws.may_pass(cause)
+
+
+class StoreRefused(Terminal):
+    """A store call refused in a way a retry repeats (an item over 400 KB, denied access, a missing
+    secret): a bug or a misconfiguration, so a 500 and a failed step; never a lost race, never a 503."""
+
+
 @contextmanager
 def store_errors(what: str) -> Iterator[None]:
-    """The one place a DynamoDB failure that is not the caller's becomes :class:`Transient` (a 503 to
-    retry): throttling, a 5xx, a lost connection. A missing item and a lost race pass through unchanged,
-    for the repository to turn into its domain error."""
+    """The one place DynamoDB's and Secrets Manager's failures are sorted: one that may pass (throttling,
+    a 5xx, a lost connection) becomes :class:`Transient` (a 503 to retry), one that would repeat becomes
+    :class:`StoreRefused`. A missing item and a lost race pass through unchanged, for the repository to
+    turn into its domain error: only they do, so a repository's `except UpdateError` is a lost race."""
     try:
         yield
     except DoesNotExist:
@@ -107,4 +133,6 @@ def store_errors(what: str) -> Iterator[None]:
     except (PynamoDBException, BotoCoreError, ClientError) as exc:
         if lost_race(exc):
             raise
-        raise Transient(f"{what} failed for a moment; retry later") from exc
+        if may_pass(exc):
+            raise Transient(f"{what} failed for a moment; retry later") from exc
+        raise StoreRefused(f"{what} failed: {exc}") from exc

@@ -6,7 +6,7 @@ PROJECT#<id> / SOURCE#<cid> | DESTINATION#<cid>     a connector (config without 
     soft delete removes gsi1pk/gsi1sk, so lists never see deleted ones)
 PROJECT#<id> / SOURCENAME#<name> | DESTINATIONNAME#<name>   claims a name (unique per project and kind)
 
-jobs table (written by the jobs family; read here)
+jobs table (written and read by repositories/jobs.py; the reference items are made here)
 PROJECT#<id> / JOB#<jid>                          a job (JobRecord, repositories/jobs.py): its name, connectors, last run
 PROJECT#<id> / CONNECTOR#<cid>#JOB#<jid>          a job's reference to each connector it uses, written in
                                                   the job's transaction: a query by connector id finds
@@ -139,8 +139,8 @@ def _name_taken(kind: str, name: str) -> NameTaken:
 
 class ConnectorsRepository:
     """The connectors aggregate: a connector, its name claim (unique per project and kind) and its
-    secret in Secrets Manager; and, read from the jobs table, the jobs that use it. Every failure leaves
-    as NotFound, Conflict, NameTaken or Transient."""
+    secret in Secrets Manager (the jobs that use a connector are JobRepository.using_connector). Every
+    failure leaves as NotFound, Conflict, NameTaken or Transient."""
 
     # ------------------------------------------------------------ connectors
 

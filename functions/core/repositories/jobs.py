@@ -150,18 +150,21 @@ class JobRepository:
         record.version = 1
         project_id, job_id = record.project_id, record.job_id
         claim = JobNameClaim(*JobNameClaim.key(project_id, record.name), job_id=job_id)
-        try:
-            with store_errors("Creating the job"), TransactWrite(connection=connection()) as tx:
-                tx.save(claim, condition=JobNameClaim.pk.does_not_exist())
-                tx.save(record, condition=JobRecord.pk.does_not_exist())
-                for ref in job_reference_items(project_id, job_id, record.source_id, record.dest_id):
-                    tx.save(ref)
-                _live_connector(tx, project_id, "source", record.source_id)
-                _live_connector(tx, project_id, "destination", record.dest_id)
-        except TransactWriteError:
-            self._raise_lost(
-                record, record.name, NameTaken(f"A job named '{record.name}' already exists", field="name")
-            )
+        with store_errors("Creating the job"):
+            try:
+                with TransactWrite(connection=connection()) as tx:
+                    tx.save(claim, condition=JobNameClaim.pk.does_not_exist())
+                    tx.save(record, condition=JobRecord.pk.does_not_exist())
+                    for ref in job_reference_items(project_id, job_id, record.source_id, record.dest_id):
+                        tx.save(ref)
+                    _live_connector(tx, project_id, "source", record.source_id)
+                    _live_connector(tx, project_id, "destination", record.dest_id)
+            except TransactWriteError:  # any cancelled transaction, a concurrent one's too: a 409
+                self._raise_lost(
+                    record,
+                    record.name,
+                    NameTaken(f"A job named '{record.name}' already exists", field="name"),
+                )
 
     def save_changes(self, record: JobRecord, changes: dict[str, Any]) -> None:
         """Write `changes` (attribute -> value) to the job read as `record`: a new name moves its claim, a
@@ -173,18 +176,19 @@ class JobRepository:
         old_ids = (record.source_id, record.dest_id)
         new_ids = (changes.get("source_id", old_ids[0]), changes.get("dest_id", old_ids[1]))
         actions = [getattr(JobRecord, k).set(v) for k, v in changes.items()] + [JobRecord.version.add(1)]
-        try:
-            with store_errors("Updating the job"), TransactWrite(connection=connection()) as tx:
-                if renamed:
-                    claim = JobNameClaim(*JobNameClaim.key(project_id, new_name), job_id=job_id)
-                    tx.save(claim, condition=JobNameClaim.pk.does_not_exist())
-                    tx.delete(JobNameClaim(*JobNameClaim.key(project_id, record.name)))
-                self._move_references(tx, record, old_ids, new_ids)
-                tx.update(record, actions=actions, condition=_unchanged(record))
-        except TransactWriteError:
-            moved = JobRecord(record.pk, record.sk, project_id=project_id, job_id=job_id,
-                              source_id=new_ids[0], dest_id=new_ids[1])  # fmt: skip
-            self._raise_lost(moved, new_name if renamed else None, Conflict(STALE))
+        with store_errors("Updating the job"):
+            try:
+                with TransactWrite(connection=connection()) as tx:
+                    if renamed:
+                        claim = JobNameClaim(*JobNameClaim.key(project_id, new_name), job_id=job_id)
+                        tx.save(claim, condition=JobNameClaim.pk.does_not_exist())
+                        tx.delete(JobNameClaim(*JobNameClaim.key(project_id, record.name)))
+                    self._move_references(tx, record, old_ids, new_ids)
+                    tx.update(record, actions=actions, condition=_unchanged(record))
+            except TransactWriteError:  # any cancelled transaction, a concurrent one's too: a 409
+                moved = JobRecord(record.pk, record.sk, project_id=project_id, job_id=job_id,
+                                  source_id=new_ids[0], dest_id=new_ids[1])  # fmt: skip
+                self._raise_lost(moved, new_name if renamed else None, Conflict(STALE))
 
     @staticmethod
     def _move_references(
@@ -221,14 +225,17 @@ class JobRepository:
             JobRecord.deleted_at.set(ts), JobRecord.activate.set(False), JobRecord.updated_at.set(ts),
             JobRecord.updated_by.set(by), JobRecord.version.add(1),
         ]  # fmt: skip
-        try:
-            with store_errors("Deleting the job"), TransactWrite(connection=connection()) as tx:
-                tx.update(record, actions=actions, condition=_unchanged(record))
-                tx.delete(JobNameClaim(*JobNameClaim.key(project_id, record.name)))
-                for ref in job_reference_items(project_id, record.job_id, record.source_id, record.dest_id):
-                    tx.delete(ref)
-        except TransactWriteError:
-            raise Conflict(STALE) from None
+        with store_errors("Deleting the job"):
+            try:
+                with TransactWrite(connection=connection()) as tx:
+                    tx.update(record, actions=actions, condition=_unchanged(record))
+                    tx.delete(JobNameClaim(*JobNameClaim.key(project_id, record.name)))
+                    for ref in job_reference_items(
+                        project_id, record.job_id, record.source_id, record.dest_id
+                    ):
+                        tx.delete(ref)
+            except TransactWriteError:  # any cancelled transaction, a concurrent one's too: a 409
+                raise Conflict(STALE) from None
         record.deleted_at = ts
         record.activate = False
 
@@ -241,7 +248,7 @@ class JobRepository:
         try:
             with store_errors("Updating the job"):
                 record.update(actions=actions, condition=_unchanged(record))
-        except UpdateError:  # a lost race (store_errors turned every other failure into Transient)
+        except UpdateError:  # a lost race (store_errors raised anything else)
             raise Conflict(STALE) from None
 
     def list_page(

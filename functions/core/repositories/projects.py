@@ -23,7 +23,7 @@ from pynamodb.transactions import TransactWrite
 
 from ..errors import Conflict, NameTaken, NotFound
 from ..pagination import query_page
-from .base import condition_failed, connection, now_iso, store_errors, table_meta
+from .base import connection, now_iso, store_errors, table_meta
 
 TABLE_ENV = "PROJECTS_TABLE"
 
@@ -164,9 +164,7 @@ def claim_email(email: str, username: str, *, replacing: str | None = None) -> b
     try:
         with store_errors("Claiming the email"):
             claim.save(condition=condition)
-    except PutError as exc:
-        if not condition_failed(exc):
-            raise
+    except PutError:  # a lost race (store_errors raised anything else)
         return False
     return True
 
@@ -176,9 +174,8 @@ def release_email(email: str, username: str) -> None:
     try:
         with store_errors("Releasing the email"):
             EmailClaim(*EmailClaim.key(email)).delete(condition=EmailClaim.username == username)
-    except DeleteError as exc:
-        if not condition_failed(exc):
-            raise
+    except DeleteError:  # a lost race (store_errors raised anything else): someone else holds it
+        pass
 
 
 def new_external_id() -> str:
@@ -202,9 +199,8 @@ def external_id(project_id: str) -> str:
                 actions=[ProjectExternalId.external_id.set(new_external_id())],
                 condition=ProjectExternalId.pk.exists() & ProjectExternalId.external_id.does_not_exist(),
             )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
+    except UpdateError:  # a lost race (store_errors raised anything else): another writer set it
+        pass
     with store_errors("Reading the project's external id"):
         view.refresh(consistent_read=True)
     assert view.external_id
@@ -235,10 +231,21 @@ def _admin_delta(project_id: str, delta: int) -> tuple[ProjectAdminCount, list[A
     return project, [ProjectAdminCount.admin_count.add(delta)], condition
 
 
-def _first_reason(exc: TransactWriteError, index: int) -> bool:
-    """Whether the transaction's item at `index` failed its condition."""
+def _failed_at(exc: TransactWriteError, index: int) -> bool:
+    """Whether the transaction's item at `index` failed its condition. pynamodb sends a transaction's
+    condition checks, then its deletes, puts and updates (each in the order made), whatever the order of
+    the calls: `index` counts in that order."""
     reasons = [r.code if r else None for r in exc.cancellation_reasons]
     return len(reasons) > index and reasons[index] == "ConditionalCheckFailed"
+
+
+def _name_holder(creator: str, name: str) -> str | None:
+    """The id of the creator's project that holds `name` (case-insensitive), None when it is free."""
+    try:
+        with store_errors("Reading the project's name"):
+            return ProjectNameClaim.get(*ProjectNameClaim.key(creator, name)).project_id
+    except DoesNotExist:
+        return None
 
 
 class ProjectsRepository:
@@ -313,8 +320,17 @@ class ProjectsRepository:
                         tx.delete(ProjectNameClaim(*ProjectNameClaim.key(record.created_by, record.name)))
                     # Conditioned on the version read: a concurrent update is a 409, never a lost write.
                     tx.update(record, actions=actions, condition=ProjectRecord.deleted_at.does_not_exist())
-            except TransactWriteError as exc:
-                if renamed and _first_reason(exc, 0):
+            except TransactWriteError:
+                # The failing item is found by reading: the claim's put is not the transaction's first item.
+                if (
+                    renamed
+                    and name is not None
+                    and _name_holder(record.created_by, name)
+                    not in (
+                        None,
+                        record.project_id,
+                    )
+                ):
                     raise NameTaken(f"A project named '{name}' already exists", field="name") from None
                 raise Conflict("The project was changed by someone else; read it again and retry") from None
 
@@ -399,7 +415,7 @@ class ProjectsRepository:
                         )
                         tx.update(project, actions=actions, condition=condition)
             except TransactWriteError as exc:
-                if _first_reason(exc, 1):
+                if _failed_at(exc, 1):  # the project's admin count, after the member (deleted or updated)
                     raise Conflict("A project must keep at least one admin") from None
                 raise Conflict("The member was changed by someone else; read it again and retry") from None
         if new_role is not None:

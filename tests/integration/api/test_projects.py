@@ -36,6 +36,16 @@ def test_project_lifecycle(alice):
     assert alice.call("DELETE", f"/api/v1/project/{pid}").status_code == 404
 
 
+def test_a_rename_to_a_name_the_creator_holds_is_name_taken(alice):
+    taken = f"taken-{alice.username}"
+    alice.new_project(taken)
+    pid = alice.new_project()
+    r = alice.call("PUT", f"/api/v1/project/{pid}", json={"name": taken.upper()})
+    body = r.json()
+    assert r.status_code == 409 and "already exists" in body["message"], body
+    assert [e["field"] for e in body.get("errors") or []] == ["name"]
+
+
 def test_bad_project_requests_change_nothing(alice):
     pid = alice.new_project("keep-me")
     cases = [

@@ -22,6 +22,7 @@ from functions.core.errors import (
     TooManyRequests,
     Transient,
 )
+from functions.core.repositories.base import StoreRefused
 from functions.engine import (
     CommitError,
     EngineError,
@@ -49,6 +50,7 @@ TAXONOMY = [
     Conflict(),
     NameTaken(),
     TooManyRequests(),
+    StoreRefused("Writing the run failed: ValidationException"),
 ]
 
 # the engine's own errors and the I/O failures it reads, with the kind the workflow must give them

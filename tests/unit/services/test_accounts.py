@@ -1,5 +1,7 @@
 """The accounts service's rules over in-memory stores: one user per email, a claim left by a dead sign-up
-taken over only once stale, a failed sign-up giving its claim back, one 401 for every refused login."""
+taken over only once stale, a failed sign-up giving its claim back, a login the pool answers with a
+challenge refused like a wrong password. (The pool's own refusals become that 401 in UserDirectory:
+tests/unit/core/test_repository_errors.py.)"""
 
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ from functions.core.services import accounts as svc
 
 
 class MemoryPool:
-    """The user pool: users and passwords; `refuse_confirm` fails the next confirmation."""
+    """The user pool: users and passwords; `refuse_confirm` fails the next confirmation, a user in
+    `challenged` is answered with a challenge (no tokens)."""
 
     def __init__(self) -> None:
         self.users: dict[str, str] = {}
         self.confirmed: set[str] = set()
         self.refuse_confirm = False
+        self.challenged: set[str] = set()
 
     def sign_up(self, username: str, password: str, email: str) -> None:
         if username in self.users:
@@ -41,6 +45,8 @@ class MemoryPool:
     def log_in(self, username: str, password: str) -> dict | None:
         if self.users.get(username) != password:
             raise Unauthorized("Invalid username or password")
+        if username in self.challenged:
+            return None
         return {"AccessToken": "t", "ExpiresIn": 3600}
 
 
@@ -96,8 +102,11 @@ def test_an_unconfirmed_user_is_removed_with_its_claim(pool: tuple[MemoryPool, d
     assert not users.users and not claims
 
 
-def test_login_answers_tokens_or_one_401(pool: tuple[MemoryPool, dict]) -> None:
+def test_login_answers_tokens_and_a_challenge_is_the_same_401(pool: tuple[MemoryPool, dict]) -> None:
+    users, _ = pool
     _signup("alice")
-    assert svc.login(LoginRequest(username="alice", password="Passw0rd!long")).expires_in == 3600
-    with pytest.raises(Unauthorized):
-        svc.login(LoginRequest(username="alice", password="wrong-password"))
+    login = LoginRequest(username="alice", password="Passw0rd!long")
+    assert svc.login(login).expires_in == 3600
+    users.challenged.add("alice")  # e.g. a new password required: a challenge this API does not offer
+    with pytest.raises(Unauthorized, match="^Invalid username or password$"):
+        svc.login(login)
