@@ -19,13 +19,14 @@ from enum import Enum
 from typing import Any
 
 import jwt
-from pynamodb.exceptions import DoesNotExist
 
 from .errors import Forbidden, NotFound, Unauthorized
 from .repositories import tokens
 from .repositories.base import now_iso
-from .repositories.projects import ApiKeyRecord, MemberRecord, ProjectRecord, project_pk
+from .repositories.projects import ProjectsRepository
 from .settings import get_settings
+
+projects = ProjectsRepository()  # keys, members and projects, as a credential is verified
 
 SESSION_COOKIE = "session"  # local http
 SECURE_SESSION_COOKIE = "__Host-session"  # everywhere served over https
@@ -167,8 +168,8 @@ def verify_api_key(key: str, via: str) -> Caller:
         raise Unauthorized("Invalid API key")
     _, project_id, key_id, _secret = parts
     try:
-        record = ApiKeyRecord.get(*ApiKeyRecord.key(project_id, key_id))
-    except (DoesNotExist, ValueError):
+        record = projects.get_key(project_id, key_id)
+    except (NotFound, ValueError):
         raise Unauthorized("Invalid API key") from None
     if record.revoked_at or not hmac.compare_digest(record.key_hash, hash_key(key)):
         raise Unauthorized("Invalid API key")
@@ -189,8 +190,8 @@ def verify_api_key(key: str, via: str) -> Caller:
 def _owner_holds(project_id: str, owner: str, role: Role) -> bool:
     """Whether the key's owner is still a member with at least the key's role."""
     try:
-        member = MemberRecord.get(*MemberRecord.key(project_id, owner))
-    except DoesNotExist:
+        member = projects.get_member(project_id, owner)
+    except NotFound:
         return False
     return Role(member.role).rank >= role.rank
 
@@ -227,15 +228,10 @@ def project_role(caller: Caller, project_id: str) -> Role:
         role = caller.role
     else:
         try:
-            role = Role(MemberRecord.get(*MemberRecord.key(project_id, caller.username)).role)
-        except DoesNotExist:
-            raise NotFound() from None
-    try:
-        project = ProjectRecord.get(project_pk(project_id), "META")
-    except DoesNotExist:
-        raise NotFound() from None
-    if project.deleted_at:
-        raise NotFound()
+            role = Role(projects.get_member(project_id, caller.username).role)
+        except NotFound:
+            raise NotFound() from None  # not "not a member": the project is not the caller's to see
+    projects.get_live(project_id)
     assert role is not None
     return role
 
