@@ -11,7 +11,9 @@ from typing import Any
 from functions.core.connectors import CheckContext
 from functions.core.connectors.iceberg import table_identifier, table_name_of, warehouse_uri
 from functions.core.connectors.parquet import lake_key
-from functions.core.repositories.jobs import RUN_FIELDS, JobRecord
+from functions.core.errors import NotFound
+from functions.core.repositories.jobs import JobRecord
+from functions.core.repositories.runs import RunRepository
 from functions.core.services import connectors as connector_service
 from functions.core.settings import get_settings
 from functions.workflow.errors import SyncError
@@ -23,17 +25,11 @@ def project_context(project_id: str) -> CheckContext:
 
 
 def load_job(job: dict[str, Any]) -> JobRecord:
+    """The live job's fields a run reads (its RUN_FIELDS projection)."""
     try:
-        item = JobRecord.get(
-            *JobRecord.key(job["project_id"], job["job_id"]),
-            consistent_read=True,
-            attributes_to_get=RUN_FIELDS,
-        )
-    except JobRecord.DoesNotExist:
-        raise SyncError("the job does not exist") from None
-    if item.deleted_at:
-        raise SyncError("the job was deleted")
-    return item
+        return RunRepository().get_job(job["project_id"], job["job_id"])
+    except NotFound:
+        raise SyncError("the job does not exist or was deleted") from None
 
 
 def cache_epoch() -> int:
@@ -48,8 +44,6 @@ def live_connector(project_id: str, kind: str, connector_id: str) -> tuple[Any, 
 
 @lru_cache(maxsize=32)
 def _connector_cached(project_id: str, kind: str, connector_id: str, _epoch: int) -> tuple[Any, Any]:
-    from functions.core.errors import NotFound
-
     try:
         connector, cfg, _ = connector_service.parsed_config(project_id, kind, connector_id)
     except NotFound:
