@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from ..models import JobOut, dump
 from ..models.jobs import JobConnectorOut, JobStreamsOut
-from ..pagination import RecordPage
+from ..repositories.pages import RecordPage
 from ..services import connectors as connector_svc
 from ..services.jobs import Connectors, JobDetails
 from . import native_ok

@@ -29,9 +29,9 @@ from pynamodb.transactions import TransactWrite
 
 from .. import aws
 from ..errors import Conflict, NameTaken, NotFound
-from ..pagination import fit_page, query_page
 from ..settings import get_settings
 from .base import connection, now_iso, store_errors, table_meta
+from .pages import fit_page, query_page
 from .projects import project_pk
 
 TABLE_ENV = "CONNECTORS_TABLE"

@@ -28,10 +28,10 @@ from pynamodb.transactions import TransactWrite
 
 from .. import aws
 from ..errors import Conflict, NameTaken, NotFound
-from ..pagination import RecordPage, query_page
 from ..settings import get_settings
 from .base import connection, now_iso, store_errors, table_meta
 from .connectors import JOBS_TABLE_ENV, ConnectorRecord, JobConnectorRef, connector_key, job_reference_items
+from .pages import RecordPage, query_page
 from .projects import MemberRecord, ProjectRecord, project_pk
 
 JOB_PREFIX = "JOB#"

@@ -22,8 +22,8 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from ..errors import Conflict, NameTaken, NotFound
-from ..pagination import query_page
 from .base import connection, now_iso, store_errors, table_meta
+from .pages import query_page
 
 TABLE_ENV = "PROJECTS_TABLE"
 

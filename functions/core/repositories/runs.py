@@ -30,11 +30,11 @@ from pynamodb.models import Model
 
 from .. import aws
 from ..errors import Conflict, NotFound
-from ..pagination import RecordPage, query_page
 from ..settings import get_settings
 from .base import now_iso, store_errors, table_meta
 from .connectors import JOBS_TABLE_ENV
 from .jobs import JOB_PREFIX, RUN_FIELDS, JobRecord, job_key
+from .pages import RecordPage, query_page
 from .projects import ProjectRecord, project_pk
 
 log = logging.getLogger("ingestplane.runs")

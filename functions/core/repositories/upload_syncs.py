@@ -33,8 +33,8 @@ from pynamodb.models import Model
 
 from ..errors import Invalid, NotFound, Terminal
 from ..models.upload_syncs import SyncStatus
-from ..pagination import fit_page, query_page
 from .base import store_errors, table_meta
+from .pages import fit_page, query_page
 from .projects import CounterRecord, project_pk
 
 TABLE_ENV = "SYNC_SESSIONS_TABLE"

@@ -21,10 +21,11 @@ from ..connectors import MASK, get_type
 from ..errors import Conflict, Invalid, NameTaken, NotFound, TooManyRequests
 from ..models import ConnectorCreate, JobCreate, JobUpdate, StreamsRequest
 from ..models.jobs import JobConnectorIn, StreamIn, StreamsConfigIn
-from ..pagination import RecordPage, page_size
+from ..pagination import page_size
 from ..repositories.base import now_iso
 from ..repositories.connectors import ConnectorRecord
 from ..repositories.jobs import JobRecord, JobRepository, ScheduleStore, job_key
+from ..repositories.pages import RecordPage
 from ..schedules import MANUAL, normalize_frequency, shortest_interval
 from ..settings import get_settings
 from . import connectors as connector_svc

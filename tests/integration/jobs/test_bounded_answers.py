@@ -144,9 +144,9 @@ def test_the_files_of_a_run_page_through_every_file_once(owner, shared_project, 
 def test_pages_end_early_at_the_byte_budget_and_lose_nothing(
     owner, shared_project, shared_job, big_run, monkeypatch
 ):
-    from functions.core import pagination
+    from functions.core.repositories import pages
 
-    monkeypatch.setattr(pagination, "MAX_PAGE_BYTES", 60_000)  # about 50 of these files
+    monkeypatch.setattr(pages, "MAX_PAGE_BYTES", 60_000)  # about 50 of these files
     path = f"/api/v1/project/{shared_project}/jobs/{shared_job['id']}/task/{big_run['id']}/files"
     first = _get(owner, path, table="events", limit=100)
     assert 10 < len(first["data"]) < 100 and first["next_cursor"]

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from functions.core.errors import Conflict, NameTaken, NotFound
-from functions.core.pagination import RecordPage
 from functions.core.repositories.base import now_iso
 from functions.core.repositories.connectors import ConnectorRecord
 from functions.core.repositories.jobs import ENTITY, JobRecord
+from functions.core.repositories.pages import RecordPage
 from functions.core.repositories.runs import ACTIVE, RunFileRecord, RunRecord
 from functions.core.settings import Settings
 
