@@ -136,6 +136,13 @@ def test_every_task_retries_lambda_and_transient_errors_with_full_jitter_and_cat
     assert asl["States"]["Failed"]["Type"] == "Fail"
 
 
+def test_commit_is_retried_when_its_function_timed_out_or_died(asl):
+    """A Commit that landed its table's commit and then died must run again (its token makes the retry
+    save only what is left); a failed run would otherwise have changed a table."""
+    covered = {e for r in asl["States"]["Commit"]["Retry"] for e in r["ErrorEquals"]}
+    assert {"Sandbox.Timedout", "Lambda.Unknown", "States.Timeout"} <= covered
+
+
 def test_state_machine_role_can_run_the_distributed_map(dev):
     (machine,) = dev.of_type("AWS::StepFunctions::StateMachine").values()
     role_ref = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]

@@ -96,3 +96,33 @@ def test_a_failed_run_leaves_every_table_unchanged_in_every_mode(make_job, monke
     assert clean["state"] == "succeeded", clean
     for s in MODES:
         assert [r["id"] for r in job.rows(s)] == [1, 2, 3, 30, 31, 32], s
+
+
+def test_a_commit_that_timed_out_after_it_landed_is_retried_and_counts_once(make_job, monkeypatch):
+    """Lambda stops a function at its timeout (Sandbox.Timedout). Here the first Commit lands the
+    table's commit and dies before it records it or saves the job's state: the state machine runs
+    Commit again, which finds its token in the table, commits nothing twice and saves the state. The
+    run succeeds with its counts once, and the next run reads nothing again (nothing is appended twice)."""
+    from functions.workflow import commit
+
+    job = make_job([MODES["ap"]], {"ap/a.csv": rows(1)})
+    landed = commit._commit
+    timed_out = type("Sandbox.Timedout", (Exception,), {})  # the errorType Lambda reports
+    calls = []
+
+    def dies_after_landing(*args, **kwargs):
+        record = landed(*args, **kwargs)
+        calls.append(record)
+        if len(calls) == 1:
+            raise timed_out("Task timed out after 900.00 seconds")
+        return record
+
+    monkeypatch.setattr(commit, "_commit", dies_after_landing)
+    run = _run(job)
+    assert run["state"] == "succeeded", run
+    assert [c.recovered for c in calls] == [False, True]  # the retry found the landed commit
+    assert (run["stats"]["read"], run["stats"]["inserted"]) == (3, 3)
+    assert len(job.rows("ap")) == 3
+    again = _run(job)
+    assert again["state"] == "succeeded" and again["stats"]["read"] == 0
+    assert len(job.rows("ap")) == 3
