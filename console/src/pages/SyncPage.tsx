@@ -1,6 +1,6 @@
 // One upload sync: drop files and folders while it is open (progress per file and overall), end it,
 // and read its files' statuses and messages.
-import { useEffect, useMemo, useReducer, useState } from "preact/hooks";
+import { useEffect, useMemo, useReducer, useRef, useState } from "preact/hooks";
 import { endSync, getSync, listSyncFiles, type Sync } from "../api/syncs";
 import { ErrorNotice, Loading, Notice, Pager, Progress, StateBadge, TableWrap } from "../components/ui";
 import { fmtBytes, fmtCount, fmtTime } from "../lib/format";
@@ -95,6 +95,16 @@ function SyncFiles({ syncId, poll }: { syncId: number; poll: number }) {
   const { project } = useProject();
   const pages = useCursorPages();
   const files = useLoad(() => listSyncFiles(project.id, syncId, pages.cursor), [project.id, syncId, pages.cursor], poll);
+  // The sync's status and its files are polled apart: when the status says it settled (polling stops),
+  // the files' last poll may have come just before the last file was counted, so look once more.
+  const polled = useRef(false);
+  useEffect(() => {
+    if (poll) polled.current = true;
+    else if (polled.current) {
+      polled.current = false;
+      void files.reload();
+    }
+  }, [poll]);
   return (
     <>
       <h2>Files</h2>
