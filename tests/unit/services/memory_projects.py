@@ -26,6 +26,7 @@ class MemoryProjects(ProjectsRepository):
         self.names: dict[tuple[str, str], str] = {}  # (creator, casefolded name) -> project id
         self.members_by_project: dict[str, dict[str, MemberRecord]] = {}
         self.api_keys: dict[tuple[str, str], ApiKeyRecord] = {}
+        self.stopped: list[str] = []  # projects whose jobs the service stopped
 
     def get_live(self, project_id: str) -> ProjectRecord:
         record = self.projects.get(project_id)

@@ -1,5 +1,7 @@
-"""The upload-sync services' rules over an in-memory store: the quota of open syncs, one end, an object
-counted once, an ended sync taking no file, and who finishes a sync (the API or the ingest worker)."""
+"""The upload-sync services' rules over an in-memory store: the quota of open syncs, one end, a sync
+waiting for its files in flight, an ended sync taking no file, and who finishes a sync (the API or the
+ingest worker). That an object counts once and one finalizer finishes a sync are the store's conditions,
+tested against DynamoDB in tests/integration/syncs/."""
 
 from __future__ import annotations
 
@@ -67,17 +69,15 @@ def test_a_sync_ends_once_and_with_nothing_in_flight_finishes_at_once(repo: Memo
         svc.end_upload_sync(EDITOR, PROJECT, sync_id)
 
 
-def test_an_object_counts_once_and_its_sync_finishes_after_its_last_file(repo: MemoryUploadSyncs) -> None:
+def test_an_ended_sync_with_a_file_in_flight_finishes_after_its_last_file(repo: MemoryUploadSyncs) -> None:
     sync_id = _start()
     record, created = _register(sync_id)
-    again, created_again = _register(sync_id)
-    assert created and not created_again and again is record
+    assert created
     session = svc.end_upload_sync(EDITOR, PROJECT, sync_id)
     assert session.sync_status == SyncStatus.Syncing.value and session.in_flight == 1
     outcome = ingestion.Outcome(SyncStatus.Finished, stats={"read": 5})
-    assert ingestion.record_outcome(record, outcome) and not ingestion.record_outcome(record, outcome)
+    assert ingestion.record_outcome(record, outcome)
     assert ingestion.finish_upload_sync_if_done(PROJECT, sync_id, owner="m1")
-    assert not ingestion.finish_upload_sync_if_done(PROJECT, sync_id, owner="m2")
     done = svc.get_upload_sync(EDITOR, PROJECT, sync_id)
     assert (done.sync_status, done.total_files, done.read) == (SyncStatus.Finished.value, 1, 5)
 
