@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.router import Router
 from aws_lambda_powertools.logging import correlation_paths
 
 from .constants import MAX_BODY_BYTES
@@ -180,8 +181,8 @@ def request_body_bytes(app: APIGatewayHttpResolver) -> bytes:
     return base64.b64decode(body) if event.is_base64_encoded else body.encode()
 
 
-def current_caller(app: APIGatewayHttpResolver) -> Caller:
-    """The verified caller of the request being resolved (401 when there is none)."""
+def current_caller(app: APIGatewayHttpResolver | Router) -> Caller:
+    """The verified caller of the request an app or a router is resolving (401 when there is none)."""
     from .auth import authenticate
 
     return authenticate(app.current_event.raw_event)

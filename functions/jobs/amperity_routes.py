@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions.core.auth import Caller, authenticate
+from functions.core.api import current_caller
 from functions.core.dialects import amperity, json_response
 from functions.core.models import IngestError, IngestJob
 from functions.core.params import RunId
@@ -15,11 +15,6 @@ from functions.core.params import RunId
 from .openapi import dialect_responses
 
 router = APIGatewayHttpRouter()
-
-
-def _caller() -> Caller:
-    """The verified caller of the request this router resolves (401 when there is none)."""
-    return authenticate(router.current_event.raw_event)
 
 
 TenantHeader = Annotated[
@@ -46,6 +41,6 @@ def get_ingest_job(
     first files (at most 100 a table, fewer if the answer would pass 4 MiB; `file_count` is the table's
     total). All the files: GET /api/v1/project/{projectid}/jobs/{jobid}/task/{id}/files?table= (a run) or
     GET /api/v1/project/{projectid}/syncs/{sync_id}/files (an upload sync)."""
-    caller = _caller()
+    caller = current_caller(router)
     tenant = amperity.check_request(api_version or api_version_query, amperity_tenant)
     return json_response(200, amperity.ingest_job(caller, tenant, id))

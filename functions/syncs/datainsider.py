@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions.core.auth import Caller, authenticate
+from functions.core.api import current_caller
 from functions.core.dialects import datainsider
 from functions.core.dialects.datainsider import UploadError, raw
 from functions.core.models.upload_syncs import (
@@ -42,7 +42,7 @@ from functions.syncs.params import (
     UploadIdempotencyKey,
 )
 
-router = Router()
+router = APIGatewayHttpRouter()
 
 
 def upload_responses(ok: Any, *errors: int) -> dict:
@@ -53,15 +53,11 @@ def upload_responses(ok: Any, *errors: int) -> dict:
     return out
 
 
-def _caller() -> Caller:
-    return authenticate(router.current_event.raw_event)
-
-
 @router.post(
     "/api/ingestion/file/sync/start", tags=["upload syncs"], responses=upload_responses(SyncStarted, 403, 404)
 )
 def dialect_start(body: Annotated[SyncStart, Body()], idempotency_key: IdempotencyKey = None):
-    caller = _caller()
+    caller = current_caller(router)
     project_id = datainsider.project_of(caller, body.project_id)
     target = datainsider.sync_create(body)
     session = idempotency.start_upload_sync(caller, project_id, target, idempotency_key)
@@ -74,7 +70,7 @@ def dialect_start(body: Annotated[SyncStart, Body()], idempotency_key: Idempoten
     responses=upload_responses(SyncEnded, 403, 404, 409),
 )
 def dialect_end(body: Annotated[SyncEnd, Body()]):
-    caller = _caller()
+    caller = current_caller(router)
     svc.end_upload_sync(caller, datainsider.project_of(caller, body.project_id), body.sync_id)
     return raw(SyncEnded())
 
@@ -85,7 +81,7 @@ def dialect_end(body: Annotated[SyncEnd, Body()]):
     responses=upload_responses(list[FileSyncInfo], 403, 404),
 )
 def dialect_list(from_: From = 0, size: Size = 10, api_key: ApiKey = None, project_id: DialectProject = None):
-    caller = _caller()
+    caller = current_caller(router)
     return raw(svc.list_sync_infos(caller, datainsider.project_of(caller, project_id), from_, size))
 
 
@@ -101,7 +97,7 @@ def dialect_history(
     api_key: ApiKey = None,
     project_id: DialectProject = None,
 ):
-    caller = _caller()
+    caller = current_caller(router)
     project = datainsider.project_of(caller, project_id)
     return raw(svc.list_history(caller, project, from_, size, sync_id))
 
@@ -117,7 +113,7 @@ def dialect_upload(
     project_id: DialectProject = None,
     idempotency_key: UploadIdempotencyKey = None,
 ):
-    caller = _caller()
+    caller = current_caller(router)
     project = datainsider.project_of(caller, project_id)
     svc.direct_upload(caller, project, sync_id, path, file.filename, file.content, idempotency_key)
     return raw(UploadCode())
@@ -129,7 +125,7 @@ def dialect_upload(
     responses=upload_responses(UploadOut, 403, 404, 409),
 )
 def dialect_multipart_start(body: Annotated[LakeUploadStart, Body()]):
-    caller = _caller()
+    caller = current_caller(router)
     project = datainsider.project_of(caller, body.project_id)
     start = datainsider.upload_start(body)
     return raw(svc.start_upload(caller, project, body.sync_id, start))
@@ -145,7 +141,7 @@ def dialect_multipart_parts(
     api_key: ApiKey = None,
     project_id: DialectProject = None,
 ):
-    caller = _caller()
+    caller = current_caller(router)
     project = datainsider.project_of(caller, project_id)
     return raw(svc.get_upload(caller, project, upload_id, from_part=from_part, expires_in=expires_in))
 
@@ -156,7 +152,7 @@ def dialect_multipart_parts(
     responses=upload_responses(UploadOut, 403, 404, 409, 503),
 )
 def dialect_multipart_complete(body: Annotated[LakeUploadComplete, Body()]):
-    caller = _caller()
+    caller = current_caller(router)
     project = datainsider.project_of(caller, body.project_id)
     return raw(svc.complete_upload(caller, project, body.upload_id, body.parts))
 
@@ -167,6 +163,6 @@ def dialect_multipart_complete(body: Annotated[LakeUploadComplete, Body()]):
     responses=upload_responses(UploadOut, 403, 404, 409),
 )
 def dialect_multipart_abort(body: Annotated[LakeUploadRef, Body()]):
-    caller = _caller()
+    caller = current_caller(router)
     project = datainsider.project_of(caller, body.project_id)
     return raw(svc.abort_upload(caller, project, body.upload_id))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions.core.auth import Caller, authenticate
+from functions.core.api import current_caller
 from functions.core.dialects import native_ok
 from functions.core.models import Envelope, PageEnvelope, dump
 from functions.core.models.upload_syncs import (
@@ -34,18 +34,14 @@ from functions.syncs.params import (
     UploadIdempotencyKey,
 )
 
-router = Router()
-
-
-def _caller() -> Caller:
-    return authenticate(router.current_event.raw_event)
+router = APIGatewayHttpRouter()
 
 
 @router.get(
     "/api/v1/project/<projectid>/syncs", tags=["syncs"], responses=responses(PageEnvelope[SyncOut], 404)
 )
 def list_syncs(projectid: ProjectId, limit: Limit = None, cursor: Cursor = None):
-    items, next_cursor = svc.list_upload_syncs(_caller(), projectid, limit, cursor)
+    items, next_cursor = svc.list_upload_syncs(current_caller(router), projectid, limit, cursor)
     return native_ok([dump(i) for i in items], next_cursor=next_cursor, paginated=True)
 
 
@@ -57,7 +53,7 @@ def list_syncs(projectid: ProjectId, limit: Limit = None, cursor: Cursor = None)
 def create_sync(
     projectid: ProjectId, body: Annotated[SyncCreate, Body()], idempotency_key: IdempotencyKey = None
 ):
-    session = idempotency.start_upload_sync(_caller(), projectid, body, idempotency_key)
+    session = idempotency.start_upload_sync(current_caller(router), projectid, body, idempotency_key)
     return native_ok(dump(svc.sync_out(session)), "sync started", status=201)
 
 
@@ -65,7 +61,7 @@ def create_sync(
     "/api/v1/project/<projectid>/syncs/<sync_id>", tags=["syncs"], responses=responses(Envelope[SyncOut], 404)
 )
 def get_sync(projectid: ProjectId, sync_id: SyncId):
-    return native_ok(dump(svc.sync_out(svc.get_upload_sync(_caller(), projectid, sync_id))))
+    return native_ok(dump(svc.sync_out(svc.get_upload_sync(current_caller(router), projectid, sync_id))))
 
 
 @router.post(
@@ -74,7 +70,7 @@ def get_sync(projectid: ProjectId, sync_id: SyncId):
     responses=responses(Envelope[SyncOut], 403, 404, 409),
 )
 def end_sync(projectid: ProjectId, sync_id: SyncId):
-    session = svc.end_upload_sync(_caller(), projectid, sync_id)
+    session = svc.end_upload_sync(current_caller(router), projectid, sync_id)
     return native_ok(dump(svc.sync_out(session)), "sync ended")
 
 
@@ -84,7 +80,7 @@ def end_sync(projectid: ProjectId, sync_id: SyncId):
     responses=responses(PageEnvelope[SyncFileOut], 404),
 )
 def list_files(projectid: ProjectId, sync_id: SyncId, limit: Limit = None, cursor: Cursor = None):
-    items, next_cursor = svc.list_files(_caller(), projectid, sync_id, limit, cursor)
+    items, next_cursor = svc.list_files(current_caller(router), projectid, sync_id, limit, cursor)
     return native_ok([dump(i) for i in items], next_cursor=next_cursor, paginated=True)
 
 
@@ -97,7 +93,7 @@ def upload_file(
     projectid: ProjectId, sync_id: SyncId, file: TheFile, idempotency_key: UploadIdempotencyKey = None
 ):
     record = svc.direct_upload(
-        _caller(), projectid, sync_id, None, file.filename, file.content, idempotency_key
+        current_caller(router), projectid, sync_id, None, file.filename, file.content, idempotency_key
     )
     return native_ok(dump(svc.file_out(record)), "file received", status=201)
 
@@ -108,7 +104,7 @@ def upload_file(
     responses=responses(Envelope[UploadOut], 403, 404, 409, status=201),
 )
 def start_upload(projectid: ProjectId, sync_id: SyncId, body: Annotated[UploadStart, Body()]):
-    upload = svc.start_upload(_caller(), projectid, sync_id, body)
+    upload = svc.start_upload(current_caller(router), projectid, sync_id, body)
     return native_ok(dump(upload), "upload started: PUT each part to its URL", status=201)
 
 
@@ -125,7 +121,12 @@ def get_upload(
     expires_in: ExpiresIn = DEFAULT_URL_EXPIRY,
 ):
     upload = svc.get_upload(
-        _caller(), projectid, upload_id, from_part=from_part, expires_in=expires_in, sync_id=sync_id
+        current_caller(router),
+        projectid,
+        upload_id,
+        from_part=from_part,
+        expires_in=expires_in,
+        sync_id=sync_id,
     )
     return native_ok(dump(upload))
 
@@ -138,7 +139,7 @@ def get_upload(
 def complete_upload(
     projectid: ProjectId, sync_id: SyncId, upload_id: UploadId, body: Annotated[UploadComplete, Body()]
 ):
-    upload = svc.complete_upload(_caller(), projectid, upload_id, body.parts, sync_id=sync_id)
+    upload = svc.complete_upload(current_caller(router), projectid, upload_id, body.parts, sync_id=sync_id)
     return native_ok(dump(upload), "upload complete: the file is being ingested")
 
 
@@ -148,5 +149,5 @@ def complete_upload(
     responses=responses(Envelope[UploadOut], 403, 404, 409),
 )
 def abort_upload(projectid: ProjectId, sync_id: SyncId, upload_id: UploadId):
-    upload = svc.abort_upload(_caller(), projectid, upload_id, sync_id=sync_id)
+    upload = svc.abort_upload(current_caller(router), projectid, upload_id, sync_id=sync_id)
     return native_ok(dump(upload), "upload aborted")
