@@ -248,6 +248,24 @@ def _name_holder(creator: str, name: str) -> str | None:
         return None
 
 
+def new_project(project_id: str, name: str, description: str, creator: str) -> ProjectRecord:
+    """A new project's item: its creator is its one admin, and it gets its own external id."""
+    ts = now_iso()
+    return ProjectRecord(
+        project_pk(project_id),
+        "META",
+        project_id=project_id,
+        name=name,
+        description=description,
+        created_by=creator,
+        updated_by=creator,
+        created_at=ts,
+        updated_at=ts,
+        admin_count=1,
+        external_id=new_external_id(),
+    )
+
+
 class ProjectsRepository:
     """The projects aggregate: a project, its name claim, its members (and admin count) and API keys.
     Every failure leaves as NotFound, Conflict, NameTaken or Transient."""
@@ -274,21 +292,8 @@ class ProjectsRepository:
     def create_with_claim(self, project_id: str, name: str, description: str, creator: str) -> ProjectRecord:
         """The project, its creator as first admin and the creator's claim on its name, in one write;
         NameTaken when the creator has a project of that name."""
-        ts = now_iso()
-        project = ProjectRecord(
-            project_pk(project_id),
-            "META",
-            project_id=project_id,
-            name=name,
-            description=description,
-            created_by=creator,
-            updated_by=creator,
-            created_at=ts,
-            updated_at=ts,
-            admin_count=1,
-            external_id=new_external_id(),
-        )
-        member = _member_record(project_id, creator, "admin", creator, ts)
+        project = new_project(project_id, name, description, creator)
+        member = _member_record(project_id, creator, "admin", creator, project.created_at)
         claim = ProjectNameClaim(*ProjectNameClaim.key(creator, name), project_id=project_id)
         with store_errors("Creating the project"):
             try:

@@ -216,6 +216,19 @@ def _newest(results: Any, offset: int, size: int) -> list:
     return out
 
 
+def new_session(project_id: str, sync_id: int, fields: dict[str, Any]) -> SyncSessionRecord:
+    """An open upload sync's item, findable as ingest job `sync-<id>` (`fields`: its own attributes)."""
+    return SyncSessionRecord(
+        *SyncSessionRecord.key(project_id, sync_id),
+        gsi1pk=f"INGESTJOB#{project_id}",
+        gsi1sk=ingest_job_id(sync_id),
+        project_id=project_id,
+        sync_id=sync_id,
+        end_time=0,
+        **fields,
+    )
+
+
 class UploadSyncsRepository:
     """The upload-sync aggregate: a session, its open marker, its files (each counted once) and its
     multipart uploads. Every failure leaves as NotFound, Conflict-like domain errors, UploadSyncClosed
@@ -248,19 +261,10 @@ class UploadSyncsRepository:
 
     def create_open(self, project_id: str, fields: dict[str, Any]) -> SyncSessionRecord:
         """A new open session with the project's next sync id (`fields`: the session's own attributes)."""
-        sync_id = next_id(project_id, "sync")
-        record = SyncSessionRecord(
-            *SyncSessionRecord.key(project_id, sync_id),
-            gsi1pk=f"INGESTJOB#{project_id}",
-            gsi1sk=ingest_job_id(sync_id),
-            project_id=project_id,
-            sync_id=sync_id,
-            end_time=0,
-            **fields,
-        )
+        record = new_session(project_id, next_id(project_id, "sync"), fields)
         with store_errors("Starting the sync"):
             record.save(condition=SyncSessionRecord.pk.does_not_exist())
-            OpenSyncMarker(*OpenSyncMarker.key(project_id, sync_id)).save()
+            OpenSyncMarker(*OpenSyncMarker.key(project_id, int(record.sync_id))).save()
         return record
 
     def mark_ended(self, session: SyncSessionRecord) -> bool:

@@ -14,7 +14,7 @@ from functions.core.repositories.projects import (
     MemberRecord,
     ProjectRecord,
     ProjectsRepository,
-    project_pk,
+    new_project,
 )
 
 Page = tuple[list, str | None]
@@ -40,20 +40,7 @@ class MemoryProjects(ProjectsRepository):
     def create_with_claim(self, project_id: str, name: str, description: str, creator: str) -> ProjectRecord:
         if (creator, name.casefold()) in self.names:
             raise NameTaken(f"A project named '{name}' already exists", field="name")
-        ts = now_iso()
-        record = ProjectRecord(
-            project_pk(project_id),
-            "META",
-            project_id=project_id,
-            name=name,
-            description=description,
-            created_by=creator,
-            updated_by=creator,
-            created_at=ts,
-            updated_at=ts,
-            admin_count=1,
-            external_id="ext-" + project_id,
-        )
+        record = new_project(project_id, name, description, creator)
         self.projects[project_id] = record
         self.names[(creator, name.casefold())] = project_id
         self.members_by_project[project_id] = {}

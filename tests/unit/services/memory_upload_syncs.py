@@ -14,7 +14,7 @@ from functions.core.repositories.upload_syncs import (
     SyncSessionRecord,
     UploadSyncClosed,
     UploadSyncsRepository,
-    ingest_job_id,
+    new_session,
     now_ms,
     object_id,
 )
@@ -44,15 +44,7 @@ class MemoryUploadSyncs(UploadSyncsRepository):
 
     def create_open(self, project_id: str, fields: dict[str, Any]) -> SyncSessionRecord:
         sync_id = 1 + max((sid for pid, sid in self.sessions if pid == project_id), default=0)
-        record = SyncSessionRecord(
-            *SyncSessionRecord.key(project_id, sync_id),
-            gsi1pk=f"INGESTJOB#{project_id}",
-            gsi1sk=ingest_job_id(sync_id),
-            project_id=project_id,
-            sync_id=sync_id,
-            end_time=0,
-            **fields,
-        )
+        record = new_session(project_id, sync_id, fields)
         self.sessions[(project_id, sync_id)] = record
         self.open.add((project_id, sync_id))
         return record
