@@ -14,6 +14,8 @@ from .settings import get_settings
 _TRY_AGAIN_CODES = frozenset({
     "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "InternalError",
     "ServiceUnavailable", "RequestTimeout",
+    # DynamoDB's (pynamodb keeps a failure's code; the status may be missing)
+    "ProvisionedThroughputExceededException", "InternalServerError", "TransactionInProgressException",
 })  # fmt: skip
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
 

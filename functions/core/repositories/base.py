@@ -97,13 +97,6 @@ def lost_race(exc: Exception) -> bool:
     return False
 
 
-# DynamoDB's error codes that may pass on a retry (pynamodb keeps a failure's code, not its HTTP status).
-_TRY_AGAIN = frozenset({
-    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException",
-    "InternalServerError", "ServiceUnavailable", "TransactionInProgressException",
-})  # fmt: skip
-
-
 def may_pass(exc: BaseException) -> bool:
     """Whether a store call that failed with `exc` may succeed if made again: throttling, a 5xx, no answer
     (a lost connection, a timeout). Not a request the store refuses (an item over 400 KB, denied access, a
@@ -111,8 +104,7 @@ def may_pass(exc: BaseException) -> bool:
     cause = getattr(exc, "cause", None) or exc  # pynamodb wraps botocore's error
     if isinstance(cause, (NoConnection, HTTPClientError)):
         return True
-    code = (getattr(cause, "response", None) or {}).get("Error", {}).get("Code")
-    return code in _TRY_AGAIN or aws.may_pass(cause)
+    return aws.may_pass(cause)
 
 
 class StoreRefused(Terminal):
